@@ -1,0 +1,143 @@
+"""The ``teleforge`` command. Thin: parse, call the library, print. No logic here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from teleforge.cli import render
+from teleforge.errors import TeleforgeError
+
+app = typer.Typer(
+    name="teleforge",
+    help="Teleoperate a robot arm, record synchronized demonstrations, and manage the datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(exc: TeleforgeError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("teleforge_demo"), "--out", "-o", help="Folder for the demo dataset (created)."),
+    episodes: int = typer.Option(12, help="Scripted episodes to collect per task."),
+    tasks: str = typer.Option("pick_cube,place_in_bin,push_to_target,stack", help="Comma-separated tasks."),
+    quick: bool = typer.Option(False, "--quick", help="A few episodes of one task: a one-minute smoke run."),
+    failure_rate: float = typer.Option(0.3, help="Share of episodes where the expert injects a failure."),
+    seed: int = typer.Option(0, help="First scene seed."),
+) -> None:
+    """Run the whole story on the embedded sim: scripted collection with injected failures, then a summary."""
+    from teleforge.demo import DemoConfig, run_demo
+
+    cfg = DemoConfig(out=out, episodes_per_task=episodes, tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()),
+                     quick=quick, failure_rate=failure_rate, seed=seed)
+    try:
+        report = run_demo(cfg, console=console)
+    except TeleforgeError as exc:
+        _fail(exc)
+    render.demo_report(console, report)
+
+
+@app.command()
+def collect(
+    dataset: Path = typer.Option(Path("teleforge_data"), "--dataset", "-d", help="Dataset folder; created if new, appended to if it exists."),
+    device: str = typer.Option("keyboard", "--device", help="keyboard | gamepad | spacemouse | scripted"),
+    task: str = typer.Option("pick_cube", "--task", "-t", help="pick_cube | place_in_bin | push_to_target | stack"),
+    episodes: int = typer.Option(10, "--episodes", "-n", help="Stop after this many saved episodes."),
+    hz: float = typer.Option(20.0, help="Control rate in Hz (20 default; up to 50+)."),
+    cameras: str = typer.Option("front,wrist", help="Cameras to record, comma-separated."),
+    size: int = typer.Option(224, help="Camera image size in pixels (square)."),
+    camera_fps: float = typer.Option(30.0, help="Camera frame rate."),
+    headless: bool = typer.Option(False, "--headless", help="No window (scripted/replay devices, or servers)."),
+    operator: str = typer.Option(os.environ.get("USER", "operator"), help="Operator id stored with every episode."),
+    notes: str = typer.Option("", help="Free-text notes for this collection session."),
+    seed: int = typer.Option(0, help="Scene seed of the first episode; episode k uses seed+k."),
+    quality: float = typer.Option(1.0, help="Scripted expert only: 1.0 = best; lower injects failures."),
+    failure: Optional[str] = typer.Option(None, help="Scripted expert only: force one failure kind (idle, jitter, overshoot, dropped_object, wrong_object, timeout)."),
+    screenshot: Optional[Path] = typer.Option(None, help="Save the operator window to this PNG when the session ends."),
+) -> None:
+    """Collect demonstrations. Keys at the robot: ENTER start/save success, BACKSPACE save failure,
+    X discard, Z reset scene, ESC e-stop (ESC again to release), SPACE gripper."""
+    from teleforge.teleop.collect import CollectConfig, collect as run_collect
+
+    cfg = CollectConfig(
+        dataset=dataset, device=device, task=task, episodes=episodes, hz=hz,
+        cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()), image_size=size,
+        camera_fps=camera_fps, headless=headless, operator_id=operator, notes=notes, seed=seed,
+        quality=quality, failure=failure, screenshot=screenshot,
+    )
+    try:
+        result = run_collect(cfg, console=console)
+    except TeleforgeError as exc:
+        _fail(exc)
+    render.session_report(console, result, dataset)
+
+
+@app.command()
+def devices() -> None:
+    """List the input devices connected to this machine."""
+    from teleforge.teleop.devices.registry import list_devices
+
+    render.devices_table(console, list_devices())
+
+
+@app.command()
+def info(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
+    """Summarize a dataset: episodes, steps, tasks, outcomes, cameras, disk size, timing health."""
+    from teleforge.dataset import Dataset, summarize
+
+    try:
+        summary = summarize(Dataset.open(dataset))
+    except TeleforgeError as exc:
+        _fail(exc)
+    render.info_summary(console, summary)
+
+
+@app.command()
+def recover(dataset: Path = typer.Argument(..., help="Dataset folder left by a crash.")) -> None:
+    """Salvage episodes left as .partial by a crash and rebuild the catalog. Safe to run twice."""
+    from teleforge.dataset import recover as run_recover
+
+    try:
+        report = run_recover(dataset)
+    except TeleforgeError as exc:
+        _fail(exc)
+    render.recover_report(console, report)
+
+
+@app.command()
+def replay(
+    dataset: Path = typer.Argument(..., help="Dataset folder."),
+    episode: Optional[int] = typer.Option(None, "--episode", "-e", help="Episode id (default: all)."),
+    video: Optional[Path] = typer.Option(None, help="Render the episode to this .mp4 or .gif."),
+    camera: str = typer.Option("front", help="Camera for --video."),
+) -> None:
+    """Re-execute recorded actions in the sim from the recorded seed; report final-state error and success."""
+    from teleforge.teleop.replay import replay_dataset
+
+    try:
+        reports = replay_dataset(dataset, episode=episode, video=video, camera=camera, console=console)
+    except TeleforgeError as exc:
+        _fail(exc)
+    render.replay_table(console, reports)
+    if any(not r.matches for r in reports):
+        raise typer.Exit(code=2)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

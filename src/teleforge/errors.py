@@ -1,0 +1,78 @@
+"""Every error teleforge raises on purpose. Each message says what happened and what to do next."""
+
+from __future__ import annotations
+
+
+class TeleforgeError(Exception):
+    """Base class: catch this to handle any teleforge failure."""
+
+
+# --- dataset -----------------------------------------------------------------
+class DatasetError(TeleforgeError):
+    """A dataset folder is missing, malformed or incompatible."""
+
+
+class DatasetNotFoundError(DatasetError):
+    """The folder has no teleforge.json."""
+
+
+class FormatVersionError(DatasetError):
+    """The dataset was written by an incompatible (newer major) format version."""
+
+
+class CorruptShardError(DatasetError):
+    """An episode shard cannot be read (truncated, garbage, wrong schema)."""
+
+
+class EpisodeNotFoundError(DatasetError):
+    """An episode id or index that the dataset does not hold."""
+
+
+class DiskFullError(DatasetError):
+    """The disk filled up while recording; what was written so far is kept."""
+
+
+class RecorderError(TeleforgeError):
+    """The recording pipeline failed (writer thread died, queue closed)."""
+
+
+# --- robots ------------------------------------------------------------------
+class RobotError(TeleforgeError):
+    """The arm (sim, remote or real) refused or failed a request."""
+
+
+class RobotNotConnectedError(RobotError):
+    """observe/act called before connect() or after disconnect()."""
+
+
+class UnknownTaskError(RobotError):
+    """A task name the workcell does not define."""
+
+
+class IKError(RobotError):
+    """Inverse kinematics could not reach the requested target."""
+
+
+class CameraError(TeleforgeError):
+    """A camera could not be opened or stopped delivering frames."""
+
+
+# --- teleop ------------------------------------------------------------------
+class DeviceError(TeleforgeError):
+    """An input device failed."""
+
+
+class DeviceNotFoundError(DeviceError):
+    """The requested input device is not connected."""
+
+
+class DevicePermissionError(DeviceError):
+    """The device is present but cannot be opened (udev rules / permissions)."""
+
+
+class DeviceDisconnectedError(DeviceError):
+    """The device vanished mid-session (unplugged)."""
+
+
+class SafetyError(TeleforgeError):
+    """The safety guard refused a configuration."""

@@ -1,0 +1,119 @@
+"""`teleforge collect` as a library call: build the parts, run a session."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from teleforge.errors import DeviceError
+from teleforge.robots.types import CameraSpec
+from teleforge.teleop.session import CollectionSession, SessionConfig, SessionResult
+
+KEY_HELP_FALLBACK = [("ENTER", "start / save success"), ("BACKSPACE", "save failure"), ("X", "discard"),
+                     ("Z", "reset scene"), ("ESC", "e-stop / release"), ("SPACE", "gripper")]
+
+
+@dataclass
+class CollectConfig:
+    """Everything `teleforge collect` needs; defaults are the operator's usual session."""
+
+    dataset: Path = Path("teleforge_data")
+    device: str = "keyboard"
+    task: str = "pick_cube"
+    episodes: int = 10
+    hz: float = 20.0
+    cameras: tuple[str, ...] = ("front", "wrist")
+    image_size: int = 224
+    camera_fps: float = 30.0
+    jpeg_quality: int = 95
+    headless: bool = False
+    operator_id: str = "operator"
+    notes: str = ""
+    seed: int = 0
+    quality: float = 1.0  # scripted expert
+    failure: str | None = None  # scripted expert
+    screenshot: Path | None = None
+    device_config: dict[str, Any] = field(default_factory=dict)
+
+
+def make_device(name: str, cfg: CollectConfig) -> Any:
+    """The device for ``name``; 'scripted' is the sim's privileged expert."""
+    if name == "scripted":
+        from teleforge.teleop.expert_device import ExpertDevice
+
+        return ExpertDevice(quality=cfg.quality, failure=cfg.failure)
+    from teleforge.teleop.devices.registry import make_device as make_hw
+
+    return make_hw(name, **cfg.device_config)
+
+
+def camera_specs(cfg: CollectConfig) -> list[CameraSpec]:
+    return [CameraSpec(name=c, height=cfg.image_size, width=cfg.image_size, fps=cfg.camera_fps) for c in cfg.cameras]
+
+
+def collect(cfg: CollectConfig, console: Any | None = None, on_episode: Any | None = None) -> SessionResult:
+    """Run one collection session in the sim and append its episodes to ``cfg.dataset``."""
+    if cfg.headless:
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    from teleforge.dataset import AsyncRecorder, DatasetSpec, CameraConfig, open_or_create
+    from teleforge.robots.sim_cameras import SimCameraRig
+    from teleforge.robots.sim_robot import SimRobot
+    from teleforge.teleop.safety import SafetyConfig, SafetyGuard
+
+    device = make_device(cfg.device, cfg)
+    if cfg.headless and cfg.device in ("keyboard",):
+        raise DeviceError("the keyboard needs the operator window: drop --headless, or use --device scripted / gamepad / spacemouse")
+
+    robot = SimRobot(control_hz=cfg.hz)
+    specs = camera_specs(cfg)
+    spec = DatasetSpec(
+        fps=cfg.hz,
+        robot_embodiment=robot.embodiment,
+        n_joints=robot.n_joints,
+        cameras=[CameraConfig(name=s.name, height=s.height, width=s.width, encoding="jpeg", quality=cfg.jpeg_quality) for s in specs],
+    )
+    ds = open_or_create(cfg.dataset, spec)
+    recorder = AsyncRecorder(ds)
+    rig = SimCameraRig(robot, specs)
+    guard = SafetyGuard(SafetyConfig())
+    window = None
+    if not cfg.headless:
+        from teleforge.teleop.window import OperatorWindow
+
+        window = OperatorWindow([s.name for s in specs], cam_size=(cfg.image_size, cfg.image_size))
+        window.open()
+    session = CollectionSession(
+        robot, device, guard, recorder, rig,
+        SessionConfig(task=cfg.task, episodes=cfg.episodes, hz=cfg.hz, seed=cfg.seed,
+                      operator_id=cfg.operator_id, notes=cfg.notes),
+        window=window, on_episode=on_episode,
+    )
+    key_help = getattr(device, "key_help", None)
+    session.hud.key_help = list(key_help() if callable(key_help) else KEY_HELP_FALLBACK)
+    try:
+        if console is not None and cfg.headless:
+            from teleforge.cli.progress import episode_progress
+
+            with episode_progress(console, cfg.episodes, cfg.task) as advance:
+                session.on_episode = _chain(on_episode, advance)
+                result = session.run()
+        else:
+            result = session.run()
+    finally:
+        if window is not None:
+            if cfg.screenshot is not None:
+                window.screenshot(cfg.screenshot)
+            window.close()
+        recorder.close()
+    return result
+
+
+def _chain(*fns: Any) -> Any:
+    def call(res: Any) -> None:
+        for fn in fns:
+            if fn is not None:
+                fn(res)
+
+    return call

@@ -1,0 +1,466 @@
+"""The collection session: device → safety guard → arm → recorder, on a fixed-rate clock.
+
+Threads and why:
+- the **control thread** runs the fixed-rate loop. Per tick it reads the device
+  (non-blocking), filters through the guard, records the observation it acted on,
+  applies the action and publishes a state snapshot for the cameras. No disk, no
+  encoding, no rendering, no UI here.
+- **camera threads** (the rig) render/capture at their own fps and publish frames.
+- the **recorder pipeline** encodes and writes behind bounded queues.
+- the **main thread** owns the operator window (pygame) or, headless, a progress bar.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
+from teleforge.errors import DiskFullError, RecorderError
+from teleforge.robots.types import Camera, Frame, Robot, TaskInfo
+from teleforge.teleop.clock import RateClock
+from teleforge.teleop.command import Command, Device, Event
+from teleforge.teleop.hud import HudState
+
+
+class SceneRobot(Robot, Protocol):
+    """A robot whose scene can be reset to a task and seed (the sim, or a real
+    cell with a reset routine) and which can judge task success."""
+
+    def reset(self, task: str, seed: int) -> TaskInfo: ...
+
+    def success(self) -> bool: ...
+
+
+class CameraRig(Protocol):
+    """Cameras that need the robot state (sim renderers); real cameras ignore publish."""
+
+    cameras: dict[str, Camera]
+
+    def publish(self, qpos: np.ndarray, t_ns: int) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class SessionConfig:
+    """One collection session at the robot."""
+
+    task: str = "pick_cube"
+    episodes: int = 10
+    hz: float = 20.0
+    seed: int = 0  # episode k uses seed + k (deterministic scene per episode)
+    operator_id: str = "operator"
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    notes: str = ""
+    # Autonomous devices (scripted expert, replay, policy) end their episode this
+    # long after the task's success predicate first holds, so the final state is settled.
+    success_hold_s: float = 0.5
+    time_limit_s: float | None = None  # None: the task's own limit
+    ui_fps: float = 30.0
+
+
+@dataclass
+class EpisodeResult:
+    episode_id: int | None  # None when discarded
+    outcome: str  # success | failure | unknown | discarded
+    steps: int
+    seed: int
+    instruction: str
+    loop: dict[str, Any]
+    finalize_s: float = 0.0
+
+
+@dataclass
+class SessionResult:
+    session_id: str
+    episodes: list[EpisodeResult] = field(default_factory=list)
+    aborted: str | None = None  # why the session ended early (e-stop quit, disk full, …)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for e in self.episodes:
+            out[e.outcome] = out.get(e.outcome, 0) + 1
+        return out
+
+
+def _vec(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32).copy()
+
+
+class CollectionSession:
+    """Runs a collection session until ``config.episodes`` are saved or the operator quits."""
+
+    def __init__(
+        self,
+        robot: SceneRobot,
+        device: Device,
+        guard: Any,  # teleforge.teleop.safety.SafetyGuard
+        recorder: Any,  # teleforge.dataset.recorder.AsyncRecorder
+        rig: CameraRig | None,
+        config: SessionConfig,
+        window: Any | None = None,  # teleforge.teleop.window.OperatorWindow
+        on_episode: Callable[[EpisodeResult], None] | None = None,
+    ) -> None:
+        self.robot = robot
+        self.device = device
+        self.guard = guard
+        self.recorder = recorder
+        self.rig = rig
+        self.cfg = config
+        self.window = window
+        self.on_episode = on_episode
+        self.autonomous = bool(getattr(device, "autonomous", False))
+        self.hud = HudState(
+            task=config.task,
+            target_hz=config.hz,
+            device_name=getattr(device, "name", "device"),
+            episodes_target=config.episodes,
+            outcomes={"success": 0, "failure": 0, "unknown": 0, "discarded": 0},
+        )
+        self.result = SessionResult(session_id=config.session_id)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._frames: dict[str, np.ndarray | None] = {}
+        self._seed_offset = 0
+
+    # ------------------------------------------------------------------ public
+    def run(self) -> SessionResult:
+        """Blocks until done. The control loop runs in its own thread."""
+        old_switch = sys.getswitchinterval()
+        # The control thread must get the GIL back quickly after a camera or
+        # encoder thread takes it; the default 5 ms switch interval would show up
+        # directly as period jitter.
+        sys.setswitchinterval(0.0005)
+        self.device.open()
+        if self.rig is not None:
+            self.rig.start()
+        ctl = threading.Thread(target=self._control_main, name="teleforge-control", daemon=True)
+        ctl.start()
+        try:
+            if self.window is not None:
+                self._ui_loop(ctl)
+            else:
+                while ctl.is_alive():
+                    ctl.join(timeout=0.1)
+        except KeyboardInterrupt:
+            self.result.aborted = "interrupted (Ctrl-C): the episode in progress was discarded"
+            self._stop.set()
+            ctl.join(timeout=5)
+        finally:
+            self._stop.set()
+            ctl.join(timeout=10)
+            if self.rig is not None:
+                self.rig.stop()
+            self.device.close()
+            sys.setswitchinterval(old_switch)
+        if self._error is not None:
+            raise self._error
+        return self.result
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # --------------------------------------------------------------- UI thread
+    def _ui_loop(self, ctl: threading.Thread) -> None:
+        period = 1.0 / self.cfg.ui_fps
+        feed = getattr(self.device, "handle_event", None)
+        set_pressed = getattr(self.device, "set_pressed", None)
+        while ctl.is_alive():
+            t0 = time.monotonic()
+            for ev in self.window.poll_events():
+                if getattr(ev, "type", None) == getattr(_pygame(), "QUIT", -1):
+                    self._stop.set()
+                if feed is not None:
+                    feed(ev)
+            if set_pressed is not None:
+                set_pressed(_pygame().key.get_pressed())
+            frames = {}
+            if self.rig is not None:
+                for name, cam in self.rig.cameras.items():
+                    f = cam.latest()
+                    frames[name] = None if f is None else f.image
+            self.window.draw(self.hud, frames)
+            time.sleep(max(0.0, period - (time.monotonic() - t0)))
+
+    # ---------------------------------------------------------- control thread
+    def _control_main(self) -> None:
+        try:
+            self._control_loop()
+        except BaseException as exc:  # surfaced by run()
+            # Never discard here: whatever reached the disk stays as a .partial
+            # shard for `teleforge recover`.
+            self._error = exc
+            self._stop.set()
+            try:
+                self.robot.hold()
+            except Exception:
+                pass
+
+    def _reset_scene(self) -> TaskInfo:
+        seed = self.cfg.seed + self._seed_offset
+        self._seed_offset += 1
+        info = self.robot.reset(self.cfg.task, seed)
+        on_reset = getattr(self.device, "on_reset", None)
+        if on_reset is not None:
+            on_reset(self.robot, info)
+        self.hud.instruction = info.instruction
+        self.hud.task = info.task
+        if self.rig is not None:
+            self.rig.publish(self._snapshot(), time.monotonic_ns())
+        return info
+
+    def _snapshot(self) -> np.ndarray:
+        snap = getattr(self.robot, "state_snapshot", None)
+        return snap() if snap is not None else np.zeros(0)
+
+    def _start_episode(self, info: TaskInfo, clock: RateClock) -> None:
+        labels_fn = getattr(self.device, "labels", None)
+        extras: dict[str, Any] = {"time_limit_s": self._time_limit(info)}
+        extras.update(info.extras or {})
+        if callable(labels_fn):
+            extras["device_labels"] = labels_fn()
+        # The full sim state at the first recorded step: the arm may have moved in
+        # standby before START, so replay restores this instead of trusting the seed alone.
+        get_state = getattr(self.robot, "get_sim_state", None)
+        if callable(get_state):
+            extras["initial_sim_state"] = [float(x) for x in get_state()]
+        self.recorder.start_episode(
+            EpisodeStart(
+                task=info.task,
+                instruction=info.instruction,
+                robot_embodiment=self.robot.embodiment,
+                seed=info.seed,
+                device=getattr(self.device, "name", "device"),
+                operator_id=self.cfg.operator_id,
+                session_id=self.cfg.session_id,
+                fps=self.cfg.hz,
+                extras=extras,
+            )
+        )
+        clock.reset_stats()
+        self.hud.recording = True
+        self.hud.elapsed_s = 0.0
+
+    def _time_limit(self, info: TaskInfo) -> float:
+        return float(self.cfg.time_limit_s if self.cfg.time_limit_s is not None else info.time_limit_s)
+
+    def _finish_episode(
+        self, outcome: str, info: TaskInfo, clock: RateClock, steps: int, labels: dict[str, Any]
+    ) -> None:
+        loop = clock.stats.summary()
+        status = self.recorder.status()
+        loop["recorder"] = {k: v for k, v in vars(status).items() if not k.startswith("_")} if hasattr(status, "__dict__") else {}
+        self.hud.recording = False
+        if outcome == "discarded":
+            self.recorder.discard()
+            res = EpisodeResult(None, "discarded", steps, info.seed, info.instruction, loop)
+            self.hud.message = f"discarded episode ({steps} steps)"
+        else:
+            dev_labels = getattr(self.device, "labels", None)
+            if callable(dev_labels):
+                labels = {**dev_labels(), **labels}
+            t0 = time.perf_counter()
+            summary = self.recorder.finish(EpisodeEnd(outcome=outcome, loop_stats=loop, labels=labels))
+            fin = time.perf_counter() - t0
+            ep_id = getattr(summary, "episode_id", None)
+            res = EpisodeResult(ep_id, outcome, steps, info.seed, info.instruction, loop, fin)
+            self.hud.message = f"saved episode {ep_id} as {outcome} ({steps} steps)"
+        self.hud.outcomes[res.outcome] = self.hud.outcomes.get(res.outcome, 0) + 1
+        self.result.episodes.append(res)
+        if res.outcome != "discarded":
+            self.hud.episode_index += 1
+        if self.on_episode is not None:
+            self.on_episode(res)
+
+    def _saved(self) -> int:
+        return sum(1 for e in self.result.episodes if e.outcome != "discarded")
+
+    def _control_loop(self) -> None:
+        cfg = self.cfg
+        clock = RateClock(cfg.hz)
+        dt = 1.0 / cfg.hz
+        self.robot.connect()
+        info = self._reset_scene()
+        recording = False
+        step = 0
+        success_since: int | None = None
+        last_cmd_ns = time.monotonic_ns()
+        start_tick = 0
+        clock.start()
+        if self.autonomous:
+            self._start_episode(info, clock)
+            recording, step, success_since = True, 0, None
+        while not self._stop.is_set():
+            if self._saved() >= cfg.episodes:
+                break
+            tick, _deadline = clock.wait()
+            if recording and step == 0:
+                start_tick = tick
+
+            cmd: Command = self.device.read()
+            connected = self.device.connected()
+            if cmd.t_ns:
+                last_cmd_ns = cmd.t_ns
+            elif connected:
+                last_cmd_ns = tick
+            self.guard.handle_events(cmd.events)
+
+            # Episode controls first: they decide whether this tick is recorded.
+            decision = self._decide(cmd.events, recording)
+            if decision == "quit":
+                if recording:
+                    self._finish_episode("discarded", info, clock, step, {})
+                self.result.aborted = "operator quit"
+                break
+            if decision == "start" and not recording:
+                self._start_episode(info, clock)
+                recording, step, success_since = True, 0, None
+                start_tick = tick
+            elif decision in ("success", "failure", "unknown", "discarded") and recording:
+                self._finish_episode(decision, info, clock, step, {"ended_by": "operator"})
+                recording = False
+                info = self._reset_scene()
+                clock.start()
+                if self.autonomous:
+                    self._start_episode(info, clock)
+                    recording, step, success_since = True, 0, None
+                continue
+            elif decision == "reset":
+                if recording:
+                    self._finish_episode("discarded", info, clock, step, {})
+                    recording = False
+                info = self._reset_scene()
+                clock.start()
+                continue
+
+            state = self.robot.observe()
+            action = self.guard.command_to_action(cmd, state.ee_pos, dt)
+            action, gstatus = self.guard.filter(action, state.ee_pos, tick, last_cmd_ns, connected, dt)
+            # Apply exactly what is recorded (float32) so a replay is bit-identical.
+            action = _vec(action)
+            self.hud.safety = "estop" if gstatus.estop else ("hold" if gstatus.hold else "ok")
+            self.hud.safety_reason = gstatus.reason
+            self.hud.device_connected = connected
+
+            frames: dict[str, Frame | None] = {}
+            if self.rig is not None:
+                for name, cam in self.rig.cameras.items():
+                    frames[name] = cam.latest()
+
+            if gstatus.hold or gstatus.estop:
+                act = self.robot.hold()
+            else:
+                act = self.robot.act(action)
+            success = bool(self.robot.success())
+            if self.rig is not None:
+                self.rig.publish(self._snapshot(), time.monotonic_ns())
+
+            if recording:
+                rec = StepRecord(
+                    step=step,
+                    tick_ns=tick,
+                    action=action,
+                    joint_pos=_vec(state.joint_pos),
+                    joint_vel=_vec(state.joint_vel),
+                    ee_pos=_vec(state.ee_pos),
+                    ee_quat=_vec(state.ee_quat),
+                    gripper=float(state.gripper),
+                    target_ee_pos=_vec(act.target_ee_pos),
+                    target_ee_quat=_vec(act.target_ee_quat),
+                    target_joint_pos=_vec(act.target_joint_pos),
+                    command_twist=_vec(cmd.twist),
+                    command_gripper=float(cmd.gripper),
+                    reward=1.0 if success else 0.0,
+                    success=success,
+                    hold=bool(gstatus.hold),
+                    estop=bool(gstatus.estop),
+                    clamped=bool(gstatus.clamped or act.clamped),
+                )
+                for name, f in frames.items():
+                    if f is None:
+                        continue
+                    rec.images[name] = f.image
+                    rec.image_t_ns[name] = f.t_ns
+                    rec.image_seq[name] = f.seq
+                    clock.stats.add_frame_age(name, tick - f.t_ns)
+                self.recorder.submit(rec)
+                step += 1
+                elapsed = (tick - start_tick) / 1e9
+                self._update_hud(clock, elapsed, frames, tick)
+
+                if success and success_since is None:
+                    success_since = tick
+                if not success:
+                    success_since = None
+                timed_out = elapsed >= self._time_limit(info)
+                settled = (
+                    self.autonomous
+                    and success_since is not None
+                    and (tick - success_since) / 1e9 >= cfg.success_hold_s
+                )
+                exhausted = self.autonomous and Event.STOP in cmd.events
+                if settled or timed_out or exhausted:
+                    outcome = "success" if success else "failure"
+                    why = "success" if settled else ("time_limit" if timed_out else "device_stopped")
+                    self._finish_episode(outcome, info, clock, step, {"ended_by": why})
+                    recording = False
+                    if self._saved() >= cfg.episodes:
+                        break
+                    info = self._reset_scene()
+                    clock.start()
+                    if self.autonomous:
+                        self._start_episode(info, clock)
+                        recording, step, success_since = True, 0, None
+            else:
+                self._update_hud(clock, 0.0, frames, tick)
+        if recording:
+            self._finish_episode("discarded", info, clock, step, {})
+        self.robot.disconnect()
+
+    def _decide(self, events: list[Event], recording: bool) -> str | None:
+        for ev in events:
+            if ev == Event.QUIT:
+                return "quit"
+            if ev == Event.START:
+                return "start" if not recording else "success"
+            if ev == Event.SAVE_SUCCESS:
+                return "success" if recording else "start"
+            if ev == Event.SAVE_FAILURE:
+                return "failure"
+            if ev == Event.STOP:
+                return None if self.autonomous else "unknown"
+            if ev == Event.DISCARD:
+                return "discarded"
+            if ev == Event.RESET:
+                return "reset"
+        return None
+
+    def _update_hud(self, clock: RateClock, elapsed: float, frames: dict[str, Frame | None], tick: int) -> None:
+        st = clock.stats
+        self.hud.elapsed_s = elapsed
+        n = len(st.tick_ns)
+        if n >= 2 and n % 10 == 0:  # cheap: every 10 ticks, over the last 100
+            recent = np.diff(np.asarray(st.tick_ns[-100:], dtype=np.int64)) / 1e6
+            self.hud.loop_hz = float(1e3 / recent.mean())
+            self.hud.jitter_p99_ms = float(np.percentile(np.abs(recent - st.period_ns / 1e6), 99))
+            self.hud.missed_deadlines = st.missed
+            rs = self.recorder.status()
+            self.hud.recorder_behind = bool(getattr(rs, "behind", False))
+            self.hud.queue_depth = int(getattr(rs, "queue_depth", 0))
+        for name, f in frames.items():
+            self.hud.frame_age_ms[name] = float("nan") if f is None else (tick - f.t_ns) / 1e6
+
+
+def _pygame():
+    import pygame
+
+    return pygame
