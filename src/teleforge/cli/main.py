@@ -68,7 +68,7 @@ def collect(
     screenshot: Optional[Path] = typer.Option(None, help="Save the operator window to this PNG when the session ends."),
 ) -> None:
     """Collect demonstrations. Keys at the robot: ENTER start/save success, BACKSPACE save failure,
-    X discard, Z reset scene, ESC e-stop (ESC again to release), SPACE gripper."""
+    X discard, Z reset scene, ESC e-stop (SHIFT+ESC releases), SPACE gripper."""
     from teleforge.teleop.collect import CollectConfig, collect as run_collect
 
     cfg = CollectConfig(

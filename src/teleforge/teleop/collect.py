@@ -34,6 +34,7 @@ class CollectConfig:
     seed: int = 0
     quality: float = 1.0  # scripted expert
     failure: str | None = None  # scripted expert
+    failure_rate: float | None = None  # scripted expert: share of episodes with an injected failure
     screenshot: Path | None = None
     device_config: dict[str, Any] = field(default_factory=dict)
 
@@ -43,7 +44,7 @@ def make_device(name: str, cfg: CollectConfig) -> Any:
     if name == "scripted":
         from teleforge.teleop.expert_device import ExpertDevice
 
-        return ExpertDevice(quality=cfg.quality, failure=cfg.failure)
+        return ExpertDevice(quality=cfg.quality, failure=cfg.failure, failure_rate=cfg.failure_rate)
     from teleforge.teleop.devices.registry import make_device as make_hw
 
     return make_hw(name, **cfg.device_config)
@@ -57,14 +58,22 @@ def collect(cfg: CollectConfig, console: Any | None = None, on_episode: Any | No
     """Run one collection session in the sim and append its episodes to ``cfg.dataset``."""
     if cfg.headless:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+    if cfg.headless and cfg.device == "keyboard":
+        raise DeviceError("the keyboard needs the operator window: drop --headless, or use --device scripted / gamepad / spacemouse")
+    device = make_device(cfg.device, cfg)
+    device.open()  # fail fast (absent SpaceMouse, udev permissions) before touching the dataset
+    try:
+        return _run(cfg, device, console, on_episode)
+    finally:
+        device.close()
+
+
+def _run(cfg: CollectConfig, device: Any, console: Any | None, on_episode: Any | None) -> SessionResult:
     from teleforge.dataset import AsyncRecorder, DatasetSpec, CameraConfig, open_or_create
     from teleforge.robots.sim_cameras import SimCameraRig
     from teleforge.robots.sim_robot import SimRobot
     from teleforge.teleop.safety import SafetyConfig, SafetyGuard
-
-    device = make_device(cfg.device, cfg)
-    if cfg.headless and cfg.device in ("keyboard",):
-        raise DeviceError("the keyboard needs the operator window: drop --headless, or use --device scripted / gamepad / spacemouse")
 
     robot = SimRobot(control_hz=cfg.hz)
     specs = camera_specs(cfg)

@@ -10,21 +10,33 @@ import numpy as np
 from teleforge.robots.types import TaskInfo
 from teleforge.teleop.command import Command
 
+FAILURE_KINDS = ("idle", "jitter", "overshoot", "dropped_object", "wrong_object", "timeout")
+
 
 class ExpertDevice:
     """Drives the sim with ``robots.expert.ScriptedExpert`` using privileged state.
 
-    ``quality`` 1.0 is the expert's best setting; below 1 it injects a failure
-    mode (drawn per episode from the seed unless ``failure`` names one) and
-    records the ground truth in the episode labels.
+    ``quality`` 1.0 is the expert's best setting; below 1 the expert injects a
+    failure mode. With ``failure_rate`` set, each episode independently gets a
+    failure with that probability (kind from ``failures``), drawn from the scene
+    seed so a collection is reproducible. The ground truth goes to the episode labels.
     """
 
     autonomous = True
 
-    def __init__(self, quality: float = 1.0, failure: str | None = None, name: str = "scripted") -> None:
+    def __init__(
+        self,
+        quality: float = 1.0,
+        failure: str | None = None,
+        failure_rate: float | None = None,
+        failures: tuple[str, ...] = FAILURE_KINDS,
+        name: str = "scripted",
+    ) -> None:
         self.name = name
         self.quality = float(quality)
         self.failure = failure
+        self.failure_rate = failure_rate
+        self.failures = failures
         self._expert: Any = None
         self._robot: Any = None
 
@@ -37,11 +49,21 @@ class ExpertDevice:
     def connected(self) -> bool:
         return True
 
+    def _episode_setting(self, seed: int) -> tuple[float, str | None]:
+        if self.failure_rate is None:
+            return self.quality, self.failure
+        rng = np.random.default_rng([seed, 0x7E1E])
+        if rng.random() >= self.failure_rate:
+            return 1.0, None
+        kind = self.failure or str(rng.choice(self.failures))
+        return min(self.quality, 0.5), kind
+
     def on_reset(self, robot: Any, info: TaskInfo) -> None:
         from teleforge.robots.expert import ScriptedExpert
 
+        quality, failure = self._episode_setting(info.seed)
         self._robot = robot
-        self._expert = ScriptedExpert(info.task, quality=self.quality, failure=self.failure, seed=info.seed)
+        self._expert = ScriptedExpert(info.task, quality=quality, failure=failure, seed=info.seed)
         self._expert.reset(robot)
 
     def read(self) -> Command:

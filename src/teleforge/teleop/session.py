@@ -97,7 +97,11 @@ def _vec(x: np.ndarray) -> np.ndarray:
 
 
 class CollectionSession:
-    """Runs a collection session until ``config.episodes`` are saved or the operator quits."""
+    """Runs a collection session until ``config.episodes`` are saved or the operator quits.
+
+    The caller owns the device (opens it before, closes it after), so a missing
+    device fails before anything is created on disk.
+    """
 
     def __init__(
         self,
@@ -140,7 +144,6 @@ class CollectionSession:
         # encoder thread takes it; the default 5 ms switch interval would show up
         # directly as period jitter.
         sys.setswitchinterval(0.0005)
-        self.device.open()
         if self.rig is not None:
             self.rig.start()
         ctl = threading.Thread(target=self._control_main, name="teleforge-control", daemon=True)
@@ -160,7 +163,6 @@ class CollectionSession:
             ctl.join(timeout=10)
             if self.rig is not None:
                 self.rig.stop()
-            self.device.close()
             sys.setswitchinterval(old_switch)
         if self._error is not None:
             raise self._error
@@ -209,6 +211,9 @@ class CollectionSession:
         seed = self.cfg.seed + self._seed_offset
         self._seed_offset += 1
         info = self.robot.reset(self.cfg.task, seed)
+        reset_guard = getattr(self.guard, "reset", None)
+        if reset_guard is not None:  # speed/gripper history must not leak across episodes
+            reset_guard()
         on_reset = getattr(self.device, "on_reset", None)
         if on_reset is not None:
             on_reset(self.robot, info)
@@ -319,6 +324,7 @@ class CollectionSession:
             if decision == "quit":
                 if recording:
                     self._finish_episode("discarded", info, clock, step, {})
+                    recording = False
                 self.result.aborted = "operator quit"
                 break
             if decision == "start" and not recording:

@@ -1,0 +1,45 @@
+"""Frame encoding and decoding for the camera columns (JPEG, PNG or raw RGB).
+
+simplejpeg and OpenCV both release the GIL, so encoder threads run in parallel
+with the control loop and with each other.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import simplejpeg
+
+from teleforge.dataset.schema import CameraConfig
+from teleforge.errors import DatasetError
+
+
+def encode_image(image: np.ndarray, cam: CameraConfig) -> bytes:
+    """(H, W, 3) uint8 RGB -> bytes in the camera's encoding."""
+    img = np.asarray(image)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise DatasetError(f"camera {cam.name!r}: expected an (H, W, 3) uint8 RGB frame, got {img.dtype} {img.shape}")
+    if img.shape[0] != cam.height or img.shape[1] != cam.width:
+        raise DatasetError(
+            f"camera {cam.name!r}: frame is {img.shape[0]}x{img.shape[1]}, the dataset expects {cam.height}x{cam.width}"
+        )
+    if cam.encoding == "jpeg":
+        return simplejpeg.encode_jpeg(np.ascontiguousarray(img), quality=int(cam.quality), colorspace="RGB")
+    if cam.encoding == "png":
+        ok, buf = cv2.imencode(".png", np.ascontiguousarray(img[:, :, ::-1]))
+        if not ok:
+            raise DatasetError(f"camera {cam.name!r}: PNG encoding failed")
+        return buf.tobytes()
+    return np.ascontiguousarray(img).tobytes()
+
+
+def decode_image(data: bytes, cam: CameraConfig) -> np.ndarray:
+    """Bytes from a camera column -> (H, W, 3) uint8 RGB."""
+    if cam.encoding == "jpeg":
+        return simplejpeg.decode_jpeg(data, colorspace="RGB")
+    if cam.encoding == "png":
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if img is None:
+            raise DatasetError(f"camera {cam.name!r}: unreadable PNG frame")
+        return img[:, :, ::-1].copy()
+    return np.frombuffer(data, np.uint8).reshape(cam.height, cam.width, 3).copy()

@@ -1,0 +1,53 @@
+"""``teleforge info``: one dict that summarizes a dataset and its timing health."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from teleforge.dataset.layout import EPISODES
+from teleforge.dataset.reader import Dataset
+
+
+def _disk_bytes(ds: Dataset) -> int:
+    return sum(p.stat().st_size for p in ds.root.rglob("*") if p.is_file())
+
+
+def summarize(ds: Dataset) -> dict[str, Any]:
+    """Episodes, steps, tasks, outcomes, cameras, disk size, duration and timing health."""
+    eps = ds.episodes
+    p99 = [e.period_p99_ms for e in eps if e.period_p99_ms is not None]
+    p50 = sorted(e.period_p50_ms for e in eps if e.period_p50_ms is not None)
+    ages = [a for e in eps for a in e.frame_age_p99_ms.values()]
+    worst_age_cam: dict[str, float] = {}
+    for e in eps:
+        for cam, a in e.frame_age_p99_ms.items():
+            worst_age_cam[cam] = max(worst_age_cam.get(cam, 0.0), float(a))
+    timing: dict[str, Any] = {
+        "worst_period_p99_ms": round(max(p99), 3) if p99 else None,
+        "median_period_p50_ms": round(p50[len(p50) // 2], 3) if p50 else None,
+        "total_missed_deadlines": sum(e.missed_deadlines for e in eps),
+        "worst_frame_age_p99_ms": round(max(ages), 3) if ages else None,
+        "episodes_recorder_behind": sum(1 for e in eps if e.recorder_behind_steps > 0),
+        "recorder_behind_steps": sum(e.recorder_behind_steps for e in eps),
+    }
+    for cam, a in sorted(worst_age_cam.items()):
+        timing[f"worst_frame_age_p99_ms.{cam}"] = round(a, 3)
+    return {
+        "path": str(ds.root),
+        "format_version": ds.format_version,
+        "robot_embodiment": ds.spec.robot_embodiment,
+        "fps": ds.spec.fps,
+        "episodes": len(eps),
+        "steps": sum(e.num_steps for e in eps),
+        "duration_s": float(sum(e.duration_s for e in eps)),
+        "disk_bytes": _disk_bytes(ds),
+        "cameras": [f"{c.name} {c.height}x{c.width} {c.encoding}" for c in ds.spec.cameras],
+        "outcomes": dict(Counter(e.outcome for e in eps)),
+        "tasks": dict(Counter(e.task for e in eps)),
+        "sessions": len({e.session_id for e in eps}),
+        "operators": sorted({e.operator_id for e in eps if e.operator_id}),
+        "recovered": sum(1 for e in eps if e.recovered),
+        "partial": len(list((ds.root / EPISODES).glob("*.arrow.partial"))),
+        "timing": timing,
+    }

@@ -1,0 +1,286 @@
+"""Reading a native dataset: the catalog, episodes, steps and (lazily decoded) images."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from teleforge.dataset.catalog import catalog_row, json_field, read_catalog
+from teleforge.dataset.images import decode_image
+from teleforge.dataset.layout import (
+    EPISODES,
+    PARTIAL_SUFFIX,
+    SessionRecord,
+    read_manifest,
+    read_sessions,
+    shard_name,
+)
+from teleforge.dataset.schema import IMAGE_PREFIX, DatasetSpec, image_column
+from teleforge.dataset.shard import open_shard
+from teleforge.errors import DatasetError, EpisodeNotFoundError
+
+
+@dataclass
+class EpisodeInfo:
+    """One catalog row (or a shard's own metadata), with JSON fields parsed."""
+
+    episode_id: int
+    file: str
+    task: str
+    instruction: str
+    robot_embodiment: str
+    seed: int | None
+    device: str
+    operator_id: str
+    session_id: str
+    outcome: str
+    num_steps: int
+    duration_s: float
+    start_ns: int
+    recovered: bool
+    period_p50_ms: float | None = None
+    period_p99_ms: float | None = None
+    missed_deadlines: int = 0
+    frame_age_p99_ms: dict[str, float] = field(default_factory=dict)
+    recorder_behind_steps: int = 0
+    queue_high_water: int = 0
+    loop_stats: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+    bytes: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)  # extra catalog columns (curation)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> EpisodeInfo:
+        known = set(cls.__dataclass_fields__)
+        kw = {k: v for k, v in row.items() if k in known and k != "metrics"}
+        for k in ("frame_age_p99_ms", "loop_stats", "labels", "extras"):
+            if isinstance(kw.get(k), str) or kw.get(k) is None:
+                kw[k] = json_field(kw.get(k))
+        kw.pop("frame_age_p99_ms_max", None)
+        metrics = {k: v for k, v in row.items() if k not in known and k != "frame_age_p99_ms_max"}
+        return cls(**kw, metrics=metrics)
+
+
+class Episode:
+    """One episode shard. The shard is memory-mapped; images decode only when asked."""
+
+    def __init__(self, path: Path, spec: DatasetSpec, episode_id: int) -> None:
+        self.path = Path(path)
+        self.spec = spec
+        self.episode_id = episode_id
+        self._table: pa.Table | None = None
+        self._meta: EpisodeInfo | None = None
+
+    def _load(self) -> pa.Table:
+        if self._table is None:
+            table, start, end = open_shard(self.path)
+            row = catalog_row(start, end, f"{EPISODES}/{self.path.name}", self.path.stat().st_size)
+            self._meta = EpisodeInfo.from_row(row)
+            self._table = table
+        return self._table
+
+    @property
+    def table(self) -> pa.Table:
+        """The raw Arrow table, one row per step (image columns hold encoded bytes)."""
+        return self._load()
+
+    @property
+    def meta(self) -> EpisodeInfo:
+        """Metadata from the shard itself (the source of truth; the catalog mirrors it)."""
+        self._load()
+        assert self._meta is not None
+        return self._meta
+
+    @property
+    def num_steps(self) -> int:
+        return self._load().num_rows
+
+    def __len__(self) -> int:
+        return self.num_steps
+
+    @property
+    def columns(self) -> list[str]:
+        return self._load().column_names
+
+    def column(self, name: str) -> np.ndarray:
+        """A column as numpy: (T,) for scalars, (T, k) for vectors, object array of bytes for images."""
+        table = self._load()
+        if name not in table.column_names:
+            raise DatasetError(f"episode {self.episode_id} has no column {name!r}; columns: {', '.join(table.column_names)}")
+        col = table.column(name).combine_chunks() if table.num_rows else table.column(name)
+        t = table.schema.field(name).type
+        if pa.types.is_fixed_size_list(t):
+            if not table.num_rows:
+                return np.zeros((0, t.list_size), np.float32)
+            return col.values.to_numpy(zero_copy_only=False).reshape(-1, t.list_size)
+        if pa.types.is_binary(t):
+            return np.array(col.to_pylist(), dtype=object)
+        if col.null_count:
+            return np.array(col.to_pylist(), dtype=object)
+        return col.to_numpy(zero_copy_only=False)
+
+    def image_bytes(self, cam: str, step: int) -> bytes | None:
+        self.spec.camera(cam)
+        self._check_step(step)
+        return self._load().column(image_column(cam))[step].as_py()
+
+    def image(self, cam: str, step: int) -> np.ndarray | None:
+        """Decoded (H, W, 3) uint8 RGB frame of one step; None if the camera had no frame yet."""
+        data = self.image_bytes(cam, step)
+        return None if data is None else decode_image(data, self.spec.camera(cam))
+
+    def images(self, cam: str) -> Iterator[np.ndarray]:
+        """Decode a camera's frames one at a time (steps without a frame are skipped)."""
+        c = self.spec.camera(cam)
+        for chunk in self._load().column(image_column(cam)).chunks:
+            for v in chunk:
+                data = v.as_py()
+                if data is not None:
+                    yield decode_image(data, c)
+
+    def step(self, i: int, decode_images: bool = True) -> dict[str, Any]:
+        self._check_step(i)
+        row = self._load().slice(i, 1).to_pylist()[0]
+        return self._convert_row(row, decode_images)
+
+    def steps(self, decode_images: bool = True) -> Iterator[dict[str, Any]]:
+        """Every step as a dict keyed by column name (vectors as float32 arrays, images decoded)."""
+        for batch in self._load().to_batches():
+            for row in batch.to_pylist():
+                yield self._convert_row(row, decode_images)
+
+    def _convert_row(self, row: dict[str, Any], decode_images: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in row.items():
+            if isinstance(v, list):
+                out[k] = np.asarray(v, dtype=np.float32)
+            elif decode_images and k.startswith(IMAGE_PREFIX) and isinstance(v, bytes):
+                out[k] = decode_image(v, self.spec.camera(k[len(IMAGE_PREFIX):]))
+            else:
+                out[k] = v
+        return out
+
+    def _check_step(self, i: int) -> None:
+        n = self.num_steps
+        if not 0 <= i < n:
+            raise EpisodeNotFoundError(f"episode {self.episode_id} has steps 0..{n - 1}; step {i} does not exist")
+
+    def __repr__(self) -> str:
+        return f"Episode({self.episode_id}, {self.path.name})"
+
+
+class Dataset:
+    """A native teleforge dataset folder (see DESIGN.md §4)."""
+
+    def __init__(self, root: Path, manifest: dict[str, Any], spec: DatasetSpec) -> None:
+        self.root = root
+        self.manifest = manifest
+        self.spec = spec
+        self._catalog: pa.Table | None = None
+        self._catalog_stamp: tuple[int, int] | None = None
+
+    @classmethod
+    def open(cls, path: Path | str) -> Dataset:
+        root = Path(path)
+        manifest, spec = read_manifest(root)
+        return cls(root, manifest, spec)
+
+    @property
+    def format_version(self) -> str:
+        return str(self.manifest.get("format_version"))
+
+    @property
+    def catalog(self) -> pa.Table:
+        """catalog.parquet as an Arrow table (re-read when it changes on disk)."""
+        p = self.root / "catalog.parquet"
+        try:
+            st = p.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = (0, 0)
+        if self._catalog is None or stamp != self._catalog_stamp:
+            self._catalog = read_catalog(self.root)
+            self._catalog_stamp = stamp
+        return self._catalog
+
+    @property
+    def episodes(self) -> list[EpisodeInfo]:
+        return [EpisodeInfo.from_row(r) for r in self.catalog.to_pylist()]
+
+    @property
+    def episode_ids(self) -> list[int]:
+        return [int(i) for i in self.catalog.column("episode_id").to_pylist()]
+
+    @property
+    def sessions(self) -> list[SessionRecord]:
+        return read_sessions(self.root)
+
+    @property
+    def partials(self) -> list[Path]:
+        """Shards left unfinished (recording now, or by a crash): `teleforge recover` salvages them."""
+        return sorted((self.root / EPISODES).glob("*" + PARTIAL_SUFFIX))
+
+    def filter(
+        self,
+        task: str | Iterable[str] | None = None,
+        outcome: str | Iterable[str] | None = None,
+        session: str | Iterable[str] | None = None,
+        recovered: bool | None = None,
+    ) -> list[EpisodeInfo]:
+        """Catalog rows matching every given criterion (a string or a collection of accepted values)."""
+
+        def ok(value: str, want: str | Iterable[str] | None) -> bool:
+            if want is None:
+                return True
+            return value == want if isinstance(want, str) else value in set(want)
+
+        return [
+            e
+            for e in self.episodes
+            if ok(e.task, task) and ok(e.outcome, outcome) and ok(e.session_id, session)
+            and (recovered is None or e.recovered == recovered)
+        ]
+
+    def episode(self, episode_id: int) -> Episode:
+        ids = self.catalog.column("episode_id").to_pylist()
+        if episode_id in ids:
+            file = self.catalog.column("file")[ids.index(episode_id)].as_py()
+            return Episode(self.root / file, self.spec, episode_id)
+        path = self.root / EPISODES / shard_name(int(episode_id))
+        if path.is_file():  # finalized but not in a stale catalog
+            return Episode(path, self.spec, int(episode_id))
+        hint = ""
+        if (self.root / EPISODES / shard_name(int(episode_id), partial=True)).exists():
+            hint = f" It is still a .partial shard: run `teleforge recover {self.root}` if its recording crashed."
+        have = f"{min(ids)}..{max(ids)}" if ids else "none"
+        raise EpisodeNotFoundError(f"episode {episode_id} is not in {self.root} (episode ids: {have}).{hint}")
+
+    def __getitem__(self, key: int | tuple[int, int]) -> Any:
+        """``ds[episode_id]`` -> Episode; ``ds[(episode_id, step)]`` -> that step's dict."""
+        if isinstance(key, tuple):
+            ep_id, step = key
+            return self.episode(int(ep_id)).step(int(step))
+        return self.episode(int(key))
+
+    def __len__(self) -> int:
+        return self.catalog.num_rows
+
+    def __iter__(self) -> Iterator[Episode]:
+        for i in self.episode_ids:
+            yield self.episode(i)
+
+    def to_hf(self, episodes: Iterable[int] | None = None) -> Any:
+        """A ``datasets.Dataset``: one row per step, cameras as Image features, episode columns added."""
+        from teleforge.dataset.hf import to_hf_dataset
+
+        return to_hf_dataset(self, episodes)
+
+    def __repr__(self) -> str:
+        return f"Dataset({str(self.root)!r}, episodes={len(self)})"

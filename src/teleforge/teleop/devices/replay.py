@@ -1,0 +1,65 @@
+"""Replay a recorded action sequence as a device: one native action per read, then STOP."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from teleforge.errors import DeviceError
+from teleforge.teleop.command import Command, Event
+
+
+class ReplayDevice:
+    """Emits ``Command(native_action=actions[i])`` for i = 0..T-1, then one STOP event.
+
+    After the STOP it keeps answering a zero motion with the last gripper target, so
+    a loop that keeps reading holds still instead of failing.
+    """
+
+    def __init__(self, actions: np.ndarray, name: str = "replay") -> None:
+        a = np.asarray(actions, dtype=np.float32)
+        if a.ndim != 2 or a.shape[1] != 7:
+            raise DeviceError(f"replay actions must have shape (T, 7) [dx dy dz drx dry drz gripper], got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise DeviceError("replay actions contain NaN or inf; check the episode's action column")
+        self.actions = a
+        self.name = name
+        self._i = 0
+        self._stopped = False
+        self._open = False
+
+    def open(self) -> None:
+        self._open = True
+
+    def read(self) -> Command:
+        now = time.monotonic_ns()
+        if self._i < len(self.actions):
+            a = self.actions[self._i].copy()
+            self._i += 1
+            return Command(gripper=float(a[6]), t_ns=now, native_action=a)
+        last_g = float(self.actions[-1, 6]) if len(self.actions) else 0.0
+        hold = np.zeros(7, dtype=np.float32)
+        hold[6] = last_g
+        events = [] if self._stopped else [Event.STOP]
+        self._stopped = True
+        return Command(gripper=last_g, events=events, t_ns=now, native_action=hold)
+
+    def connected(self) -> bool:
+        return self._open
+
+    def close(self) -> None:
+        self._open = False
+
+    @property
+    def step(self) -> int:
+        """Index of the next action to emit."""
+        return self._i
+
+    @property
+    def done(self) -> bool:
+        return self._i >= len(self.actions)
+
+    def rewind(self) -> None:
+        self._i = 0
+        self._stopped = False
