@@ -76,3 +76,12 @@ class DeviceDisconnectedError(DeviceError):
 
 class SafetyError(TeleforgeError):
     """The safety guard refused a configuration."""
+
+
+# --- UI and media ------------------------------------------------------------
+class WindowError(TeleforgeError):
+    """The operator window could not be opened (no display, no video driver)."""
+
+
+class VideoError(TeleforgeError):
+    """A video or image could not be written (unknown format, bad frames, no encoder)."""

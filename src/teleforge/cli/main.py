@@ -24,7 +24,8 @@ err_console = Console(stderr=True)
 
 
 def _fail(exc: TeleforgeError) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}")
+    # One line, never wrapped: operators grep logs for it.
+    err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
     raise typer.Exit(code=1)
 
 

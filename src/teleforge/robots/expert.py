@@ -21,7 +21,10 @@ FAILURES: tuple[str, ...] = ("idle", "jitter", "overshoot", "dropped_object", "w
 
 _LIFT_Z = 0.25  # TCP height for carrying, m
 _HOVER = 0.12  # approach height above a cube's centre, m
-_PUSH_Z = 0.022  # TCP height while pushing: pads just above the table
+_PUSH_HOVER = 0.1  # TCP height when lining up behind a cube, m: pad tips (2.2 cm below the TCP) clear every cube
+_PUSH_SPEED = 0.08  # m/s while pushing
+_PUSH_SPEED_NEAR = 0.05  # m/s within 4 cm of the target centre
+_PUSH_Z = 0.027  # TCP (= pad centre) height while pushing: pad tips 5 mm above the table, contact near the cube's mid-height
 
 
 def _wrap(angle: float, period: float) -> float:
@@ -301,19 +304,22 @@ class ScriptedExpert:
         to_target = target.pos[:2] - cube.pos[:2]
         dist = float(np.linalg.norm(to_target))
         u = to_target / max(dist, 1e-9)
-        behind = cube.pos[:2] - u * (cube.size / 2 + 0.035)
+        behind = cube.pos[:2] - u * (cube.size / 2 + 0.045)  # pad half-width 1 cm + room for tracking error
         ph = self._phase
         self._gripper = 1.0
         hz = self._hz
         if ph == "push_approach":
-            goal = np.array([behind[0], behind[1], 0.1])
+            goal = np.array([behind[0], behind[1], _PUSH_HOVER])
             goal = self._with_overshoot(robot, goal)
             a, there = self._goto(robot, goal, None)
-            if there and (self._overshoot_goal is None or self._overshoot_goal.size == 0):
+            # Near the base the arm may not reach the exact hover point: close enough over the lane will do.
+            near = float(np.linalg.norm(goal[:2] - tcp[:2])) < 0.015 and self._phase_steps > 1.5 * hz
+            if (there or near) and (self._overshoot_goal is None or self._overshoot_goal.size == 0):
                 self._next("push_descend")
             return a
         if ph == "push_descend":
-            a, there = self._goto(robot, np.array([behind[0], behind[1], _PUSH_Z]), None, speed=0.6)
+            # Slow: a fast drop next to the cube lets the arm swing into it and flip it.
+            a, there = self._goto(robot, np.array([behind[0], behind[1], _PUSH_Z]), None, speed=0.3)
             if there or self._phase_steps > 3 * hz:
                 self._next("push")
             return a
@@ -331,12 +337,14 @@ class ScriptedExpert:
             # Contact point: just behind the cube on the line through its centre to the target.
             contact = cube.pos[:2] - u * (cube.size / 2 + 0.008) + u * 0.01
             goal = np.array([contact[0], contact[1], _PUSH_Z])
-            speed = min(1.0, (0.12 / hz) / self._max_t)  # push at <= 12 cm/s
+            # Slow pushes keep the cube sliding, not tumbling; slower still on the final approach.
+            v = _PUSH_SPEED if dist > 0.04 else _PUSH_SPEED_NEAR
+            speed = min(1.0, (v / hz) / self._max_t)
             a, _ = self._goto(robot, goal, None, speed=speed)
             return a
         if ph == "push_realign":
-            a, there = self._goto(robot, np.array([tcp[0], tcp[1], 0.1]), None)
-            if there or tcp[2] > 0.09:
+            a, there = self._goto(robot, np.array([tcp[0], tcp[1], _PUSH_HOVER]), None)
+            if there or tcp[2] > _PUSH_HOVER - 0.01:
                 self._next("push_approach")
                 self._retries += 1
                 if self._retries > 6:

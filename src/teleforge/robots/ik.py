@@ -7,6 +7,7 @@ every control step from the previous solution.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import mujoco
@@ -103,9 +104,13 @@ class DiffIK:
         self.high = model.jnt_range[jids, 1] - self.cfg.limit_margin
         self.posture = np.asarray(posture, dtype=np.float64).copy()
         n = len(jids)
+        # Preallocated per-iteration buffers: solve() runs several times per control step.
         self._jacp = np.zeros((3, model.nv))
         self._jacr = np.zeros((3, model.nv))
+        self._jac = np.zeros((6, n))
+        self._err = np.zeros(6)
         self._eye = np.eye(n)
+        self._lam_eye = self.cfg.damping**2 * np.eye(6)
 
     def forward(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Site position and rotation matrix at arm joints ``q`` (other joints at zero)."""
@@ -118,21 +123,23 @@ class DiffIK:
         q = np.clip(np.asarray(q_start, dtype=np.float64).copy(), self.low, self.high)
         clamped = False
         w = cfg.rot_weight
-        lam2 = cfg.damping**2
+        jac, err = self._jac, self._err
         pos_err = rot_err = np.inf
         for _ in range(cfg.max_iters):
             pos, mat = self.forward(q)
             ep = target_pos - pos
             er = orientation_error(target_mat, mat)
-            pos_err, rot_err = float(np.linalg.norm(ep)), float(np.linalg.norm(er))
+            pos_err, rot_err = math.sqrt(ep @ ep), math.sqrt(er @ er)
             if pos_err + w * rot_err < cfg.tol:
                 break
             mujoco.mj_comPos(self.model, self.data)
             mujoco.mj_jacSite(self.model, self.data, self._jacp, self._jacr, self.site_id)
-            jac = np.vstack([self._jacp[:, self.dadr], w * self._jacr[:, self.dadr]])
-            err = np.concatenate([ep, w * er])
-            jjt = jac @ jac.T + lam2 * np.eye(6)
-            pinv = jac.T @ np.linalg.solve(jjt, np.eye(6))
+            jac[:3] = self._jacp[:, self.dadr]
+            np.multiply(self._jacr[:, self.dadr], w, out=jac[3:])
+            err[:3] = ep
+            np.multiply(er, w, out=err[3:])
+            # Damped pseudo-inverse J^T (J J^T + lambda^2 I)^-1, from one 6x6 solve (J J^T is symmetric).
+            pinv = np.linalg.solve(jac @ jac.T + self._lam_eye, jac).T
             dq = pinv @ err + (self._eye - pinv @ jac) @ (cfg.posture_gain * (self.posture - q))
             peak = float(np.abs(dq).max())
             if peak > cfg.max_dq:

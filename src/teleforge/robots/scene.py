@@ -124,8 +124,11 @@ def build_scene_xml(cfg: SceneConfig | None = None) -> str:
       <geom type="box" contype="1" conaffinity="1" condim="4" friction="1.5 0.05 0.002" solref="0.004 1"
             solimp="0.95 0.99 0.001" density="1000" rgba="0.15 0.15 0.15 1"/>
     </default>
+    <!-- Cube-table sliding friction is max(object, fixture) = 0.6: a cube pushed anywhere below
+         edge / (2 * 0.6) slides rather than tipping over its leading edge (at 1.0 a push at mid-height tipped it).
+         Grasps are unaffected: cube-pad contacts take the pads' 1.5. -->
     <default class="object">
-      <geom contype="1" conaffinity="1" condim="4" friction="1.0 0.02 0.001" solref="0.004 1" solimp="0.95 0.99 0.001"/>
+      <geom contype="1" conaffinity="1" condim="4" friction="0.5 0.02 0.001" solref="0.004 1" solimp="0.95 0.99 0.001"/>
     </default>
     <default class="fixture">
       <geom contype="1" conaffinity="1" condim="3" friction="0.6 0.005 0.0001"/>
@@ -151,13 +154,13 @@ def build_scene_xml(cfg: SceneConfig | None = None) -> str:
               <joint name="joint4" damping="80" range="{JOINT_LOW[3]} {JOINT_HIGH[3]}"/>
               <geom size="0.055" fromto="0 0 0 -0.0825 0.12 0"/>
               <body name="link5" pos="-0.0825 0.384 0" quat="1 -1 0 0" gravcomp="1">
-                <joint name="joint5" damping="30" range="{JOINT_LOW[4]} {JOINT_HIGH[4]}"/>
+                <joint name="joint5" damping="10" range="{JOINT_LOW[4]} {JOINT_HIGH[4]}"/>
                 <geom size="0.05" fromto="0 0 -0.26 0 0 -0.02"/>
                 <body name="link6" quat="1 1 0 0" gravcomp="1">
-                  <joint name="joint6" damping="30" range="{JOINT_LOW[5]} {JOINT_HIGH[5]}"/>
+                  <joint name="joint6" damping="10" range="{JOINT_LOW[5]} {JOINT_HIGH[5]}"/>
                   <geom size="0.045" fromto="0 0 0 0.088 0 0"/>
                   <body name="link7" pos="0.088 0 0" quat="1 1 0 0" gravcomp="1">
-                    <joint name="joint7" damping="30" range="{JOINT_LOW[6]} {JOINT_HIGH[6]}"/>
+                    <joint name="joint7" damping="10" range="{JOINT_LOW[6]} {JOINT_HIGH[6]}"/>
                     <geom type="cylinder" size="0.045 0.03" pos="0 0 0.07" rgba="0.2 0.2 0.22 1"/>
                     <body name="hand" pos="0 0 0.107" quat="0.9238795 0 0 -0.3826834" gravcomp="1">
                       <geom name="hand" type="box" class="hand" size="0.025 0.095 0.025" pos="0 0 0.03" rgba="0.9 0.9 0.92 1"/>

@@ -70,7 +70,7 @@ def collect(cfg: CollectConfig, console: Any | None = None, on_episode: Any | No
 
 
 def _run(cfg: CollectConfig, device: Any, console: Any | None, on_episode: Any | None) -> SessionResult:
-    from teleforge.dataset import AsyncRecorder, DatasetSpec, CameraConfig, open_or_create
+    from teleforge.dataset import AsyncRecorder, CameraConfig, DatasetSpec, SessionRecord, open_or_create, write_session
     from teleforge.robots.sim_cameras import SimCameraRig
     from teleforge.robots.sim_robot import SimRobot
     from teleforge.teleop.safety import SafetyConfig, SafetyGuard
@@ -84,7 +84,14 @@ def _run(cfg: CollectConfig, device: Any, console: Any | None, on_episode: Any |
         cameras=[CameraConfig(name=s.name, height=s.height, width=s.width, encoding="jpeg", quality=cfg.jpeg_quality) for s in specs],
     )
     ds = open_or_create(cfg.dataset, spec)
-    recorder = AsyncRecorder(ds)
+    session_cfg = SessionConfig(task=cfg.task, episodes=cfg.episodes, hz=cfg.hz, seed=cfg.seed,
+                                operator_id=cfg.operator_id, notes=cfg.notes)
+    write_session(cfg.dataset, SessionRecord(
+        session_id=session_cfg.session_id, operator_id=cfg.operator_id, device=getattr(device, "name", cfg.device),
+        task=cfg.task, robot_embodiment=robot.embodiment, notes=cfg.notes,
+        extras={"hz": cfg.hz, "cameras": list(cfg.cameras), "image_size": cfg.image_size, "seed": cfg.seed},
+    ))
+    recorder = AsyncRecorder(ds)  # built before the first episode: pyarrow warms up in its writer thread
     rig = SimCameraRig(robot, specs)
     guard = SafetyGuard(SafetyConfig())
     window = None
@@ -95,8 +102,7 @@ def _run(cfg: CollectConfig, device: Any, console: Any | None, on_episode: Any |
         window.open()
     session = CollectionSession(
         robot, device, guard, recorder, rig,
-        SessionConfig(task=cfg.task, episodes=cfg.episodes, hz=cfg.hz, seed=cfg.seed,
-                      operator_id=cfg.operator_id, notes=cfg.notes),
+        session_cfg,
         window=window, on_episode=on_episode,
     )
     key_help = getattr(device, "key_help", None)

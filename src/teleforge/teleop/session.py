@@ -22,7 +22,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
-from teleforge.errors import DiskFullError, RecorderError
+from teleforge.errors import CameraError
 from teleforge.robots.types import Camera, Frame, Robot, TaskInfo
 from teleforge.teleop.clock import RateClock
 from teleforge.teleop.command import Command, Device, Event
@@ -220,8 +220,26 @@ class CollectionSession:
         self.hud.instruction = info.instruction
         self.hud.task = info.task
         if self.rig is not None:
-            self.rig.publish(self._snapshot(), time.monotonic_ns())
+            stamp = time.monotonic_ns()
+            self.rig.publish(self._snapshot(), stamp)
+            self._await_frames(stamp)
         return info
+
+    def _await_frames(self, stamp: int, timeout_s: float = 5.0) -> None:
+        """Between episodes only: wait until every camera shows the new scene, so
+        the first recorded step already carries an image of it."""
+        deadline = time.monotonic() + timeout_s
+        for cam in self.rig.cameras.values():
+            while not self._stop.is_set():
+                f = cam.latest()
+                if f is not None and f.t_ns >= stamp:
+                    break
+                if time.monotonic() > deadline:
+                    raise CameraError(
+                        f"camera {cam.spec.name!r} delivered no frame within {timeout_s:.0f} s of a reset; "
+                        "check MUJOCO_GL=egl (sim) or the camera connection (real)"
+                    )
+                time.sleep(0.002)
 
     def _snapshot(self) -> np.ndarray:
         snap = getattr(self.robot, "state_snapshot", None)
@@ -368,7 +386,9 @@ class CollectionSession:
                 act = self.robot.act(action)
             success = bool(self.robot.success())
             if self.rig is not None:
-                self.rig.publish(self._snapshot(), time.monotonic_ns())
+                # act() advanced the world by one period: the published state is
+                # the world at the next deadline, which is what those frames depict.
+                self.rig.publish(self._snapshot(), _deadline + clock.period_ns)
 
             if recording:
                 rec = StepRecord(
