@@ -185,13 +185,17 @@ class CollectionSession:
                     feed(ev)
             if set_pressed is not None:
                 set_pressed(_pygame().key.get_pressed())
-            frames = {}
-            if self.rig is not None:
-                for name, cam in self.rig.cameras.items():
-                    f = cam.latest()
-                    frames[name] = None if f is None else f.image
-            self.window.draw(self.hud, frames)
+            self.window.draw(self.hud, self._latest_frames())
             time.sleep(max(0.0, period - (time.monotonic() - t0)))
+        self.window.draw(self.hud, self._latest_frames())  # the final counts, for the last look / screenshot
+
+    def _latest_frames(self) -> dict[str, np.ndarray | None]:
+        frames: dict[str, np.ndarray | None] = {}
+        if self.rig is not None:
+            for name, cam in self.rig.cameras.items():
+                f = cam.latest()
+                frames[name] = None if f is None else f.image
+        return frames
 
     # ---------------------------------------------------------- control thread
     def _control_main(self) -> None:
