@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from teleforge.robots.types import TaskInfo
-from teleforge.teleop.command import Command
+from teleforge.teleop.command import Command, Event
 
 FAILURE_KINDS = ("idle", "jitter", "overshoot", "dropped_object", "wrong_object", "timeout")
 
@@ -39,6 +39,11 @@ class ExpertDevice:
         self.failures = failures
         self._expert: Any = None
         self._robot: Any = None
+        self._finished_steps = 0
+        # Once its script is finished (holding still, or having dropped the cube),
+        # the expert waits this long and then stops the episode, as an operator
+        # would press "save": the session labels it with the task's predicate.
+        self.give_up_after_s = 1.5
 
     def open(self) -> None:
         pass
@@ -65,12 +70,20 @@ class ExpertDevice:
         self._robot = robot
         self._expert = ScriptedExpert(info.task, quality=quality, failure=failure, seed=info.seed)
         self._expert.reset(robot)
+        self._finished_steps = 0
 
     def read(self) -> Command:
         if self._expert is None:
             return Command(t_ns=time.monotonic_ns())
         a = np.asarray(self._expert.act(self._robot), dtype=np.float32)
-        return Command(gripper=float(a[6]), t_ns=time.monotonic_ns(), native_action=a)
+        events: list[Event] = []
+        if self._expert.labels.get("phase") in ("hold", "dropped"):
+            self._finished_steps += 1
+            if self._finished_steps > self.give_up_after_s * float(getattr(self._robot, "control_hz", 20.0)):
+                events.append(Event.STOP)
+        else:
+            self._finished_steps = 0
+        return Command(gripper=float(a[6]), t_ns=time.monotonic_ns(), native_action=a, events=events)
 
     def labels(self) -> dict[str, Any]:
         return dict(self._expert.labels) if self._expert is not None else {}
