@@ -68,8 +68,13 @@ def collect(
     failure: Optional[str] = typer.Option(None, help="Scripted expert only: force one failure kind (idle, jitter, overshoot, dropped_object, wrong_object, timeout)."),
     screenshot: Optional[Path] = typer.Option(None, help="Save the operator window to this PNG when the session ends."),
 ) -> None:
-    """Collect demonstrations. Keys at the robot: ENTER start/save success, BACKSPACE save failure,
-    X discard, Z reset scene, ESC e-stop (SHIFT+ESC releases), SPACE gripper."""
+    """Collect demonstrations at the robot (window with cameras, REC light, instruction).
+
+    Keys: ENTER start / save success, BACKSPACE save failure, X discard, Z reset scene,
+    ESC e-stop (SHIFT+ESC releases), SPACE gripper, TAB fine mode; move with W/S A/D R/F,
+    rotate with the arrows and Q/E. A crash never loses saved episodes: run
+    `teleforge recover DATASET` afterwards to salvage the one in progress.
+    """
     from teleforge.teleop.collect import CollectConfig, collect as run_collect
 
     cfg = CollectConfig(

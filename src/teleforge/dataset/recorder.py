@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from teleforge._threads import make_background_thread
 from teleforge.dataset.images import encode_image
 from teleforge.dataset.layout import SessionRecord, ensure_session, is_disk_full
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
@@ -263,6 +264,7 @@ class AsyncRecorder:
 
     # --- encoder threads -------------------------------------------------------------
     def _encode_loop(self) -> None:
+        make_background_thread()
         while True:
             item = self._in.get()
             if item is None:
@@ -321,6 +323,7 @@ class AsyncRecorder:
             pass
 
     def _write_loop(self) -> None:
+        make_background_thread()
         self._warm_up()
         seq = 0
         while True:

@@ -21,6 +21,7 @@ from typing import Any  # noqa: E402
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
+from teleforge._threads import make_background_thread  # noqa: E402
 from teleforge.errors import CameraError  # noqa: E402
 from teleforge.robots.scene import apply_snapshot, build_scene_xml, cube_geom_ids  # noqa: E402
 from teleforge.robots.types import CameraSpec, Frame  # noqa: E402
@@ -95,6 +96,7 @@ class SimCamera:
 
     def _run(self) -> None:
         try:
+            make_background_thread()
             renderer = SnapshotRenderer(self._rig.xml, self.spec.height, self.spec.width)
         except BaseException as exc:
             self._error = exc

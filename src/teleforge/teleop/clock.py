@@ -26,10 +26,14 @@ class LoopStats:
     late_ns: list[int] = field(default_factory=list)  # tick time minus deadline
     missed: int = 0  # deadlines the loop skipped, or hit more than half a period late
     frame_age_ns: dict[str, list[int]] = field(default_factory=dict)
+    work_ns: list[int] = field(default_factory=list)  # tick → end of the loop body (headroom)
 
     def add_tick(self, tick_ns: int, deadline_ns: int) -> None:
         self.tick_ns.append(tick_ns)
         self.late_ns.append(tick_ns - deadline_ns)
+
+    def add_work(self, ns: int) -> None:
+        self.work_ns.append(ns)
 
     def add_frame_age(self, cam: str, age_ns: int) -> None:
         self.frame_age_ns.setdefault(cam, []).append(age_ns)
@@ -51,6 +55,10 @@ class LoopStats:
                 period_err_max_ms=float(err.max()),
                 achieved_hz=float(1e3 / periods.mean()),
             )
+        if self.work_ns:
+            work = np.asarray(self.work_ns) / 1e6
+            out["work_p50_ms"] = float(np.percentile(work, 50))
+            out["work_p99_ms"] = float(np.percentile(work, 99))
         if self.late_ns:
             out["late_p99_ms"] = float(np.percentile(np.asarray(self.late_ns) / 1e6, 99))
         out["frame_age_p99_ms"] = {

@@ -12,6 +12,7 @@ Threads and why:
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -144,6 +145,11 @@ class CollectionSession:
         # encoder thread takes it; the default 5 ms switch interval would show up
         # directly as period jitter.
         sys.setswitchinterval(0.0005)
+        # Everything built so far (models, renderers, pyarrow) lives for the whole
+        # session: move it out of the collector's view so a full collection
+        # never pauses the control thread for milliseconds.
+        gc.collect()
+        gc.freeze()
         if self.rig is not None:
             self.rig.start()
         ctl = threading.Thread(target=self._control_main, name="teleforge-control", daemon=True)
@@ -164,6 +170,7 @@ class CollectionSession:
             if self.rig is not None:
                 self.rig.stop()
             sys.setswitchinterval(old_switch)
+            gc.unfreeze()
         if self._error is not None:
             raise self._error
         return self.result
@@ -423,6 +430,7 @@ class CollectionSession:
                     rec.image_seq[name] = f.seq
                     clock.stats.add_frame_age(name, tick - f.t_ns)
                 self.recorder.submit(rec)
+                clock.stats.add_work(time.monotonic_ns() - tick)
                 step += 1
                 elapsed = (tick - start_tick) / 1e9
                 self._update_hud(clock, elapsed, frames, tick)
