@@ -78,8 +78,9 @@ def run_demo(cfg: DemoConfig, console: Any | None = None) -> DemoReport:
 def _collection_table(ds: Any, results: list[Any]) -> Table:
     ids = {e.episode_id for r in results for e in r.episodes if e.episode_id is not None}
     t = Table(title="collected this run", title_justify="left")
-    for col in ("task", "episodes", "success", "failure", "injected failures (kind: count)", "example instruction"):
-        t.add_column(col)
+    for col in ("task", "episodes", "success", "failure"):
+        t.add_column(col, no_wrap=True)
+    t.add_column("injected failures (ground truth)", ratio=1)
     by_task: dict[str, list[Any]] = {}
     for info in ds.episodes:
         if info.episode_id in ids:
@@ -94,8 +95,7 @@ def _collection_table(ds: Any, results: list[Any]) -> Table:
             task, str(len(eps)),
             f"[green]{sum(e.outcome == 'success' for e in eps)}[/]",
             f"[red]{sum(e.outcome == 'failure' for e in eps)}[/]",
-            ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) or "-",
-            eps[0].instruction,
+            ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "-",
         )
     return t
 

@@ -85,3 +85,33 @@ class WindowError(TeleforgeError):
 
 class VideoError(TeleforgeError):
     """A video or image could not be written (unknown format, bad frames, no encoder)."""
+
+
+# --- convert -----------------------------------------------------------------
+class ExportError(TeleforgeError):
+    """An export could not be written or read back (bad options, existing output, mismatch)."""
+
+
+class CorruptRecordError(ExportError):
+    """A TFRecord file is truncated or fails its CRC check; the message names the file and record."""
+
+
+class ImportFormatError(ExportError):
+    """A file to import is corrupt or holds keys teleforge cannot map; the message names the file, record and keys."""
+
+
+class HubError(TeleforgeError):
+    """Pushing to the Hugging Face Hub failed (no token, refused, unreachable); the message says what to check."""
+
+
+# --- curation ----------------------------------------------------------------
+class CurationError(TeleforgeError):
+    """A curation step could not run (metrics missing, bad view, incompatible datasets)."""
+
+
+class RuleError(CurationError):
+    """A curation rule or rules file is malformed or names an unknown metric."""
+
+
+class ViewError(CurationError):
+    """A view is malformed, missing, or names episodes the dataset does not hold."""

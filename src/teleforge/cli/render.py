@@ -28,22 +28,21 @@ def _kv_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
 
 def session_report(console: Console, result: Any, dataset: Path) -> None:
     t = Table(title=f"session {result.session_id} → {dataset}", title_justify="left")
-    for col in ("episode", "outcome", "steps", "seed", "period p99 ms", "missed", "frame age p99 ms", "finalize s", "instruction"):
-        t.add_column(col)
+    for col in ("ep", "outcome", "steps", "period p99", "missed", "frame age p99", "finalize"):
+        t.add_column(col, no_wrap=True)
+    t.add_column("instruction", overflow="ellipsis", no_wrap=True, ratio=1)
     for e in result.episodes:
         loop = e.loop or {}
-        ages = loop.get("frame_age_p99_ms", {}) or {}
-        age = ", ".join(f"{k}:{v:.0f}" for k, v in ages.items())
+        ages = (loop.get("frame_age_p99_ms") or {}).values()
         colour = {"success": "green", "failure": "red", "discarded": "dim"}.get(e.outcome, "yellow")
         t.add_row(
             "-" if e.episode_id is None else str(e.episode_id),
             f"[{colour}]{e.outcome}[/]",
             str(e.steps),
-            str(e.seed),
-            f"{loop.get('period_p99_ms', float('nan')):.2f}",
+            f"{loop.get('period_p99_ms', float('nan')):.1f} ms",
             str(loop.get("missed_deadlines", "")),
-            age,
-            f"{e.finalize_s:.3f}",
+            f"{max(ages):.0f} ms" if ages else "-",
+            f"{e.finalize_s * 1e3:.0f} ms",
             e.instruction,
         )
     console.print(t)

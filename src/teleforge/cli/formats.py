@@ -1,0 +1,144 @@
+"""CLI commands for the HF datasets / Hub and HDF5 (robomimic, ALOHA) converters.
+
+main.py wires them: ``register_export_commands(export_app)`` adds ``export hf|robomimic|aloha``,
+``app.command("push")(push_cmd)``, and ``app.add_typer(import_app, name="import")``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from teleforge.errors import TeleforgeError
+
+console = Console()
+err_console = Console(stderr=True)
+import_app = typer.Typer(help="Import other formats into a native teleforge dataset.", no_args_is_help=True)
+
+
+def _fail(exc: TeleforgeError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code=1)
+
+
+def _ids(text: Optional[str]) -> Optional[list[int]]:
+    return None if not text else [int(x) for x in text.split(",") if x.strip()]
+
+
+def _split(text: Optional[str]) -> list[str]:
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+
+_DATASET = typer.Argument(..., help="Native teleforge dataset folder.")
+_EPISODES = typer.Option(None, "--episodes", help="Comma-separated episode ids (default: all).")
+_VIEW = typer.Option(None, "--view", help="Curated view name (views/NAME.json) or a view file.")
+_OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.")
+
+
+def register_export_commands(export_app: typer.Typer) -> None:
+    """Add ``hf``, ``robomimic`` and ``aloha`` to the ``teleforge export`` group."""
+
+    @export_app.command("hf")
+    def export_hf_cmd(dataset: Path = _DATASET, out: Path = typer.Argument(..., help="Output folder (save_to_disk layout)."),
+                      episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW, overwrite: bool = _OVERWRITE) -> None:
+        """Export to a Hugging Face `datasets` folder (load with datasets.load_from_disk)."""
+        from teleforge.convert.card import select
+        from teleforge.convert.hf import export_hf
+
+        try:
+            r = export_hf(select(dataset, _ids(episodes), view), out, overwrite=overwrite)
+        except TeleforgeError as exc:
+            _fail(exc)
+        console.print(f"wrote {r.rows} steps of {r.episodes} episodes to {r.folder}")
+
+    @export_app.command("robomimic")
+    def export_robomimic_cmd(dataset: Path = _DATASET, out: Path = typer.Argument(..., help="Output .hdf5 file."),
+                             episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
+                             valid_fraction: float = typer.Option(0.0, help="Write mask/train and mask/valid with this share of demos in valid."),
+                             overwrite: bool = _OVERWRITE) -> None:
+        """Export to one robomimic HDF5 file (data/demo_N/{actions,obs/...})."""
+        from teleforge.convert.card import select
+        from teleforge.convert.robomimic import export_robomimic
+
+        try:
+            r = export_robomimic(select(dataset, _ids(episodes), view), out, valid_fraction=valid_fraction, overwrite=overwrite)
+        except TeleforgeError as exc:
+            _fail(exc)
+        console.print(f"wrote {r.demos} demos ({r.samples} samples) to {r.path}")
+
+    @export_app.command("aloha")
+    def export_aloha_cmd(dataset: Path = _DATASET, out: Path = typer.Argument(..., help="Output folder for episode_N.hdf5."),
+                         episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
+                         sim: bool = typer.Option(True, "--sim/--real", help="The 'sim' attribute ACT reads."),
+                         overwrite: bool = _OVERWRITE) -> None:
+        """Export to the ALOHA/ACT layout, one HDF5 file per episode."""
+        from teleforge.convert.aloha import export_aloha
+        from teleforge.convert.card import select
+
+        try:
+            r = export_aloha(select(dataset, _ids(episodes), view), out, sim=sim, overwrite=overwrite)
+        except TeleforgeError as exc:
+            _fail(exc)
+        console.print(f"wrote {len(r.files)} episode files ({r.samples} steps) to {r.folder}")
+
+
+def push_cmd(repo_id: str = typer.Argument(..., help="Hub dataset repo, owner/name."),
+             export: Path = typer.Option(..., "--export", help="Export folder to upload (teleforge export hf|lerobot ...)."),
+             private: bool = typer.Option(False, "--private", help="Create the repo private."),
+             token: Optional[str] = typer.Option(None, "--token", envvar="HF_TOKEN", help="Hub token (default: your login)."),
+             license: str = typer.Option("apache-2.0", "--license", help="License in the card header."),
+             tags: Optional[str] = typer.Option(None, "--tags", help="Extra card tags, comma-separated.")) -> None:
+    """Upload an export to the Hugging Face Hub with a generated dataset card (README.md)."""
+    from teleforge.convert.hub import push_export
+
+    try:
+        r = push_export(export, repo_id, token=token, private=private, license=license, tags=_split(tags))
+    except TeleforgeError as exc:
+        _fail(exc)
+    console.print(f"pushed {r.files} files to {r.url} (commit {r.commit})")
+
+
+_INSTR = typer.Option(None, "--instruction", help="Instruction for every episode (when the files carry none).")
+_TASK = typer.Option(None, "--task", help="Task name (default: from the file).")
+_SKIP = typer.Option(None, "--skip", help="Comma-separated source keys to leave out.")
+_SKIP_UNKNOWN = typer.Option(False, "--skip-unknown", help="Leave out every key teleforge cannot map.")
+_FPS = typer.Option(None, "--fps", help="Control rate of the source data (default: from the file).")
+_ROBOT = typer.Option(None, "--robot", help="robot_embodiment for the native dataset.")
+
+
+@import_app.command("robomimic")
+def import_robomimic_cmd(path: Path = typer.Argument(..., help="robomimic .hdf5 file."),
+                         dataset: Path = typer.Option(..., "--dataset", "-d", help="Native dataset (created if new)."),
+                         instruction: Optional[str] = _INSTR, task: Optional[str] = _TASK, skip: Optional[str] = _SKIP,
+                         skip_unknown: bool = _SKIP_UNKNOWN, fps: Optional[float] = _FPS, robot: Optional[str] = _ROBOT) -> None:
+    """Import a robomimic HDF5 file into a native dataset."""
+    from teleforge.convert.robomimic import import_robomimic
+
+    try:
+        r = import_robomimic(path, dataset, instruction=instruction, task=task, skip=_split(skip),
+                             skip_unknown=skip_unknown, fps=fps, robot_embodiment=robot)
+    except TeleforgeError as exc:
+        _fail(exc)
+    console.print(f"imported {len(r.episode_ids)} episodes ({r.steps} steps) into {r.dataset}"
+                  + (f"; left out {', '.join(r.skipped_keys)}" if r.skipped_keys else ""))
+
+
+@import_app.command("aloha")
+def import_aloha_cmd(path: Path = typer.Argument(..., help="Folder of episode_N.hdf5 files (or one file)."),
+                     dataset: Path = typer.Option(..., "--dataset", "-d", help="Native dataset (created if new)."),
+                     instruction: Optional[str] = _INSTR, task: Optional[str] = _TASK, skip: Optional[str] = _SKIP,
+                     skip_unknown: bool = _SKIP_UNKNOWN, fps: Optional[float] = _FPS, robot: Optional[str] = _ROBOT,
+                     gripper_index: Optional[int] = typer.Option(None, "--gripper-index", help="qpos/action index of the gripper (foreign files).")) -> None:
+    """Import ALOHA/ACT episode files into a native dataset."""
+    from teleforge.convert.aloha import import_aloha
+
+    try:
+        r = import_aloha(path, dataset, instruction=instruction, task=task, skip=_split(skip), skip_unknown=skip_unknown,
+                         fps=fps, robot_embodiment=robot, gripper_index=gripper_index)
+    except TeleforgeError as exc:
+        _fail(exc)
+    console.print(f"imported {len(r.episode_ids)} episodes ({r.steps} steps) into {r.dataset}"
+                  + (f"; left out {', '.join(r.skipped_keys)}" if r.skipped_keys else ""))

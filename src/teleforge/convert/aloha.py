@@ -1,0 +1,244 @@
+"""ALOHA / ACT HDF5: one ``episode_N.hdf5`` per episode, export and import.
+
+Layout (ACT's ``EpisodicDataset`` reads it unchanged)::
+
+    attrs: sim (bool), compress (False), instruction, task, outcome, episode_id, teleforge_layout (JSON)
+    /observations/qpos   (T, n+1) float32  [joint_pos..., gripper opening (1 = open)]
+    /observations/qvel   (T, n+1) float32  [joint_vel..., gripper opening rate]
+    /observations/images/<cam>  (T, H, W, 3) uint8
+    /action              (T, n+1) float32  [target joint_pos..., gripper (1 = open, ALOHA's convention)]
+    /teleforge/<native column>  the native columns, so native -> ALOHA -> native is exact
+
+ALOHA data is joint-space: a foreign file imports with qpos as joint positions
+and /action as joint targets; the native EE-delta action is zero except its
+gripper (from ``gripper_index``), and the episode says so in its extras.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from teleforge.convert.card import ExportSource, export_manifest, write_export_manifest
+from teleforge.convert.hdf5 import (
+    NATIVE_COLUMNS,
+    ImportedEpisode,
+    attr_text,
+    dense_frames,
+    native_arrays,
+    open_h5,
+    read_array,
+    write_native_episode,
+)
+from teleforge.dataset.records import EpisodeStart
+from teleforge.dataset.schema import CameraConfig, DatasetSpec
+from teleforge.dataset.store import open_or_create
+from teleforge.errors import ExportError, ImportFormatError
+
+EXTRAS_GROUP = "teleforge"
+OBS_KNOWN = {"qpos", "qvel", "images"}
+OBS_IGNORED = {"effort"}  # motor currents: teleforge has no column for them; reported, not refused
+TOP_KNOWN = {"observations", "action", EXTRAS_GROUP, "base_action"}
+_EP_RE = re.compile(r"episode_(\d+)\.hdf5$")
+
+
+@dataclass
+class AlohaExport:
+    folder: Path
+    files: list[Path]
+    samples: int
+    backfilled_frames: int
+
+
+def export_aloha(src: ExportSource, out: Path | str, *, sim: bool = True, overwrite: bool = False,
+                 compression: str | None = "gzip") -> AlohaExport:
+    """Write ``out/episode_N.hdf5`` (N = 0.. in selection order); each file is written to a temp name then renamed."""
+    import h5py
+
+    out = Path(out)
+    existing = sorted(out.glob("episode_*.hdf5")) if out.exists() else []
+    if existing and not overwrite:
+        raise ExportError(f"{out} already holds {len(existing)} ALOHA episode files; pass --overwrite to replace them")
+    out.mkdir(parents=True, exist_ok=True)
+    for p in existing:
+        p.unlink()
+    ds = src.dataset
+    fps = ds.spec.fps
+    files, total, backfilled = [], 0, 0
+    for k, ep_id in enumerate(src.episode_ids):
+        ep = ds.episode(ep_id)
+        meta = ep.meta
+        cols = native_arrays(ep)
+        t = ep.num_steps
+        grip = cols["observation.state.gripper"].astype(np.float32)
+        grip_vel = np.gradient(grip) * fps if t > 1 else np.zeros(t, np.float32)
+        qpos = np.concatenate([cols["observation.state.joint_pos"], grip[:, None]], axis=1)
+        qvel = np.concatenate([cols["observation.state.joint_vel"], grip_vel[:, None].astype(np.float32)], axis=1)
+        action = np.concatenate([cols["target.joint_pos"], (1.0 - cols["action"][:, 6:7])], axis=1).astype(np.float32)
+        path = out / f"episode_{k}.hdf5"
+        tmp = out / f".episode_{k}.hdf5.partial-{os.getpid()}"
+        try:
+            with h5py.File(tmp, "w") as f:
+                f.attrs.update(sim=bool(sim), compress=False, instruction=meta.instruction, task=meta.task,
+                               outcome=meta.outcome, episode_id=ep_id, robot_embodiment=meta.robot_embodiment,
+                               fps=fps)
+                f.attrs["teleforge_layout"] = json.dumps({
+                    "qpos": ["observation.state.joint_pos", "observation.state.gripper"],
+                    "qvel": ["observation.state.joint_vel", "d/dt observation.state.gripper"],
+                    "action": ["target.joint_pos", "1 - action[6] (gripper, 1 = open)"],
+                    "n_joints": ds.spec.n_joints,
+                })
+                obs = f.create_group("observations")
+                obs.create_dataset("qpos", data=qpos)
+                obs.create_dataset("qvel", data=qvel)
+                imgs = obs.create_group("images")
+                for cam in ds.spec.camera_names:
+                    frames, miss = dense_frames(ep, cam)
+                    backfilled += miss
+                    imgs.create_dataset(cam, data=frames, chunks=(1, *frames.shape[1:]) if t else None,
+                                        compression=compression)
+                f.create_dataset("action", data=action)
+                extra = f.create_group(EXTRAS_GROUP)
+                for col in NATIVE_COLUMNS:
+                    extra.create_dataset(col, data=cols[col])
+                extra.create_dataset("tick_ns", data=cols["tick_ns"])
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        files.append(path)
+        total += t
+    write_export_manifest(out, export_manifest(src, "aloha", {"files": [p.name for p in files], "conventions": {
+        "qpos": "joint positions + gripper opening (1 = open)",
+        "action": "target joint positions + gripper (1 = open, ALOHA convention; native is 0 = open)"}}))
+    return AlohaExport(out, files, total, backfilled)
+
+
+# --- import ------------------------------------------------------------------
+@dataclass
+class AlohaImportReport:
+    dataset: Path
+    episode_ids: list[int]
+    steps: int
+    skipped_keys: list[str] = field(default_factory=list)
+
+
+def episode_files(source: Path | str) -> list[Path]:
+    """``episode_N.hdf5`` files of a folder in N order (or the one file given)."""
+    source = Path(source)
+    if source.is_file():
+        return [source]
+    files = [p for p in source.glob("episode_*.hdf5") if _EP_RE.search(p.name)]
+    if not files:
+        raise ImportFormatError(f"{source} holds no episode_N.hdf5 files; pass the folder of an ALOHA dataset")
+    return sorted(files, key=lambda p: int(_EP_RE.search(p.name).group(1)))  # type: ignore[union-attr]
+
+
+def _frames(ds: Any, compressed: bool, where: str) -> np.ndarray:
+    arr = read_array(ds, where)
+    if arr.dtype == np.uint8 and arr.ndim == 4 and arr.shape[-1] == 3:
+        return arr
+    if compressed and arr.ndim == 2:  # act-plus-plus: padded JPEG bytes per frame
+        import cv2
+
+        frames = [cv2.imdecode(row, cv2.IMREAD_COLOR) for row in arr]
+        if any(f is None for f in frames):
+            raise ImportFormatError(f"{where}: a compressed frame does not decode; the file is corrupt")
+        return np.stack(frames)
+    raise ImportFormatError(f"{where}: expected (T,H,W,3) uint8 frames, got {arr.dtype} {arr.shape}")
+
+
+def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | None = None, task: str | None = None,
+                 robot_embodiment: str | None = None, fps: float | None = None, gripper_index: int | None = None,
+                 skip: list[str] | None = None, skip_unknown: bool = False, quality: int = 95) -> AlohaImportReport:
+    """Append ALOHA episode files to the native dataset at ``dataset`` (created if new)."""
+    skip_set = set(skip or [])
+    ids: list[int] = []
+    skipped: set[str] = set()
+    steps = 0
+    spec: DatasetSpec | None = None
+    for path in episode_files(source):
+        with open_h5(path) as f:
+            where = str(path)
+            try:
+                top = set(f.keys())
+                obs_keys = set(f["observations"].keys()) if "observations" in f else set()
+                cams = list(f["observations/images"].keys()) if "images" in obs_keys else []
+            except (OSError, KeyError, RuntimeError) as exc:
+                raise ImportFormatError(f"{where}: cannot read the episode ({exc}); the file is corrupt") from exc
+            for need in ("action",):
+                if need not in top:
+                    raise ImportFormatError(f"{where} has no /{need} (keys: {', '.join(sorted(top))}); is this an ALOHA file?")
+            if "qpos" not in obs_keys:
+                raise ImportFormatError(f"{where} has no /observations/qpos; is this an ALOHA file?")
+            unknown = sorted({f"/{k}" for k in top - TOP_KNOWN - {"observations"}} |
+                             {f"/observations/{k}" for k in obs_keys - OBS_KNOWN - OBS_IGNORED})
+            unknown = [k for k in unknown if k.rsplit("/", 1)[-1] not in skip_set and k not in skip_set]
+            if unknown and not skip_unknown:
+                raise ImportFormatError(
+                    f"{where}: teleforge cannot map {', '.join(unknown)} (it maps /observations/qpos, qvel, images/<cam> "
+                    f"and /action); pass --skip {','.join(k.rsplit('/', 1)[-1] for k in unknown)} (or --skip-unknown)"
+                )
+            skipped.update(unknown, {f"/observations/{k}" for k in obs_keys & OBS_IGNORED})
+            cams = [c for c in cams if c not in skip_set]
+            compressed = bool(f.attrs.get("compress", False))
+            qpos = read_array(f["observations/qpos"], f"{where}:/observations/qpos").astype(np.float32)
+            action = read_array(f["action"], f"{where}:/action").astype(np.float32)
+            t = len(qpos)
+            if len(action) != t:
+                raise ImportFormatError(f"{where}: /action has {len(action)} steps but qpos has {t}")
+            frames = {c: _frames(f[f"observations/images/{c}"], compressed, f"{where}:/observations/images/{c}") for c in cams}
+            layout = json.loads(attr_text(f.attrs["teleforge_layout"])) if "teleforge_layout" in f.attrs else None
+            cols: dict[str, np.ndarray] = {}
+            tick_ns = None
+            extras: dict[str, Any] = {"source": str(path)}
+            if layout is not None and EXTRAS_GROUP in top:
+                for col in f[EXTRAS_GROUP].keys():
+                    arr = read_array(f[EXTRAS_GROUP][col], f"{where}:/{EXTRAS_GROUP}/{col}")
+                    if col == "tick_ns":
+                        tick_ns = arr.astype(np.int64)
+                    elif col in NATIVE_COLUMNS:
+                        cols[col] = arr
+                n_joints = int(layout["n_joints"])
+            else:
+                n_joints = qpos.shape[1]
+                cols["observation.state.joint_pos"] = qpos
+                if "qvel" in obs_keys:
+                    cols["observation.state.joint_vel"] = read_array(
+                        f["observations/qvel"], f"{where}:/observations/qvel").astype(np.float32)
+                if action.shape[1] == n_joints:
+                    cols["target.joint_pos"] = action
+                native_action = np.zeros((t, 7), np.float32)
+                if gripper_index is not None:
+                    cols["observation.state.gripper"] = qpos[:, gripper_index]
+                    native_action[:, 6] = 1.0 - action[:, gripper_index]
+                cols["action"] = native_action
+                extras["action_space"] = "joint_pos (native EE-delta action is zero; joint targets in target.joint_pos)"
+            if spec is None:
+                spec = DatasetSpec(
+                    fps=float(fps or f.attrs.get("fps", 0) or 50.0),
+                    robot_embodiment=robot_embodiment or attr_text(f.attrs.get("robot_embodiment", "")) or "aloha",
+                    n_joints=n_joints,
+                    cameras=[CameraConfig(c, fr.shape[1], fr.shape[2], "jpeg", quality) for c, fr in frames.items()],
+                )
+                open_or_create(dataset, spec)
+            text = instruction or attr_text(f.attrs.get("instruction", "")).strip()
+            if not text:
+                raise ImportFormatError(f"{where} has no 'instruction' attribute; pass --instruction TEXT")
+            outcome = attr_text(f.attrs.get("outcome", "unknown"))
+            start = EpisodeStart(
+                task=task or attr_text(f.attrs.get("task", "")) or "aloha", instruction=text,
+                robot_embodiment=spec.robot_embodiment, seed=None, device="import:aloha", operator_id="",
+                session_id=f"import:{Path(source).name}", fps=spec.fps, extras=extras,
+            )
+            ep = ImportedEpisode(start, cols, frames, outcome if outcome in ("success", "failure") else "unknown",
+                                 tick_ns=tick_ns)
+            ids.append(write_native_episode(Path(dataset), spec, ep))
+            steps += t
+    return AlohaImportReport(Path(dataset), ids, steps, sorted(skipped))

@@ -1,0 +1,162 @@
+"""Native dataset (or view) -> a Hugging Face ``datasets`` folder (``save_to_disk``).
+
+One row per step with ``episode_index``, ``frame_index``, ``timestamp`` (s since
+the episode's first step), ``task``, ``instruction`` and every native column;
+cameras are ``Image`` features holding the recorded JPEG/PNG bytes unchanged
+(raw frames are PNG-encoded, losslessly). Rows are generated episode by episode,
+so memory stays bounded whatever the dataset size.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from teleforge.convert.card import ExportSource, export_manifest, write_export_manifest
+from teleforge.dataset.reader import Dataset
+from teleforge.dataset.schema import DatasetSpec, image_column, step_fields
+from teleforge.errors import ExportError
+
+PREVIEW = "preview.jpg"
+_DROP = ("step",)  # becomes frame_index
+
+
+@dataclass
+class HfExport:
+    folder: Path
+    episodes: int
+    rows: int
+
+
+def hf_features(spec: DatasetSpec) -> Any:
+    """The ``datasets.Features`` of an export: episode columns first, native columns, cameras as Image."""
+    import datasets
+
+    fields = [
+        pa.field("episode_index", pa.int64()),
+        pa.field("frame_index", pa.int64()),
+        pa.field("timestamp", pa.float32()),
+        pa.field("task", pa.string()),
+        pa.field("instruction", pa.string()),
+        pa.field("outcome", pa.string()),
+    ] + [f for f in step_fields(spec) if f.name not in _DROP]
+    features = datasets.Features.from_arrow_schema(pa.schema(fields))
+    for cam in spec.cameras:
+        features[image_column(cam.name)] = datasets.Image()
+    return features
+
+
+def _image_payload(spec: DatasetSpec, cam: str, data: bytes | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    c = spec.camera(cam)
+    if c.encoding == "raw":  # datasets needs an image file format; PNG keeps it exact
+        import cv2
+
+        img = np.frombuffer(data, np.uint8).reshape(c.height, c.width, 3)
+        data = cv2.imencode(".png", np.ascontiguousarray(img[:, :, ::-1]))[1].tobytes()
+    return {"bytes": data, "path": None}
+
+
+def _rows(root: str, episode_ids: list[int]) -> Iterator[dict[str, Any]]:
+    """Generator for ``Dataset.from_generator``: re-opens the dataset (it may run in a worker)."""
+    ds = Dataset.open(root)
+    cams = ds.spec.camera_names
+    for ep_id in episode_ids:
+        ep = ds.episode(ep_id)
+        meta = ep.meta
+        table = ep.table
+        if not table.num_rows:
+            continue
+        t0 = int(table.column("tick_ns")[0].as_py())
+        for batch in table.to_batches():
+            for row in batch.to_pylist():
+                out = {
+                    "episode_index": ep_id,
+                    "frame_index": row.pop("step"),
+                    "timestamp": (row["tick_ns"] - t0) / 1e9,
+                    "task": meta.task,
+                    "instruction": meta.instruction,
+                    "outcome": meta.outcome,
+                }
+                for cam in cams:
+                    col = image_column(cam)
+                    row[col] = _image_payload(ds.spec, cam, row[col])
+                out.update(row)
+                yield out
+
+
+def _write_preview(ds: Dataset, ep_id: int, folder: Path) -> str | None:
+    """First frame of the first camera, for the card (as stored: no re-encode for JPEG)."""
+    if not ds.spec.cameras:
+        return None
+    cam = ds.spec.cameras[0]
+    ep = ds.episode(ep_id)
+    for i in range(ep.num_steps):
+        data = ep.image_bytes(cam.name, i)
+        if data is not None:
+            if cam.encoding != "jpeg":
+                import simplejpeg
+
+                data = simplejpeg.encode_jpeg(np.ascontiguousarray(ep.image(cam.name, i)), quality=90, colorspace="RGB")
+            (folder / PREVIEW).write_bytes(data)
+            return PREVIEW
+    return None
+
+
+def export_hf(src: ExportSource, out: Path | str, *, overwrite: bool = False, max_shard_size: str = "500MB",
+              num_proc: int | None = None) -> HfExport:
+    """Write a ``datasets`` folder at ``out``; built beside it and renamed, so ``out`` is never half-written."""
+    import datasets
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ExportError(f"{out} exists and is not empty; pass --overwrite to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ds = src.dataset
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        # A private cache dir: from_generator's cache is keyed on the generator's arguments,
+        # not the shards' contents, so a shared cache could serve a stale dataset.
+        built = datasets.Dataset.from_generator(
+            _rows,
+            features=hf_features(ds.spec),
+            gen_kwargs={"root": str(ds.root.resolve()), "episode_ids": list(src.episode_ids)},
+            cache_dir=str(work / "cache"),
+            num_proc=num_proc,
+            split="train",
+        )
+        built.info.description = (
+            f"teleforge export of {ds.root.name}: {ds.spec.robot_embodiment} at {ds.spec.fps:g} Hz, "
+            f"{len(src.episode_ids)} episodes. Action [dx,dy,dz,drx,dry,drz,gripper], gripper 0=open 1=closed; quats wxyz."
+        )
+        folder = work / "export"
+        built.save_to_disk(str(folder), max_shard_size=max_shard_size)
+        rows = built.num_rows
+        del built
+        preview = _write_preview(ds, src.episode_ids[0], folder)
+        write_export_manifest(folder, export_manifest(src, "hf", {"rows": rows, "preview": preview, "conventions": {
+            "images": "Image features holding the recorded bytes (JPEG as recorded; raw frames as PNG)",
+            "timestamp": "seconds since the episode's first step (from tick_ns)",
+        }}))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(folder, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return HfExport(out, len(src.episode_ids), rows)
+
+
+def load_hf(folder: Path | str) -> Any:
+    """``datasets.load_from_disk`` on an export (the reader for tests and for users)."""
+    import datasets
+
+    return datasets.load_from_disk(str(folder))

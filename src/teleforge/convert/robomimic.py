@@ -1,0 +1,280 @@
+"""robomimic HDF5: export a native dataset (or view) to one file, and import one.
+
+Layout (robomimic's ``SequenceDataset`` reads it unchanged)::
+
+    data/                       attrs: total, env_args (JSON)
+      demo_0/                   attrs: num_samples, instruction, task, outcome, episode_id
+        actions   (T, 7) float32  native action, gripper 0 = open, 1 = closed
+        obs/robot0_eef_pos (T,3)  robot0_eef_quat (T,4) xyzw (robosuite order)
+            robot0_joint_pos (T,n)  robot0_joint_vel (T,n)  robot0_gripper_qpos (T,1)
+            <cam>_image (T,H,W,3) uint8
+        rewards (T,)  dones (T,) (1 on the last step)  states (T, 2n) = [joint_pos, joint_vel]
+        teleforge/<native column>  everything else native, so a round trip is exact
+    mask/train, mask/valid      demo names (optional, ``valid_fraction``)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from teleforge.convert.card import ExportSource, export_manifest, write_export_manifest
+from teleforge.convert.hdf5 import (
+    NATIVE_COLUMNS,
+    ImportedEpisode,
+    attr_text,
+    dense_frames,
+    native_arrays,
+    open_h5,
+    read_array,
+    write_native_episode,
+)
+from teleforge.dataset.records import EpisodeStart
+from teleforge.dataset.schema import CameraConfig, DatasetSpec
+from teleforge.dataset.store import open_or_create
+from teleforge.errors import ExportError, ImportFormatError
+
+# robomimic obs key -> native column
+OBS_KEYS = {
+    "robot0_eef_pos": "observation.state.ee_pos",
+    "robot0_eef_quat": "observation.state.ee_quat",
+    "robot0_joint_pos": "observation.state.joint_pos",
+    "robot0_joint_vel": "observation.state.joint_vel",
+    "robot0_gripper_qpos": "observation.state.gripper",
+}
+IMAGE_SUFFIX = "_image"
+EXTRAS_GROUP = "teleforge"
+DEMO_KEYS = {"actions", "obs", "next_obs", "rewards", "dones", "states", EXTRAS_GROUP}
+
+
+def wxyz_to_xyzw(q: np.ndarray) -> np.ndarray:
+    return np.concatenate([q[:, 1:4], q[:, :1]], axis=1)
+
+
+def xyzw_to_wxyz(q: np.ndarray) -> np.ndarray:
+    return np.concatenate([q[:, 3:4], q[:, :3]], axis=1)
+
+
+@dataclass
+class RobomimicExport:
+    path: Path
+    demos: int
+    samples: int
+    backfilled_frames: int
+
+
+def _valid_split(ids: list[int], fraction: float) -> set[int]:
+    # Stable per episode id, independent of order and of the other ids selected.
+    return {i for i in ids if (zlib.crc32(str(i).encode()) % 10_000) / 10_000 < fraction}
+
+
+def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: float = 0.0, overwrite: bool = False,
+                     compression: str | None = "gzip") -> RobomimicExport:
+    """Write ``out`` (one .hdf5 file); written to a temp name and renamed, so a crash leaves no half file."""
+    import h5py
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ExportError(f"{out} exists; pass --overwrite to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    ds = src.dataset
+    spec = ds.spec
+    total, backfilled, names = 0, 0, []
+    try:
+        with h5py.File(tmp, "w") as f:
+            data = f.create_group("data")
+            for k, ep_id in enumerate(src.episode_ids):
+                ep = ds.episode(ep_id)
+                meta = ep.meta
+                cols = native_arrays(ep)
+                g = data.create_group(f"demo_{k}")
+                names.append(f"demo_{k}")
+                t = ep.num_steps
+                g.attrs.update(num_samples=t, instruction=meta.instruction, task=meta.task, outcome=meta.outcome,
+                               episode_id=ep_id, robot_embodiment=meta.robot_embodiment)
+                g.create_dataset("actions", data=cols["action"])
+                g.create_dataset("rewards", data=cols["reward"])
+                dones = np.zeros(t, np.int64)
+                if t:
+                    dones[-1] = 1
+                g.create_dataset("dones", data=dones)
+                g.create_dataset("states", data=np.concatenate(
+                    [cols["observation.state.joint_pos"], cols["observation.state.joint_vel"]], axis=1).astype(np.float64))
+                obs = g.create_group("obs")
+                for key, col in OBS_KEYS.items():
+                    v = cols[col]
+                    if col.endswith("ee_quat"):
+                        v = wxyz_to_xyzw(v)
+                    obs.create_dataset(key, data=v.reshape(t, -1))
+                for cam in spec.camera_names:
+                    frames, miss = dense_frames(ep, cam)
+                    backfilled += miss
+                    chunks = (1, *frames.shape[1:]) if t else None
+                    obs.create_dataset(cam + IMAGE_SUFFIX, data=frames, chunks=chunks, compression=compression)
+                extra = g.create_group(EXTRAS_GROUP)
+                for col in NATIVE_COLUMNS:
+                    if col != "action" and col not in OBS_KEYS.values():
+                        extra.create_dataset(col, data=cols[col])
+                extra.create_dataset("tick_ns", data=cols["tick_ns"])
+                total += t
+            data.attrs["total"] = total
+            data.attrs["env_args"] = json.dumps({
+                "env_name": "+".join(sorted({e.task for e in ds.episodes if e.episode_id in set(src.episode_ids)})),
+                # robomimic needs env_args only for rollouts; the teleforge sim is not a robomimic env.
+                "type": 2,
+                "env_kwargs": {"teleforge": {"spec": spec.to_dict(), "control_freq": spec.fps,
+                                             "action": "ee delta [dx,dy,dz,drx,dry,drz,gripper]; gripper 0=open 1=closed",
+                                             "quat_order": "xyzw"}},
+            })
+            if valid_fraction > 0:
+                valid = _valid_split(src.episode_ids, valid_fraction)
+                mask = f.create_group("mask")
+                mask.create_dataset("train", data=np.array([n for n, i in zip(names, src.episode_ids) if i not in valid], dtype="S"))
+                mask.create_dataset("valid", data=np.array([n for n, i in zip(names, src.episode_ids) if i in valid], dtype="S"))
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    manifest = export_manifest(src, "robomimic", {"file": out.name, "conventions": {
+        "robot0_eef_quat": "xyzw (robosuite order); native is wxyz", "actions": "native EE delta, gripper 0=open 1=closed"}})
+    write_export_manifest(out.parent, manifest)
+    return RobomimicExport(out, len(names), total, backfilled)
+
+
+# --- import ------------------------------------------------------------------
+@dataclass
+class ImportReport:
+    dataset: Path
+    episode_ids: list[int]
+    steps: int
+    skipped_keys: list[str] = field(default_factory=list)
+    filled_columns: list[str] = field(default_factory=list)
+
+
+def _instruction(g: Any, data: Any, override: str | None, where: str) -> str:
+    if override:
+        return override
+    for attrs in (g.attrs, data.attrs):
+        for key in ("instruction", "language_instruction", "lang"):
+            if key in attrs and attr_text(attrs[key]).strip():
+                return attr_text(attrs[key]).strip()
+        if "problem_info" in attrs:  # LIBERO
+            text = json.loads(attr_text(attrs["problem_info"])).get("language_instruction", "")
+            if str(text).strip():
+                return str(text).strip()
+    raise ImportFormatError(f"{where} has no instruction attribute (instruction/lang/problem_info); pass --instruction TEXT")
+
+
+def _demo_sort_key(name: str) -> tuple[int, str]:
+    tail = name.rsplit("_", 1)[-1]
+    return (int(tail), name) if tail.isdigit() else (1 << 30, name)
+
+
+def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str | None = None, task: str | None = None,
+                     robot_embodiment: str | None = None, fps: float | None = None, skip: list[str] | None = None,
+                     skip_unknown: bool = False, quality: int = 95) -> ImportReport:
+    """Append every demo of a robomimic file to the native dataset at ``dataset`` (created if new).
+
+    Observation keys teleforge cannot map are refused by name unless listed in ``skip``
+    (or ``skip_unknown``); images become JPEG at ``quality``.
+    """
+    path = Path(path)
+    skip_set = set(skip or [])
+    ids: list[int] = []
+    skipped: set[str] = set()
+    filled: set[str] = set()
+    steps = 0
+    with open_h5(path) as f:
+        if "data" not in f:
+            raise ImportFormatError(f"{path} has no 'data' group; it is not a robomimic file (top-level keys: {', '.join(f)})")
+        data = f["data"]
+        try:
+            env_args = json.loads(attr_text(data.attrs.get("env_args", "{}")))
+        except json.JSONDecodeError as exc:
+            raise ImportFormatError(f"{path}: data.attrs['env_args'] is not JSON ({exc})") from exc
+        tf_info = (env_args.get("env_kwargs") or {}).get("teleforge") or {}
+        demos = sorted(data.keys(), key=_demo_sort_key)
+        if not demos:
+            raise ImportFormatError(f"{path} has no demos under data/")
+        spec: DatasetSpec | None = None
+        for name in demos:
+            where = f"{path}:data/{name}"
+            g = data[name]
+            try:
+                keys = set(g.keys())
+                obs_keys = list(g["obs"].keys()) if "obs" in g else []
+            except (OSError, KeyError, RuntimeError) as exc:
+                raise ImportFormatError(f"{where}: cannot read the demo ({exc}); the file is corrupt") from exc
+            if "actions" not in keys:
+                raise ImportFormatError(f"{where} has no 'actions' dataset (keys: {', '.join(sorted(keys))})")
+            unknown_top = sorted(keys - DEMO_KEYS - skip_set)
+            images = [k for k in obs_keys if k.endswith(IMAGE_SUFFIX) and k not in skip_set]
+            unknown_obs = sorted(k for k in obs_keys if k not in OBS_KEYS and k not in images and k not in skip_set)
+            if (unknown_obs or unknown_top) and not skip_unknown:
+                raise ImportFormatError(
+                    f"{where}: teleforge cannot map {', '.join(unknown_obs + unknown_top)} "
+                    f"(it maps obs {', '.join(OBS_KEYS)} and *{IMAGE_SUFFIX}); pass --skip "
+                    f"{','.join(unknown_obs + unknown_top)} (or --skip-unknown) to import without them"
+                )
+            skipped.update(unknown_obs + unknown_top + [k for k in skip_set if k in obs_keys or k in keys])
+            actions = read_array(g["actions"], f"{where}/actions").astype(np.float32)
+            t = len(actions)
+            if actions.ndim != 2 or actions.shape[1] != 7:
+                raise ImportFormatError(
+                    f"{where}/actions has shape {actions.shape}; the native action is 7-D EE delta + gripper. "
+                    "Convert the action space before importing (teleforge does not guess it)"
+                )
+            cols: dict[str, np.ndarray] = {"action": actions}
+            for key, col in OBS_KEYS.items():
+                if key in obs_keys and key not in skip_set:
+                    v = read_array(g["obs"][key], f"{where}/obs/{key}").astype(np.float32)
+                    if col.endswith("ee_quat"):
+                        v = xyzw_to_wxyz(v)
+                    if col == "observation.state.gripper":
+                        v = v.reshape(t, -1)[:, 0] if v.ndim > 1 else v
+                    cols[col] = v
+            if "rewards" in keys:
+                cols["reward"] = read_array(g["rewards"], f"{where}/rewards").astype(np.float32).reshape(-1)
+            tick_ns = None
+            if EXTRAS_GROUP in keys:
+                for col in g[EXTRAS_GROUP].keys():
+                    arr = read_array(g[EXTRAS_GROUP][col], f"{where}/{EXTRAS_GROUP}/{col}")
+                    if col == "tick_ns":
+                        tick_ns = arr.astype(np.int64)
+                    elif col in NATIVE_COLUMNS:
+                        cols[col] = arr
+            frames = {k[: -len(IMAGE_SUFFIX)]: read_array(g["obs"][k], f"{where}/obs/{k}") for k in images}
+            for cam, fr in frames.items():
+                if fr.dtype != np.uint8 or fr.ndim != 4 or fr.shape[-1] != 3:
+                    raise ImportFormatError(f"{where}/obs/{cam}{IMAGE_SUFFIX}: expected (T,H,W,3) uint8, got {fr.dtype} {fr.shape}")
+            if spec is None:
+                n = cols["observation.state.joint_pos"].shape[1] if "observation.state.joint_pos" in cols else 7
+                spec = DatasetSpec(
+                    fps=float(fps or tf_info.get("control_freq") or (tf_info.get("spec") or {}).get("fps") or 20.0),
+                    robot_embodiment=robot_embodiment or attr_text(g.attrs.get("robot_embodiment", "")) or
+                    (tf_info.get("spec") or {}).get("robot_embodiment") or f"robomimic:{env_args.get('env_name', 'unknown')}",
+                    n_joints=int(n),
+                    cameras=[CameraConfig(cam, fr.shape[1], fr.shape[2], "jpeg", quality) for cam, fr in frames.items()],
+                )
+                open_or_create(dataset, spec)
+            outcome = attr_text(g.attrs.get("outcome", "unknown"))
+            start = EpisodeStart(
+                task=task or attr_text(g.attrs.get("task", "")) or str(env_args.get("env_name") or "robomimic"),
+                instruction=_instruction(g, data, instruction, where),
+                robot_embodiment=spec.robot_embodiment, seed=None, device="import:robomimic",
+                operator_id="", session_id=f"import:{path.name}", fps=spec.fps,
+                extras={"source": str(path), "demo": name},
+            )
+            ep = ImportedEpisode(start, cols, frames, outcome if outcome in ("success", "failure") else "unknown",
+                                 tick_ns=tick_ns)
+            filled.update(c for c in NATIVE_COLUMNS if c not in cols)
+            ids.append(write_native_episode(Path(dataset), spec, ep))
+            steps += t
+    return ImportReport(Path(dataset), ids, steps, sorted(skipped), sorted(filled))

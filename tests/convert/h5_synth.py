@@ -1,0 +1,27 @@
+"""A small synthetic native dataset for the HF/Hub/HDF5 converter tests (no simulator)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from teleforge.dataset import EpisodeEnd, EpisodeWriter
+from tests.dataset.synth import make_dataset, make_start, make_step
+
+
+def build_dataset(root: Path, episodes: int = 3, steps: int = 12, cams: tuple[str, ...] = ("front", "wrist"),
+                  encoding: str = "jpeg", first_frame_missing: bool = False) -> Path:
+    """``episodes`` episodes of ``steps`` steps, two tasks, mixed outcomes, 24x32 frames."""
+    root, spec = make_dataset(root, cams=cams, encoding=encoding)
+    rng = np.random.default_rng(7)
+    for e in range(episodes):
+        task = "pick_cube" if e % 2 == 0 else "stack"
+        w = EpisodeWriter(root, spec, make_start(task=task, seed=e))
+        for i in range(steps):
+            rec = make_step(i, spec, rng)
+            if first_frame_missing and i == 0:
+                rec.images.pop(cams[0])  # camera had not delivered yet
+            w.append(rec)
+        w.finalize(EpisodeEnd("success" if e != 1 else "failure"))
+    return root
