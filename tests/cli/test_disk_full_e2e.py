@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -10,30 +9,7 @@ from typer.testing import CliRunner
 import teleforge.dataset as tds
 from teleforge.cli.main import app
 from teleforge.dataset import Dataset, EpisodeWriter
-
-
-class _FillingFile:
-    """A real file that fails with ENOSPC after ``budget`` bytes, tearing the last write."""
-
-    def __init__(self, path, budget: int) -> None:
-        self._f = open(path, "xb", buffering=0)
-        self.budget = budget
-
-    def write(self, data) -> int:
-        data = bytes(data)
-        if len(data) > self.budget:
-            self._f.write(data[: self.budget])
-            self.budget = 0
-            raise OSError(errno.ENOSPC, "No space left on device")
-        self.budget -= len(data)
-        return self._f.write(data)
-
-    def __getattr__(self, name):
-        return getattr(self._f, name)
-
-    @property
-    def closed(self) -> bool:
-        return self._f.closed
+from tests.dataset.test_disk_full import FillingDisk
 
 
 def test_disk_full_mid_episode_is_one_line_and_keeps_everything(tmp_path: Path, monkeypatch):
@@ -45,7 +21,7 @@ def test_disk_full_mid_episode_is_one_line_and_keeps_everything(tmp_path: Path, 
         if len(episodes_started) == 1:
             return EpisodeWriter(root, spec, start)
         # the second episode runs out of disk after ~200 kB
-        return EpisodeWriter(root, spec, start, flush_interval_s=0.0, file_factory=lambda p: _FillingFile(p, 200_000))
+        return EpisodeWriter(root, spec, start, flush_interval_s=0.0, file_factory=lambda p: FillingDisk(p, 200_000))
 
     monkeypatch.setattr(tds, "AsyncRecorder", lambda ds, **kw: real(ds, writer_factory=factory, **kw))
     root = tmp_path / "ds"
