@@ -53,6 +53,22 @@ class IKError(RobotError):
     """Inverse kinematics could not reach the requested target."""
 
 
+class RemoteRobotError(RobotError):
+    """The robot server is unreachable, refused the request, or answered something unreadable."""
+
+
+class ProtocolVersionError(RemoteRobotError):
+    """Client and robot server speak different protocol versions; upgrade the older side."""
+
+
+class AuthError(RemoteRobotError):
+    """The robot server rejected the token; pass the one it was started with."""
+
+
+class RobotBusyError(RemoteRobotError):
+    """The robot server is already driven by another client."""
+
+
 class CameraError(TeleforgeError):
     """A camera could not be opened or stopped delivering frames."""
 

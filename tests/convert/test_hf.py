@@ -84,8 +84,8 @@ def test_raw_frames_are_exported_losslessly_as_png(tmp_path: Path) -> None:
 def test_cli_export_hf_writes_a_loadable_folder(src: Path, tmp_path: Path) -> None:
     app = typer.Typer()
     register_export_commands(app)
-    res = CliRunner().invoke(app, ["hf", str(src), str(tmp_path / "out"), "--episodes", "0,2"])
+    res = CliRunner().invoke(app, ["hf", str(src), "-o", str(tmp_path / "out"), "--episodes", "0,2"])
     assert res.exit_code == 0, res.output
     assert datasets.load_from_disk(str(tmp_path / "out")).num_rows == 24
-    res = CliRunner().invoke(app, ["hf", str(src), str(tmp_path / "out2"), "--episodes", "5"])
+    res = CliRunner().invoke(app, ["hf", str(src), "-o", str(tmp_path / "out2"), "--episodes", "5"])
     assert res.exit_code == 1 and "episodes [5]" in res.output

@@ -42,7 +42,7 @@ def register_export_commands(export_app: typer.Typer) -> None:
     """Add ``hf``, ``robomimic`` and ``aloha`` to the ``teleforge export`` group."""
 
     @export_app.command("hf")
-    def export_hf_cmd(dataset: Path = _DATASET, out: Path = typer.Argument(..., help="Output folder (save_to_disk layout)."),
+    def export_hf_cmd(dataset: Path = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder (save_to_disk layout)."),
                       episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW, overwrite: bool = _OVERWRITE) -> None:
         """Export to a Hugging Face `datasets` folder (load with datasets.load_from_disk)."""
         from teleforge.convert.card import select
@@ -55,7 +55,7 @@ def register_export_commands(export_app: typer.Typer) -> None:
         console.print(f"wrote {r.rows} steps of {r.episodes} episodes to {r.folder}")
 
     @export_app.command("robomimic")
-    def export_robomimic_cmd(dataset: Path = _DATASET, out: Path = typer.Argument(..., help="Output .hdf5 file."),
+    def export_robomimic_cmd(dataset: Path = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output .hdf5 file."),
                              episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
                              valid_fraction: float = typer.Option(0.0, help="Write mask/train and mask/valid with this share of demos in valid."),
                              overwrite: bool = _OVERWRITE) -> None:
@@ -70,7 +70,7 @@ def register_export_commands(export_app: typer.Typer) -> None:
         console.print(f"wrote {r.demos} demos ({r.samples} samples) to {r.path}")
 
     @export_app.command("aloha")
-    def export_aloha_cmd(dataset: Path = _DATASET, out: Path = typer.Argument(..., help="Output folder for episode_N.hdf5."),
+    def export_aloha_cmd(dataset: Path = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder for episode_N.hdf5."),
                          episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
                          sim: bool = typer.Option(True, "--sim/--real", help="The 'sim' attribute ACT reads."),
                          overwrite: bool = _OVERWRITE) -> None:

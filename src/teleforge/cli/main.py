@@ -141,6 +141,16 @@ def replay(
         raise typer.Exit(code=2)
 
 
+# Command groups that live in their own modules (each a library call first).
+from teleforge.cli.export import export_app  # noqa: E402
+from teleforge.cli.formats import import_app, push_cmd, register_export_commands  # noqa: E402
+
+register_export_commands(export_app)
+app.add_typer(export_app, name="export")
+app.add_typer(import_app, name="import")
+app.command("push")(push_cmd)
+
+
 def main() -> None:  # pragma: no cover
     app()
 
