@@ -54,6 +54,7 @@ def demo(
 def collect(
     dataset: Path = typer.Option(Path("teleforge_data"), "--dataset", "-d", help="Dataset folder; created if new, appended to if it exists."),
     device: str = typer.Option("keyboard", "--device", help="keyboard | gamepad | spacemouse | scripted"),
+    robot: str = typer.Option("sim", "--robot", help="'sim', or the address of `teleforge serve-robot` (tcp://HOST:PORT; token from TELEFORGE_ROBOT_TOKEN)."),
     task: str = typer.Option("pick_cube", "--task", "-t", help="pick_cube | place_in_bin | push_to_target | stack"),
     episodes: int = typer.Option(10, "--episodes", "-n", help="Stop after this many saved episodes."),
     hz: float = typer.Option(20.0, help="Control rate in Hz (20 default; up to 50+)."),
@@ -78,7 +79,7 @@ def collect(
     from teleforge.teleop.collect import CollectConfig, collect as run_collect
 
     cfg = CollectConfig(
-        dataset=dataset, device=device, task=task, episodes=episodes, hz=hz,
+        dataset=dataset, device=device, robot=robot, task=task, episodes=episodes, hz=hz,
         cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()), image_size=size,
         camera_fps=camera_fps, headless=headless, operator_id=operator, notes=notes, seed=seed,
         quality=quality, failure=failure, screenshot=screenshot,
@@ -144,11 +145,15 @@ def replay(
 # Command groups that live in their own modules (each a library call first).
 from teleforge.cli.export import export_app  # noqa: E402
 from teleforge.cli.formats import import_app, push_cmd, register_export_commands  # noqa: E402
+from teleforge.cli.curate import curate_app  # noqa: E402
+from teleforge.cli.serve import serve_cmd  # noqa: E402
 
 register_export_commands(export_app)
+app.add_typer(curate_app, name="curate")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
 app.command("push")(push_cmd)
+app.command("serve-robot")(serve_cmd)
 
 
 def main() -> None:  # pragma: no cover

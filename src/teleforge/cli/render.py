@@ -27,10 +27,12 @@ def _kv_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
 
 
 def session_report(console: Console, result: Any, dataset: Path) -> None:
-    t = Table(title=f"session {result.session_id} → {dataset}", title_justify="left")
-    for col in ("ep", "outcome", "steps", "period p99", "missed", "frame age p99", "finalize"):
-        t.add_column(col, no_wrap=True)
-    t.add_column("instruction", overflow="ellipsis", no_wrap=True, ratio=1)
+    t = Table(title=f"session {result.session_id} → {dataset}", title_justify="left",
+              caption="p99: control period p99 · miss: missed deadlines · age: frame age p99 · fin: finalize time",
+              caption_justify="left")
+    for col, width in (("ep", 2), ("outcome", 7), ("steps", 5), ("p99", 6), ("miss", 4), ("age", 5), ("fin", 4)):
+        t.add_column(col, no_wrap=True, min_width=width)
+    t.add_column("instruction", overflow="ellipsis", no_wrap=True, max_width=22)
     for e in result.episodes:
         loop = e.loop or {}
         ages = (loop.get("frame_age_p99_ms") or {}).values()
@@ -39,10 +41,10 @@ def session_report(console: Console, result: Any, dataset: Path) -> None:
             "-" if e.episode_id is None else str(e.episode_id),
             f"[{colour}]{e.outcome}[/]",
             str(e.steps),
-            f"{loop.get('period_p99_ms', float('nan')):.1f} ms",
+            f"{loop.get('period_p99_ms', float('nan')):.1f}ms",
             str(loop.get("missed_deadlines", "")),
-            f"{max(ages):.0f} ms" if ages else "-",
-            f"{e.finalize_s * 1e3:.0f} ms",
+            f"{max(ages):.0f}ms" if ages else "-",
+            f"{e.finalize_s * 1e3:.0f}ms",
             e.instruction,
         )
     console.print(t)

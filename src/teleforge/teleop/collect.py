@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from teleforge.errors import DeviceError
+from teleforge.errors import DeviceError, RobotError
 from teleforge.robots.types import CameraSpec
 from teleforge.teleop.session import CollectionSession, SessionConfig, SessionResult
 
@@ -21,6 +21,9 @@ class CollectConfig:
 
     dataset: Path = Path("teleforge_data")
     device: str = "keyboard"
+    # "sim" (the embedded workcell) or a `teleforge serve-robot` address, e.g. tcp://127.0.0.1:5555
+    robot: str = "sim"
+    robot_token: str | None = None
     task: str = "pick_cube"
     episodes: int = 10
     hz: float = 20.0
@@ -50,6 +53,19 @@ def make_device(name: str, cfg: CollectConfig) -> Any:
     return make_hw(name, **cfg.device_config)
 
 
+def make_robot(cfg: CollectConfig) -> Any:
+    """The embedded sim, or a remote arm served by `teleforge serve-robot`."""
+    if cfg.robot == "sim":
+        from teleforge.robots.sim_robot import SimRobot
+
+        return SimRobot(control_hz=cfg.hz)
+    if cfg.robot.startswith("tcp://"):
+        from teleforge.robots.remote import RemoteRobot
+
+        return RemoteRobot(cfg.robot, token=cfg.robot_token or os.environ.get("TELEFORGE_ROBOT_TOKEN"))
+    raise RobotError(f"unknown robot {cfg.robot!r}: use 'sim' or the address of `teleforge serve-robot`, e.g. tcp://127.0.0.1:5555")
+
+
 def camera_specs(cfg: CollectConfig) -> list[CameraSpec]:
     return [CameraSpec(name=c, height=cfg.image_size, width=cfg.image_size, fps=cfg.camera_fps) for c in cfg.cameras]
 
@@ -72,10 +88,11 @@ def collect(cfg: CollectConfig, console: Any | None = None, on_episode: Any | No
 def _run(cfg: CollectConfig, device: Any, console: Any | None, on_episode: Any | None) -> SessionResult:
     from teleforge.dataset import AsyncRecorder, CameraConfig, DatasetSpec, SessionRecord, open_or_create, write_session
     from teleforge.robots.sim_cameras import SimCameraRig
+    from teleforge.robots.scene import SceneConfig, build_scene_xml
     from teleforge.robots.sim_robot import SimRobot
     from teleforge.teleop.safety import SafetyConfig, SafetyGuard
 
-    robot = SimRobot(control_hz=cfg.hz)
+    robot = make_robot(cfg)
     specs = camera_specs(cfg)
     spec = DatasetSpec(
         fps=cfg.hz,
@@ -92,7 +109,8 @@ def _run(cfg: CollectConfig, device: Any, console: Any | None, on_episode: Any |
         extras={"hz": cfg.hz, "cameras": list(cfg.cameras), "image_size": cfg.image_size, "seed": cfg.seed},
     ))
     recorder = AsyncRecorder(ds)  # built before the first episode: pyarrow warms up in its writer thread
-    rig = SimCameraRig(robot, specs)
+    # A served sim is rendered here from its state snapshots (same scene, built from code).
+    rig = SimCameraRig(robot if isinstance(robot, SimRobot) else build_scene_xml(SceneConfig()), specs)
     guard = SafetyGuard(SafetyConfig())
     window = None
     if not cfg.headless:

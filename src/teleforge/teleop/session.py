@@ -336,7 +336,7 @@ class CollectionSession:
         while not self._stop.is_set():
             if self._saved() >= cfg.episodes:
                 break
-            tick, _deadline = clock.wait()
+            tick, deadline = clock.wait()
             if recording and step == 0:
                 start_tick = tick
 
@@ -399,7 +399,7 @@ class CollectionSession:
             if self.rig is not None:
                 # act() advanced the world by one period: the published state is
                 # the world at the next deadline, which is what those frames depict.
-                self.rig.publish(self._snapshot(), _deadline + clock.period_ns)
+                self.rig.publish(self._snapshot(), deadline + clock.period_ns)
 
             if recording:
                 rec = StepRecord(

@@ -1,0 +1,46 @@
+"""Score a filter view against ground-truth failure labels (the scripted expert's ``labels.failure``).
+
+Per failure kind: *recall* is the share of episodes with that label the view
+rejects (for any reason); *precision* is the share of episodes whose diagnosis
+(the kind of the first rule that fired) is that kind and whose label agrees.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from teleforge.curation.select import diagnosis
+from teleforge.curation.store import effective_rows
+from teleforge.curation.views import View
+from teleforge.dataset.catalog import read_catalog
+
+# Rule kinds that name a failure differently from the label.
+KIND_ALIASES = {"failure": "wrong_object"}
+
+
+def label_scores(root: Path | str, view: View, label_key: str = "failure") -> dict[str, Any]:
+    rows = [r for r in effective_rows(read_catalog(root)) if not r["deleted"]]
+    truth = {int(r["episode_id"]): (r["labels"] or {}).get(label_key) for r in rows}
+    diag = {i: KIND_ALIASES.get(diagnosis(view.rejected.get(i, [])), diagnosis(view.rejected.get(i, [])))
+            for i in truth if i in view.rejected}
+    kinds = sorted({k for k in truth.values() if k} | set(diag.values()))
+    out: dict[str, Any] = {"episodes": len(truth), "bad": sum(1 for k in truth.values() if k),
+                           "rejected": len(diag), "per_kind": {}}
+    bad_rejected = sum(1 for i in diag if truth[i])
+    out["reject_precision"] = round(bad_rejected / len(diag), 3) if diag else None
+    out["reject_recall"] = round(bad_rejected / out["bad"], 3) if out["bad"] else None
+    for k in kinds:
+        n_true = sum(1 for v in truth.values() if v == k)
+        n_diag = sum(1 for v in diag.values() if v == k)
+        hit_any = sum(1 for i, v in truth.items() if v == k and i in diag)
+        hit_diag = sum(1 for i, v in diag.items() if v == k and truth[i] == k)
+        out["per_kind"][k] = {
+            "labelled": n_true,
+            "recall": round(hit_any / n_true, 3) if n_true else None,
+            "diagnosed": n_diag,
+            "precision": round(hit_diag / n_diag, 3) if n_diag else None,
+            "diagnosed_as": dict(Counter(diag.get(i, "kept") for i, v in truth.items() if v == k)),
+        }
+    return out

@@ -1,0 +1,220 @@
+"""Per-episode quality metrics, computed one episode at a time with vectorized numpy.
+
+Every metric is one number per episode, so it can live as a column of
+catalog.parquet (see :mod:`teleforge.curation.store`) and be used in rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from teleforge.curation.arrays import scalar, vec
+
+# Bump when a metric's definition changes: stored metrics of another version are recomputed.
+METRICS_VERSION = 2
+
+
+@dataclass
+class MetricsConfig:
+    """Thresholds of the metrics. Defaults match the sim arm (DESIGN.md §3)."""
+
+    idle_translation_m: float = 1e-4  # per-step EE translation below this (and no rotation/gripper change) is idle
+    idle_rotation_rad: float = 1e-3
+    idle_gripper: float = 1e-3
+    max_speed_m_s: float = 0.6  # the arm's translation bound: saturation is measured against speed / fps
+    max_rot_speed_rad_s: float = 2.0
+    saturation_frac: float = 0.98  # |action| >= this share of its bound counts as saturated
+    gripper_threshold: float = 0.5  # gripper command above it = closed
+    gap_factor: float = 1.5  # a tick interval longer than this many periods is a gap
+    images: bool = True  # image health on thumbnails (the only part that decodes)
+    thumb_scale: int = 8  # largest JPEG reduction (1/2, 1/4, 1/8 by DCT scaling); small frames use less
+
+
+# name -> (unit, meaning); rules refer to these names (plus the catalog's own columns).
+METRICS: dict[str, tuple[str, str]] = {
+    "length": ("steps", "number of control steps"),
+    "duration": ("s", "wall time from the first to the last tick (+1 period)"),
+    "time_limit_frac": ("", "duration / the task's time limit (1.0 = ran out of time); NaN if unknown"),
+    "path_length_m": ("m", "end-effector path length"),
+    "net_displacement_m": ("m", "straight-line distance from the first to the last EE position"),
+    "idle_fraction": ("", "share of steps with a zero action (no translation, rotation or gripper change)"),
+    "idle_head_steps": ("steps", "idle steps at the start"),
+    "idle_tail_steps": ("steps", "idle steps at the end"),
+    "idle_max_run_s": ("s", "longest idle pause strictly inside the episode (head and tail excluded)"),
+    "action_jerk_rms": ("m/s^3", "RMS jerk of the commanded translation (third derivative of the EE target)"),
+    "action_rot_jerk_rms": ("rad/s^3", "RMS jerk of the commanded rotation"),
+    "action_saturation_frac": ("", "share of steps with any translation/rotation action at its bound"),
+    "gripper_toggles": ("", "open<->close switches of the gripper command"),
+    "post_release_motion_m": ("m", "EE path after the last gripper release (NaN if never released)"),
+    "approach_overshoot_m": ("m", "how far the EE went past the first grasp point along its approach (NaN if no grasp)"),
+    "nonfinite_values": ("", "NaN/Inf values in actions, states and targets"),
+    "tick_gaps": ("", "tick intervals longer than gap_factor periods"),
+    "tick_period_p99_ms": ("ms", "p99 of the recorded tick intervals"),
+    "frame_age_max_p99_ms": ("ms", "p99 of step time minus frame capture time, worst camera"),
+    "instruction_present": ("", "1 if the instruction is non-empty"),
+    "is_success": ("", "1 if the outcome is success"),
+    "safety_hold_frac": ("", "share of steps the safety guard held the arm"),
+    "content_hash": ("", "hash of actions + states (exact-duplicate key)"),
+}
+# Per camera: img_<cam>_<suffix>
+IMAGE_METRICS: dict[str, tuple[str, str]] = {
+    "missing_frac": ("", "share of steps without a frame"),
+    "duplicate_frac": ("", "share of frames byte-identical to the previous step's frame"),
+    "frozen_frac": ("", "share of steps in runs >= 0.5 s where the picture did not change while the arm moved >= 1 cm"),
+    "black_frac": ("", "share of frames with mean luma < 12"),
+    "overexposed_frac": ("", "share of frames with mean luma > 243 or >90% saturated pixels"),
+    "age_p99_ms": ("ms", "p99 of step time minus this camera's capture time"),
+}
+
+
+_STATE_COLS = (
+    "action",
+    "observation.state.joint_pos",
+    "observation.state.joint_vel",
+    "observation.state.ee_pos",
+    "observation.state.ee_quat",
+    "target.ee_pos",
+    "target.joint_pos",
+)
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start indices and lengths of the True runs of a boolean array."""
+    if not mask.size:
+        return np.zeros(0, int), np.zeros(0, int)
+    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1)
+    return starts, ends - starts
+
+
+def idle_mask(action: np.ndarray, cfg: MetricsConfig) -> np.ndarray:
+    """Steps whose action does nothing: no translation, no rotation, gripper command unchanged."""
+    t = np.abs(action[:, :3]).max(axis=1) if len(action) else np.zeros(0)
+    r = np.abs(action[:, 3:6]).max(axis=1) if len(action) else np.zeros(0)
+    g = np.abs(np.diff(action[:, 6], prepend=action[:1, 6])) if len(action) else np.zeros(0)
+    return (t < cfg.idle_translation_m) & (r < cfg.idle_rotation_rad) & (g < cfg.idle_gripper)
+
+
+def idle_head_tail(action: np.ndarray, cfg: MetricsConfig) -> tuple[int, int]:
+    """Idle steps at the start and at the end (an all-idle episode is all head)."""
+    m = idle_mask(action, cfg)
+    if not m.size:
+        return 0, 0
+    if m.all():
+        return int(m.size), 0
+    head = int(np.argmin(m))
+    tail = int(np.argmin(m[::-1]))
+    return head, tail
+
+
+def _approach_overshoot(ee: np.ndarray, grasp: int) -> float:
+    """How far (m, horizontally) the EE went past the grasp point along its approach direction before grasping."""
+    xy = ee[: grasp + 1, :2]
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    if len(xy) < 3:
+        return math.nan
+    g = xy[-1]
+    u = g - xy[0]
+    norm = float(np.linalg.norm(u))
+    if norm < 1e-3:
+        return 0.0
+    return float(max(0.0, ((xy - g) @ (u / norm)).max()))
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.sum(x * x, axis=1)))) if len(x) else 0.0
+
+
+def content_hash(table: pa.Table) -> str:
+    """blake2b of the action and state bytes: equal for exact duplicates, whatever the ids/times."""
+    h = hashlib.blake2b(digest_size=16)
+    for name in ("action", "observation.state.joint_pos", "observation.state.ee_pos", "observation.state.gripper"):
+        a = vec(table, name) if pa.types.is_fixed_size_list(table.schema.field(name).type) else scalar(table, name)
+        h.update(np.ascontiguousarray(a, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def motion_metrics(table: pa.Table, fps: float, cfg: MetricsConfig | None = None) -> dict[str, Any]:
+    """Everything computed from the numeric step columns (no image decoding)."""
+    cfg = cfg or MetricsConfig()
+    n = table.num_rows
+    a = vec(table, "action").astype(np.float64)
+    ee = vec(table, "observation.state.ee_pos").astype(np.float64)
+    ticks = scalar(table, "tick_ns", np.int64)
+    out: dict[str, Any] = {"length": n}
+    period = 1.0 / fps
+    out["duration"] = float((ticks[-1] - ticks[0]) / 1e9 + period) if n else 0.0
+
+    seg = np.linalg.norm(np.diff(ee, axis=0), axis=1) if n > 1 else np.zeros(0)
+    seg = np.where(np.isfinite(seg), seg, 0.0)
+    out["path_length_m"] = float(seg.sum())
+    out["net_displacement_m"] = float(np.linalg.norm(ee[-1] - ee[0])) if n > 1 and np.isfinite(ee[[0, -1]]).all() else 0.0
+
+    idle = idle_mask(a, cfg)
+    out["idle_fraction"] = float(idle.mean()) if n else 0.0
+    starts, lengths = _runs(idle)
+    head = int(lengths[0]) if len(starts) and starts[0] == 0 else 0
+    tail = int(lengths[-1]) if len(starts) and starts[-1] + lengths[-1] == n else 0
+    if head == n:
+        tail = 0
+    out["idle_head_steps"] = head
+    out["idle_tail_steps"] = tail
+    inner = lengths[(starts > 0) & (starts + lengths < n)]
+    out["idle_max_run_s"] = float(inner.max() * period) if inner.size else 0.0
+
+    # The action is a per-step EE delta (a velocity): jerk is its second difference, in SI units.
+    fin = np.where(np.isfinite(a), a, 0.0)
+    d2 = np.diff(fin[:, :6], n=2, axis=0) if n > 2 else np.zeros((0, 6))
+    out["action_jerk_rms"] = _rms(d2[:, :3]) * fps**3
+    out["action_rot_jerk_rms"] = _rms(d2[:, 3:]) * fps**3
+    bound_t = cfg.max_speed_m_s / fps
+    bound_r = cfg.max_rot_speed_rad_s / fps
+    sat = (np.abs(fin[:, :3]) >= cfg.saturation_frac * bound_t).any(axis=1) | (
+        np.abs(fin[:, 3:6]) >= cfg.saturation_frac * bound_r
+    ).any(axis=1)
+    out["action_saturation_frac"] = float(sat.mean()) if n else 0.0
+
+    closed = fin[:, 6] > cfg.gripper_threshold
+    switches = np.flatnonzero(closed[1:] != closed[:-1]) + 1 if n > 1 else np.zeros(0, int)
+    out["gripper_toggles"] = int(switches.size)
+    releases = switches[~closed[switches]] if switches.size else switches
+    out["post_release_motion_m"] = float(seg[releases[-1] - 1 :].sum()) if releases.size else math.nan
+    grasps = switches[closed[switches]] if switches.size else switches
+    out["approach_overshoot_m"] = _approach_overshoot(ee, int(grasps[0])) if grasps.size else math.nan
+
+    bad = 0
+    for name in _STATE_COLS:
+        if name in table.column_names:
+            bad += int(np.count_nonzero(~np.isfinite(vec(table, name))))
+    for name in ("observation.state.gripper", "command.gripper"):
+        if name in table.column_names:
+            bad += int(np.count_nonzero(~np.isfinite(scalar(table, name))))
+    out["nonfinite_values"] = bad
+
+    dt = np.diff(ticks) / 1e6 if n > 1 else np.zeros(0)
+    out["tick_gaps"] = int(np.count_nonzero(dt > cfg.gap_factor * period * 1e3))
+    out["tick_period_p99_ms"] = float(np.percentile(dt, 99)) if dt.size else 0.0
+    out["safety_hold_frac"] = float(scalar(table, "safety.hold", np.float64).mean()) if n and "safety.hold" in table.column_names else 0.0
+    out["content_hash"] = content_hash(table)
+    return out
+
+
+def frame_ages(table: pa.Table, cams: list[str]) -> dict[str, float]:
+    """p99 of (step tick - frame capture time) per camera, from the recorded timestamps."""
+    ticks = scalar(table, "tick_ns", np.float64)
+    out: dict[str, float] = {}
+    for cam in cams:
+        col = f"observation.images.{cam}.t_ns"
+        if col not in table.column_names or not table.num_rows:
+            continue
+        age = (ticks - scalar(table, col, np.float64)) / 1e6
+        age = age[np.isfinite(age)]
+        out[cam] = float(np.percentile(age, 99)) if age.size else math.nan
+    return out

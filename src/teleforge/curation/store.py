@@ -1,0 +1,194 @@
+"""Curation columns in catalog.parquet: metrics, relabels, deletions.
+
+The catalog is rewritten atomically (temp + rename); shards are only ever read.
+Columns the catalog rebuild does not know are carried over by episode id, so
+metrics and edits survive `teleforge recover` and new recordings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from teleforge.curation.image_health import image_health
+from teleforge.curation.metrics import METRICS_VERSION, MetricsConfig, motion_metrics
+from teleforge.dataset.catalog import CATALOG_SCHEMA, json_field, read_catalog, write_catalog
+from teleforge.dataset.reader import Dataset
+from teleforge.dataset.shard import open_shard
+from teleforge.errors import CurationError
+
+# Edit columns: the effective outcome/instruction is the override when set.
+OUTCOME_OVERRIDE = "curated_outcome"
+INSTRUCTION_OVERRIDE = "curated_instruction"
+DELETED = "deleted"
+VERSION_COL = "metrics_version"
+STAMP_COL = "metrics_shard_bytes"  # shard size when measured: a re-recorded / recovered shard is re-measured
+
+
+@dataclass
+class MetricsRun:
+    """What `compute_metrics` did."""
+
+    computed: int
+    skipped: int
+    steps: int
+    frames_decoded: int
+    seconds: float
+
+
+def catalog_fingerprint(table: pa.Table) -> str:
+    """A short hash of the catalog's episode set (id, file, size): a view records it as its source version."""
+    h = hashlib.sha256()
+    if table.num_rows:
+        for i, f, b in zip(
+            table.column("episode_id").to_pylist(), table.column("file").to_pylist(), table.column("bytes").to_pylist()
+        ):
+            h.update(f"{i}:{f}:{b};".encode())
+    return h.hexdigest()[:16]
+
+
+def effective_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Catalog rows with overrides applied (outcome, instruction) and JSON fields parsed."""
+    rows = table.to_pylist()
+    for r in rows:
+        if r.get(OUTCOME_OVERRIDE):
+            r["outcome"] = r[OUTCOME_OVERRIDE]
+        if r.get(INSTRUCTION_OVERRIDE):
+            r["instruction"] = r[INSTRUCTION_OVERRIDE]
+        r[DELETED] = bool(r.get(DELETED) or False)
+        r["is_success"] = 1 if r.get("outcome") == "success" else 0
+        r["instruction_present"] = 1 if str(r.get("instruction") or "").strip() else 0
+        r["labels"] = json_field(r.get("labels")) if isinstance(r.get("labels"), str) else (r.get("labels") or {})
+        extras = json_field(r.get("extras")) if isinstance(r.get("extras"), str) else (r.get("extras") or {})
+        limit = extras.get("time_limit_s") if isinstance(extras, dict) else None
+        if r.get("time_limit_frac") is None:
+            dur = r.get("duration", r.get("duration_s"))
+            r["time_limit_frac"] = float(dur) / float(limit) if limit and dur is not None else math.nan
+    return rows
+
+
+def set_columns(root: Path, values: dict[int, dict[str, Any]]) -> pa.Table:
+    """Set (episode_id -> {column: value}) in catalog.parquet, adding columns as needed; atomic."""
+    table = read_catalog(root)
+    if not table.num_rows:
+        raise CurationError(f"{root} has no finalized episodes in catalog.parquet; record some, or run `teleforge recover {root}`")
+    ids = table.column("episode_id").to_pylist()
+    missing = sorted(set(values) - set(ids))
+    if missing:
+        raise CurationError(f"episodes {missing[:10]} are not in {root}'s catalog (it holds {len(ids)} episodes)")
+    names: list[str] = []
+    for cols in values.values():
+        for k in cols:
+            if k not in names:
+                names.append(k)
+    for name in names:
+        if name in CATALOG_SCHEMA.names and name not in (OUTCOME_OVERRIDE, INSTRUCTION_OVERRIDE, DELETED):
+            raise CurationError(f"refusing to overwrite recorded column {name!r}; curation writes its own columns")
+        old = table.column(name).to_pylist() if name in table.column_names else [None] * len(ids)
+        new = [values[i][name] if i in values and name in values[i] else o for i, o in zip(ids, old)]
+        arr = _array(new, table.schema.field(name).type if name in table.column_names else None)
+        if name in table.column_names:
+            table = table.set_column(table.column_names.index(name), pa.field(name, arr.type), arr)
+        else:
+            table = table.append_column(pa.field(name, arr.type), arr)
+    write_catalog(root, table)
+    return table
+
+
+def _array(values: list[Any], old_type: pa.DataType | None) -> pa.Array:
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array([None if v is None else str(v) for v in values], pa.string())
+    if pa.types.is_null(arr.type) and old_type is not None:
+        return pa.array(values, old_type)
+    if pa.types.is_integer(arr.type) and old_type is not None and pa.types.is_floating(old_type):
+        return arr.cast(old_type)
+    return arr
+
+
+def episode_metrics(ds: Dataset, file: str, cfg: MetricsConfig, time_limit_s: float | None = None) -> tuple[dict[str, Any], int]:
+    """All metrics of one episode shard (motion + per-camera image health) and frames decoded."""
+    table, _start, _end = open_shard(ds.root / file)
+    m = motion_metrics(table, ds.spec.fps, cfg)
+    m["time_limit_frac"] = m["duration"] / time_limit_s if time_limit_s else math.nan
+    decoded = 0
+    ages = []
+    for cam in ds.spec.cameras:
+        if not cfg.images:
+            break
+        h, d = image_health(table, cam, ds.spec.fps, cfg.thumb_scale)
+        decoded += d
+        for k, v in h.items():
+            m[f"img_{cam.name}_{k}"] = v
+        if not math.isnan(h["age_p99_ms"]):
+            ages.append(h["age_p99_ms"])
+    m["frame_age_max_p99_ms"] = max(ages) if ages else math.nan
+    return m, decoded
+
+
+def compute_metrics(
+    dataset: Path | str | Dataset,
+    cfg: MetricsConfig | None = None,
+    *,
+    force: bool = False,
+    episodes: Iterable[int] | None = None,
+    on_episode: Callable[[int], None] | None = None,
+) -> MetricsRun:
+    """Measure every episode not yet measured at this metrics version; store the columns.
+
+    Idempotent: an episode already measured (same version, same shard size) is skipped.
+    """
+    import time
+
+    ds = dataset if isinstance(dataset, Dataset) else Dataset.open(dataset)
+    cfg = cfg or MetricsConfig()
+    table = read_catalog(ds.root)
+    if not table.num_rows:
+        raise CurationError(f"{ds.root} has no finalized episodes; record some first (or `teleforge recover {ds.root}`)")
+    rows = table.to_pylist()
+    want = None if episodes is None else set(int(i) for i in episodes)
+    t0 = time.perf_counter()
+    values: dict[int, dict[str, Any]] = {}
+    skipped = steps = decoded = 0
+    for r in rows:
+        eid = int(r["episode_id"])
+        if want is not None and eid not in want:
+            continue
+        fresh = r.get(VERSION_COL) == METRICS_VERSION and r.get(STAMP_COL) == r["bytes"]
+        if fresh and not force and (r.get("metrics_images") or not cfg.images):
+            skipped += 1
+            if on_episode:
+                on_episode(eid)
+            continue
+        extras = json_field(r.get("extras"))
+        limit = extras.get("time_limit_s") if isinstance(extras, dict) else None
+        m, d = episode_metrics(ds, r["file"], cfg, float(limit) if limit else None)
+        m[VERSION_COL] = METRICS_VERSION
+        m[STAMP_COL] = int(r["bytes"])
+        m["metrics_images"] = bool(cfg.images)
+        values[eid] = m
+        steps += int(m["length"])
+        decoded += d
+        if on_episode:
+            on_episode(eid)
+    if values:
+        set_columns(ds.root, values)
+    return MetricsRun(len(values), skipped, steps, decoded, time.perf_counter() - t0)
+
+
+def require_metrics(table: pa.Table, root: Path) -> None:
+    versions = table.column(VERSION_COL).to_pylist() if VERSION_COL in table.column_names else [None]
+    if any(v is None for v in versions):
+        raise CurationError(f"{root}: some episodes have no metrics yet; run `teleforge curate metrics {root}` first")
+    if any(v != METRICS_VERSION for v in versions):
+        raise CurationError(
+            f"{root}: metrics were computed by another teleforge version (metrics v{sorted(set(versions))}, this is "
+            f"v{METRICS_VERSION}); run `teleforge curate metrics {root}` to update them"
+        )
