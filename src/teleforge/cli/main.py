@@ -67,6 +67,7 @@ def collect(
     seed: int = typer.Option(0, help="Scene seed of the first episode; episode k uses seed+k."),
     quality: float = typer.Option(1.0, help="Scripted expert only: 1.0 = best; lower injects failures."),
     failure: Optional[str] = typer.Option(None, help="Scripted expert only: force one failure kind (idle, jitter, overshoot, dropped_object, wrong_object, timeout)."),
+    failure_rate: Optional[float] = typer.Option(None, help="Scripted expert only: share of episodes (drawn per seed) that get an injected, labelled failure."),
     screenshot: Optional[Path] = typer.Option(None, help="Save the operator window to this PNG when the session ends."),
 ) -> None:
     """Collect demonstrations at the robot (window with cameras, REC light, instruction).
@@ -82,7 +83,7 @@ def collect(
         dataset=dataset, device=device, robot=robot, task=task, episodes=episodes, hz=hz,
         cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()), image_size=size,
         camera_fps=camera_fps, headless=headless, operator_id=operator, notes=notes, seed=seed,
-        quality=quality, failure=failure, screenshot=screenshot,
+        quality=quality, failure=failure, failure_rate=failure_rate, screenshot=screenshot,
     )
     try:
         result = run_collect(cfg, console=console)
