@@ -69,8 +69,8 @@ def _view_table(view: object, title: str) -> Table:
 @curate_app.command()
 def metrics(
     dataset: Path = DatasetArg,
-    force: bool = typer.Option(False, help="Recompute even episodes already measured at this metrics version."),
-    images: bool = typer.Option(True, help="Score camera health on thumbnails (the only part that decodes JPEG)."),
+    force: bool = typer.Option(False, "--force", help="Recompute even episodes already measured at this metrics version."),
+    images: bool = typer.Option(True, "--images/--no-images", help="Score camera health on thumbnails (the only part that decodes JPEG)."),
 ) -> None:
     """Compute per-episode metrics and store them as catalog.parquet columns."""
     from teleforge.curation import MetricsConfig, compute_metrics
@@ -93,7 +93,7 @@ def filter_cmd(
     name: str = typer.Option("filtered", "--name", "-n", help="Output view name (views/<name>.json)."),
     rules: Optional[Path] = typer.Option(None, "--rules", "-r", help="TOML rules file ([[rule]] name/when/kind)."),
     reject: list[str] = typer.Option([], "--reject", help="Extra rule, e.g. 'idle_fraction > 0.4' (repeatable)."),
-    no_defaults: bool = typer.Option(False, help="Use only --rules/--reject, not the default rule set."),
+    no_defaults: bool = typer.Option(False, "--no-defaults", help="Use only --rules/--reject, not the default rule set."),
     from_view: Optional[str] = FromView,
 ) -> None:
     """Reject episodes by declarative rules; every rejection records its rules and values."""
@@ -118,8 +118,8 @@ def trim(
     name: str = typer.Option("trimmed", "--name", "-n", help="Output view name."),
     margin: int = typer.Option(2, help="Idle steps to keep before the first and after the last motion."),
     threshold: float = typer.Option(1e-4, help="Per-step translation (m) below which a step counts as idle."),
-    head: bool = typer.Option(True, help="Trim the idle head."),
-    tail: bool = typer.Option(True, help="Trim the idle tail."),
+    head: bool = typer.Option(True, "--head/--no-head", help="Trim the idle head."),
+    tail: bool = typer.Option(True, "--tail/--no-tail", help="Trim the idle tail."),
     from_view: Optional[str] = FromView,
 ) -> None:
     """Cut idle head and tail as step ranges in a view."""

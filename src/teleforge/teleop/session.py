@@ -93,6 +93,17 @@ class SessionResult:
         return out
 
 
+@dataclass
+class _Episode:
+    """The control thread's view of the episode in progress (or the scene waiting for START)."""
+
+    info: TaskInfo
+    recording: bool = False
+    step: int = 0
+    start_tick: int = 0
+    success_since: int | None = None
+
+
 def _vec(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).copy()
 
@@ -256,7 +267,8 @@ class CollectionSession:
         snap = getattr(self.robot, "state_snapshot", None)
         return snap() if snap is not None else np.zeros(0)
 
-    def _start_episode(self, info: TaskInfo, clock: RateClock) -> None:
+    def _start_episode(self, ep: _Episode, clock: RateClock) -> None:
+        info = ep.info
         labels_fn = getattr(self.device, "labels", None)
         extras: dict[str, Any] = {"time_limit_s": self._time_limit(info)}
         extras.update(info.extras or {})
@@ -281,15 +293,16 @@ class CollectionSession:
             )
         )
         clock.reset_stats()
+        ep.recording, ep.step, ep.success_since = True, 0, None
         self.hud.recording = True
         self.hud.elapsed_s = 0.0
 
     def _time_limit(self, info: TaskInfo) -> float:
         return float(self.cfg.time_limit_s if self.cfg.time_limit_s is not None else info.time_limit_s)
 
-    def _finish_episode(
-        self, outcome: str, info: TaskInfo, clock: RateClock, steps: int, labels: dict[str, Any]
-    ) -> None:
+    def _finish_episode(self, outcome: str, ep: _Episode, clock: RateClock, labels: dict[str, Any]) -> None:
+        info, steps = ep.info, ep.step
+        ep.recording = False
         loop = clock.stats.summary()
         status = self.recorder.status()
         loop["recorder"] = {k: v for k, v in vars(status).items() if not k.startswith("_")} if hasattr(status, "__dict__") else {}
@@ -323,22 +336,12 @@ class CollectionSession:
         clock = RateClock(cfg.hz)
         dt = 1.0 / cfg.hz
         self.robot.connect()
-        info = self._reset_scene()
-        recording = False
-        step = 0
-        success_since: int | None = None
+        ep = self._new_scene(clock)
         last_cmd_ns = time.monotonic_ns()
-        start_tick = 0
-        clock.start()
-        if self.autonomous:
-            self._start_episode(info, clock)
-            recording, step, success_since = True, 0, None
-        while not self._stop.is_set():
-            if self._saved() >= cfg.episodes:
-                break
+        while not self._stop.is_set() and self._saved() < cfg.episodes:
             tick, deadline = clock.wait()
-            if recording and step == 0:
-                start_tick = tick
+            if ep.recording and ep.step == 0:
+                ep.start_tick = tick
 
             cmd: Command = self.device.read()
             connected = self.device.connected()
@@ -349,32 +352,24 @@ class CollectionSession:
             self.guard.handle_events(cmd.events)
 
             # Episode controls first: they decide whether this tick is recorded.
-            decision = self._decide(cmd.events, recording)
+            decision = self._decide(cmd.events, ep.recording)
             if decision == "quit":
-                if recording:
-                    self._finish_episode("discarded", info, clock, step, {})
-                    recording = False
+                if ep.recording:
+                    self._finish_episode("discarded", ep, clock, {})
+                    ep.recording = False
                 self.result.aborted = "operator quit"
                 break
-            if decision == "start" and not recording:
-                self._start_episode(info, clock)
-                recording, step, success_since = True, 0, None
-                start_tick = tick
-            elif decision in ("success", "failure", "unknown", "discarded") and recording:
-                self._finish_episode(decision, info, clock, step, {"ended_by": "operator"})
-                recording = False
-                info = self._reset_scene()
-                clock.start()
-                if self.autonomous:
-                    self._start_episode(info, clock)
-                    recording, step, success_since = True, 0, None
+            if decision == "start" and not ep.recording:
+                self._start_episode(ep, clock)
+                ep.start_tick = tick
+            elif decision in ("success", "failure", "unknown", "discarded") and ep.recording:
+                self._finish_episode(decision, ep, clock, {"ended_by": "operator"})
+                ep = self._new_scene(clock)
                 continue
             elif decision == "reset":
-                if recording:
-                    self._finish_episode("discarded", info, clock, step, {})
-                    recording = False
-                info = self._reset_scene()
-                clock.start()
+                if ep.recording:
+                    self._finish_episode("discarded", ep, clock, {})
+                ep = self._new_scene(clock)
                 continue
 
             state = self.robot.observe()
@@ -391,78 +386,75 @@ class CollectionSession:
                 for name, cam in self.rig.cameras.items():
                     frames[name] = cam.latest()
 
-            if gstatus.hold or gstatus.estop:
-                act = self.robot.hold()
-            else:
-                act = self.robot.act(action)
+            act = self.robot.hold() if (gstatus.hold or gstatus.estop) else self.robot.act(action)
             success = bool(self.robot.success())
             if self.rig is not None:
                 # act() advanced the world by one period: the published state is
                 # the world at the next deadline, which is what those frames depict.
                 self.rig.publish(self._snapshot(), deadline + clock.period_ns)
 
-            if recording:
-                rec = StepRecord(
-                    step=step,
-                    tick_ns=tick,
-                    action=action,
-                    joint_pos=_vec(state.joint_pos),
-                    joint_vel=_vec(state.joint_vel),
-                    ee_pos=_vec(state.ee_pos),
-                    ee_quat=_vec(state.ee_quat),
-                    gripper=float(state.gripper),
-                    target_ee_pos=_vec(act.target_ee_pos),
-                    target_ee_quat=_vec(act.target_ee_quat),
-                    target_joint_pos=_vec(act.target_joint_pos),
-                    command_twist=_vec(cmd.twist),
-                    command_gripper=float(cmd.gripper),
-                    reward=1.0 if success else 0.0,
-                    success=success,
-                    hold=bool(gstatus.hold),
-                    estop=bool(gstatus.estop),
-                    clamped=bool(gstatus.clamped or act.clamped),
-                )
-                for name, f in frames.items():
-                    if f is None:
-                        continue
-                    rec.images[name] = f.image
-                    rec.image_t_ns[name] = f.t_ns
-                    rec.image_seq[name] = f.seq
-                    clock.stats.add_frame_age(name, tick - f.t_ns)
-                self.recorder.submit(rec)
-                clock.stats.add_work(time.monotonic_ns() - tick)
-                step += 1
-                elapsed = (tick - start_tick) / 1e9
-                self._update_hud(clock, elapsed, frames, tick)
-
-                if success and success_since is None:
-                    success_since = tick
-                if not success:
-                    success_since = None
-                timed_out = elapsed >= self._time_limit(info)
-                settled = (
-                    self.autonomous
-                    and success_since is not None
-                    and (tick - success_since) / 1e9 >= cfg.success_hold_s
-                )
-                exhausted = self.autonomous and Event.STOP in cmd.events
-                if settled or timed_out or exhausted:
-                    outcome = "success" if success else "failure"
-                    why = "success" if settled else ("time_limit" if timed_out else "device_stopped")
-                    self._finish_episode(outcome, info, clock, step, {"ended_by": why})
-                    recording = False
-                    if self._saved() >= cfg.episodes:
-                        break
-                    info = self._reset_scene()
-                    clock.start()
-                    if self.autonomous:
-                        self._start_episode(info, clock)
-                        recording, step, success_since = True, 0, None
-            else:
+            if not ep.recording:
                 self._update_hud(clock, 0.0, frames, tick)
-        if recording:
-            self._finish_episode("discarded", info, clock, step, {})
+                continue
+            rec = StepRecord(
+                step=ep.step,
+                tick_ns=tick,
+                action=action,
+                joint_pos=_vec(state.joint_pos),
+                joint_vel=_vec(state.joint_vel),
+                ee_pos=_vec(state.ee_pos),
+                ee_quat=_vec(state.ee_quat),
+                gripper=float(state.gripper),
+                target_ee_pos=_vec(act.target_ee_pos),
+                target_ee_quat=_vec(act.target_ee_quat),
+                target_joint_pos=_vec(act.target_joint_pos),
+                command_twist=_vec(cmd.twist),
+                command_gripper=float(cmd.gripper),
+                reward=1.0 if success else 0.0,
+                success=success,
+                hold=bool(gstatus.hold),
+                estop=bool(gstatus.estop),
+                clamped=bool(gstatus.clamped or act.clamped),
+            )
+            for name, f in frames.items():
+                if f is None:
+                    continue
+                rec.images[name] = f.image
+                rec.image_t_ns[name] = f.t_ns
+                rec.image_seq[name] = f.seq
+                clock.stats.add_frame_age(name, tick - f.t_ns)
+            self.recorder.submit(rec)
+            clock.stats.add_work(time.monotonic_ns() - tick)
+            ep.step += 1
+            elapsed = (tick - ep.start_tick) / 1e9
+            self._update_hud(clock, elapsed, frames, tick)
+
+            ep.success_since = (ep.success_since or tick) if success else None
+            ended_by = None
+            if self.autonomous and ep.success_since is not None and (tick - ep.success_since) / 1e9 >= cfg.success_hold_s:
+                ended_by = "success"
+            elif elapsed >= self._time_limit(ep.info):
+                ended_by = "time_limit"
+            elif self.autonomous and Event.STOP in cmd.events:
+                ended_by = "device_stopped"
+            if ended_by is not None:
+                # The task's predicate decides the outcome, whoever ended the episode.
+                self._finish_episode("success" if success else "failure", ep, clock, {"ended_by": ended_by})
+                if self._saved() >= cfg.episodes:
+                    break
+                ep = self._new_scene(clock)
+        if ep.recording:
+            self._finish_episode("discarded", ep, clock, {})
         self.robot.disconnect()
+
+    def _new_scene(self, clock: RateClock) -> _Episode:
+        """Reset the scene (next seed), re-anchor the clock, and start recording
+        right away for autonomous devices."""
+        ep = _Episode(info=self._reset_scene())
+        clock.start()
+        if self.autonomous:
+            self._start_episode(ep, clock)
+        return ep
 
     def _decide(self, events: list[Event], recording: bool) -> str | None:
         for ev in events:
