@@ -69,6 +69,7 @@ class ScriptedExpert:
             "failure": self.failure,
             "severity": round(self.severity, 3) if self.failure else 0.0,
             "injected_at_step": self._injected_at,
+            "executed": bool(self.failure) and self._injected_at is not None,
             "manipulated_object": getattr(self, "_obj", None),
             "phase": getattr(self, "_phase", None),
         }
@@ -93,8 +94,10 @@ class ScriptedExpert:
         self._idle_left = 0
         self._overshoot_goal: np.ndarray | None = None
         s = self.severity
-        # When time-triggered failures fire: early enough to matter, late enough to look natural.
-        self._fire_step = int(self.rng.uniform(0.5, 2.5) * self._hz)
+        # When time-triggered failures fire: after the arm has visibly started, and
+        # before the fastest task can succeed (~1.7 s), so an injected failure
+        # always happens inside the episode its label describes.
+        self._fire_step = int(self.rng.uniform(0.3, 1.2) * self._hz)
         self._idle_steps = int((2.0 + 4.0 * s) * self._hz)
         self._jitter_sigma = 0.3 + 0.7 * s  # fraction of the action bound
         self._overshoot_m = 0.04 + 0.08 * s
