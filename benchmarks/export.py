@@ -7,8 +7,10 @@ encoding, example serializer, shuffler, TFRecord writer) with the images handed 
 as already-encoded JPEG bytes, so neither side re-encodes. Prints one JSON line.
 
     python benchmarks/export.py                          # 100 synthetic episodes x 50 steps
-    python benchmarks/export.py --episodes 1000          # memory stays flat as episodes grow
+    python benchmarks/export.py --memory 100,1000 --steps 20   # peak RSS of the RLDS export, 100 vs 1000 episodes
     /work/venv-tfds/bin/python benchmarks/export.py      # with the TFDS peer measured in the same run
+    python benchmarks/export.py --format lerobot         # LeRobot v3 export vs lerobot's add_frame/save_episode
+                                                         # (peer: --lerobot-python, default /work/cache/venv-lerobot)
 """
 
 from __future__ import annotations
@@ -123,6 +125,133 @@ def tfds_peer(source: Path, out: Path) -> float | None:
     return steps_total / (time.perf_counter() - t0)
 
 
+# --- LeRobot v3.0 ---------------------------------------------------------------
+# teleforge's export_lerobot vs lerobot's own recording path (LeRobotDataset.create,
+# add_frame per step, save_episode per episode, finalize) on the same episodes and the
+# same features. lerobot lives in its own venv (see .ci/lerobot_venv.sh), so the peer
+# runs there as a subprocess of this script and times itself.
+LEROBOT_PYTHON_DEFAULT = "/work/cache/venv-lerobot/bin/python"
+
+
+def lerobot_peer_run(source: Path, out: Path, streaming: bool) -> None:
+    """(Inside the lerobot venv.) Write ``source`` with lerobot's writer; print {"steps", "seconds"}."""
+    import logging
+    import os
+
+    os.environ.setdefault("SVT_LOG", "1")
+    logging.disable(logging.WARNING)
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from teleforge.convert.hdf5 import native_arrays
+    from teleforge.convert.lerobot import EXTRA_COLUMNS, EXTRA_PREFIX, INDEX_FEATURES, features
+    from teleforge.dataset import Dataset
+    from teleforge.dataset.images import decode_image
+    from teleforge.dataset.schema import image_column
+
+    ds = Dataset.open(source)
+    feats = {k: {**v, "shape": tuple(v["shape"])} for k, v in features(ds.spec).items() if k not in INDEX_FEATURES}
+    cams = ds.spec.cameras
+    t0 = time.perf_counter()
+    # lerobot-record's defaults: 4 image-writer threads per camera, libsvtav1, one episode per encode
+    lr = LeRobotDataset.create("bench/lerobot", fps=int(ds.spec.fps), features=feats, root=out,
+                               robot_type=ds.spec.robot_embodiment, use_videos=True,
+                               image_writer_threads=4 * len(cams), streaming_encoding=streaming)
+    steps = 0
+    for eid in ds.episode_ids:
+        ep = ds.episode(eid)
+        arr = native_arrays(ep)
+        raw = {c.name: ep.column(image_column(c.name)) for c in cams}
+        T = ep.num_steps
+        for t in range(T):
+            frame = {"action": arr["action"][t],
+                     "observation.state": np.concatenate([arr["observation.state.ee_pos"][t], arr["observation.state.ee_quat"][t],
+                                                          [arr["observation.state.gripper"][t]]]).astype(np.float32),
+                     "next.reward": np.array([arr["reward"][t]], np.float32),
+                     "next.done": np.array([t == T - 1]),
+                     "next.success": np.array([bool(arr["success"][t])]),
+                     "task": ep.meta.instruction}
+            for c in EXTRA_COLUMNS:
+                v = arr[c][t]
+                frame[EXTRA_PREFIX + c] = np.atleast_1d(v).astype(feats[EXTRA_PREFIX + c]["dtype"])
+            for c in cams:
+                frame[image_column(c.name)] = decode_image(raw[c.name][t], c)
+            lr.add_frame(frame)
+        lr.save_episode()
+        steps += T
+    lr.finalize()
+    print(json.dumps({"steps": steps, "seconds": time.perf_counter() - t0}))
+
+
+def lerobot_bench(args: argparse.Namespace, source: Path, tmp: Path) -> dict:
+    import subprocess
+
+    from teleforge.convert.lerobot import export_lerobot
+
+    res = export_lerobot(source, tmp / "lerobot_teleforge", encoder_threads=args.encoder_threads)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peers: dict[str, float | None] = {"default": None, "streaming": None}
+    py = Path(args.lerobot_python)
+    if not args.no_peer and py.exists():
+        for mode in ("default", "streaming") if args.peer_streaming else ("default",):
+            cmd = [str(py), __file__, "--lerobot-peer-run", str(source), str(tmp / f"lerobot_peer_{mode}")]
+            if mode == "streaming":
+                cmd.append("--peer-streaming")
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                sys.stderr.write(done.stderr[-4000:])
+                raise SystemExit(f"the lerobot peer failed ({' '.join(cmd)})")
+            line = json.loads(done.stdout.strip().splitlines()[-1])
+            peers[mode] = line["steps"] / line["seconds"]
+    ours = res.steps_per_s
+    return {
+        "benchmark": "export_lerobot",
+        "episodes": res.episodes,
+        "steps": res.frames,
+        "cameras": "2x224x224 jpeg",
+        "vcodec": res.vcodec,
+        "teleforge_steps_per_s": round(ours, 1),
+        "lerobot_writer_steps_per_s": None if peers["default"] is None else round(peers["default"], 1),
+        "speedup": None if peers["default"] is None else round(ours / peers["default"], 2),
+        "lerobot_streaming_writer_steps_per_s": None if peers["streaming"] is None else round(peers["streaming"], 1),
+        "speedup_vs_streaming": None if peers["streaming"] is None else round(ours / peers["streaming"], 2),
+        "peak_rss_mb": round(rss, 1),
+        "data_files": res.data_files,
+        "video_files": res.video_files,
+        "python": sys.version.split()[0],
+    }
+
+
+def rlds_memory_run(source: Path, out: Path, episodes: int) -> None:
+    """Child process of ``--memory``: export the first ``episodes`` episodes (one worker), print a JSON line."""
+    from teleforge.dataset import Dataset
+
+    ids = Dataset.open(source).episode_ids[:episodes]
+    res = export_rlds(source, out, RldsExportConfig(name="mem", workers=1, episodes=ids))
+    print(json.dumps({"episodes": res.num_episodes, "steps": res.num_steps, "bytes": res.num_bytes,
+                      "steps_per_s": round(res.steps_per_s, 1)}))
+
+
+def rlds_memory_bench(counts: list[int], steps: int, tmp: Path) -> dict:
+    """Peak RSS of the RLDS export at each episode count, each run in a fresh process (ru_maxrss per child)."""
+    import os
+    import subprocess
+
+    source = build_source(tmp / "src", max(counts), steps)
+    runs = []
+    for n in counts:
+        proc = subprocess.Popen([sys.executable, __file__, "--rlds-memory-run", str(source), str(tmp / f"rlds_{n}"), str(n)],
+                                stdout=subprocess.PIPE, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        out = proc.stdout.read() if proc.stdout else ""
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            raise SystemExit(f"memory run for {n} episodes failed ({proc.returncode})")
+        runs.append({**json.loads(out.strip().splitlines()[-1]), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)})
+    return {"benchmark": "export_rlds_memory", "cameras": "2x224x224 jpeg", "steps_per_episode": steps, "workers": 1,
+            "runs": runs, "rss_ratio_last_vs_first": round(runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"], 3),
+            "episode_ratio": round(runs[-1]["episodes"] / runs[0]["episodes"], 1), "python": sys.version.split()[0]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", type=Path, help="Use this native dataset instead of building one.")
@@ -130,7 +259,36 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--format", choices=("rlds", "lerobot"), default="rlds", help="Which exporter to measure.")
+    ap.add_argument("--lerobot-python", default=LEROBOT_PYTHON_DEFAULT, help="Python of the lerobot venv (the peer).")
+    ap.add_argument("--peer-streaming", action="store_true", help="Also time lerobot's streaming_encoding=True writer.")
+    ap.add_argument("--encoder-threads", type=int, default=None, help="LeRobot export: threads per video encoder.")
+    ap.add_argument("--lerobot-peer-run", nargs=2, type=Path, metavar=("SOURCE", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--memory", default=None, metavar="N,M",
+                    help="RLDS peak RSS at these episode counts (e.g. 100,1000; --steps per episode), one process each.")
+    ap.add_argument("--rlds-memory-run", nargs=3, metavar=("SOURCE", "OUT", "N"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.rlds_memory_run:
+        rlds_memory_run(Path(args.rlds_memory_run[0]), Path(args.rlds_memory_run[1]), int(args.rlds_memory_run[2]))
+        return
+    if args.memory:
+        tmp = Path(tempfile.mkdtemp(prefix="tf_export_mem_"))
+        try:
+            print(json.dumps(rlds_memory_bench([int(x) for x in args.memory.split(",")], args.steps, tmp)))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    if args.lerobot_peer_run:
+        lerobot_peer_run(*args.lerobot_peer_run, streaming=args.peer_streaming)
+        return
+    if args.format == "lerobot":
+        tmp = Path(tempfile.mkdtemp(prefix="tf_export_bench_"))
+        try:
+            source = args.source or build_source(tmp / "src", args.episodes, args.steps)
+            print(json.dumps(lerobot_bench(args, source, tmp)))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="tf_export_bench_"))
     try:
         source = args.source or build_source(tmp / "src", args.episodes, args.steps)

@@ -131,3 +131,38 @@ class RuleError(CurationError):
 
 class ViewError(CurationError):
     """A view is malformed, missing, or names episodes the dataset does not hold."""
+
+
+# --- convert (continued) ---------------------------------------------------------
+class PartialExportError(ExportError):
+    """An interrupted export left a half-written output; the message says how to resume or replace it."""
+
+
+# --- evaluation / handoff ----------------------------------------------------------
+class EvalError(TeleforgeError):
+    """A closed-loop evaluation could not run (bad settings, a policy returning malformed actions)."""
+
+
+class PolicyMismatchError(EvalError):
+    """A policy or checkpoint does not fit the evaluation: action space, cameras, image size, rate or task."""
+
+
+class HandoffError(TeleforgeError):
+    """A handoff bundle for another trainer could not be written (unknown target, existing output, bad view)."""
+
+
+# --- train_adapter -------------------------------------------------------------
+class TrainError(TeleforgeError):
+    """Training or running the bundled VLA failed (bad config, data or checkpoint)."""
+
+
+class TrainDependencyError(TrainError):
+    """torch (the `train` extra) is not installed: `pip install 'teleforge[train]'`."""
+
+
+class CheckpointError(TrainError):
+    """A checkpoint is missing, corrupt, or was trained for something else."""
+
+
+class MissingEpisodesError(ExportError, EpisodeNotFoundError):
+    """An export's selection or view names episodes the dataset does not hold; the message names them."""

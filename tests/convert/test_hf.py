@@ -16,7 +16,7 @@ from teleforge.convert.card import select
 from teleforge.convert.hf import export_hf
 from teleforge.dataset import Dataset
 from teleforge.errors import EpisodeNotFoundError, ExportError
-from tests.convert.h5_synth import build_dataset
+from tests.convert.h5_synth import build_dataset, write_view
 
 
 @pytest.fixture
@@ -51,17 +51,32 @@ def test_jpeg_bytes_pass_through_unchanged_and_missing_frames_stay_null(src: Pat
 
 
 def test_view_selects_episodes_and_is_recorded(src: Path, tmp_path: Path) -> None:
-    (src / "views" / "good.json").write_text(json.dumps({"episodes": [{"episode_id": 2}, {"episode_id": 0}],
-                                                        "rules": [{"rule": "outcome == success"}]}))
+    write_view(src, "good", [2, 0], rules=[{"rule": "outcome == success"}])
     export_hf(select(src, view="good"), tmp_path / "hf")
     hf = datasets.load_from_disk(str(tmp_path / "hf"))
-    assert sorted(set(hf["episode_index"])) == [0, 2]
+    assert hf["episode_index"] == [2] * 12 + [0] * 12  # the view's order
     manifest = json.loads((tmp_path / "hf" / "teleforge_export.json").read_text())
     assert manifest["view"] == "good" and manifest["stats"]["episodes"] == 2
     assert manifest["view_info"]["rules"] == [{"rule": "outcome == success"}]
-    (src / "views" / "stale.json").write_text(json.dumps({"episode_ids": [0, 99]}))
-    with pytest.raises(EpisodeNotFoundError, match="99"):
+    write_view(src, "stale", [0, 99])
+    with pytest.raises(EpisodeNotFoundError, match=r"view 'stale' names 1 episode\(s\) .*\[99\]"):
         select(src, view="stale")
+
+
+def test_view_trims_export_only_the_kept_steps(src: Path, tmp_path: Path) -> None:
+    write_view(src, "trimmed", [1, 0], trims={1: (3, 8)})
+    export_hf(select(src, view="trimmed"), tmp_path / "hf")
+    hf = datasets.load_from_disk(str(tmp_path / "hf"))
+    ds = Dataset.open(src)
+    assert hf["episode_index"] == [1] * 5 + [0] * 12
+    assert hf["frame_index"][:5] == list(range(5))  # counted from the first kept step
+    np.testing.assert_array_equal(np.asarray(hf["action"][:5], np.float32), ds.episode(1).column("action")[3:8])
+    ticks = ds.episode(1).column("tick_ns")[3:8]
+    np.testing.assert_allclose(hf["timestamp"][:5], (ticks - ticks[0]) / 1e9, atol=1e-6)
+    assert hf.with_format("arrow")[0:5]["observation.images.front"].to_pylist()[0]["bytes"] == ds.episode(1).image_bytes("front", 3)
+    manifest = json.loads((tmp_path / "hf" / "teleforge_export.json").read_text())
+    assert manifest["stats"]["steps"] == 17 and manifest["episodes"][0]["trim"] == [3, 8]
+    assert manifest["episodes"][0]["num_steps"] == 5
 
 
 def test_existing_output_is_refused_and_no_partial_is_left(src: Path, tmp_path: Path) -> None:

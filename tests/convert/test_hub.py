@@ -16,15 +16,14 @@ from teleforge.convert.card import parse_card_header, read_export_manifest, rend
 from teleforge.convert.hf import export_hf
 from teleforge.convert.hub import push_export, write_card
 from teleforge.errors import ExportError, HubError
-from tests.convert.h5_synth import build_dataset
+from tests.convert.h5_synth import build_dataset, write_view
 from tests.convert.hf_fake_hub import FakeHub
 
 
 @pytest.fixture
 def export(tmp_path: Path) -> Path:
     src = build_dataset(tmp_path / "ds")
-    (src / "views" / "clean.json").write_text(json.dumps({"episode_ids": [0, 2], "rules": ["outcome == success"],
-                                                         "rule_hash": "abc123"}))
+    write_view(src, "clean", [0, 2], rules=[{"rule": "outcome == success"}], rules_hash="abc123")
     export_hf(select(src, view="clean"), tmp_path / "hf")
     return tmp_path / "hf"
 

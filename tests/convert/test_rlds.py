@@ -122,14 +122,19 @@ def test_episode_selection_and_missing_episode_refused(source: Path, tmp_path: P
         _export(source, tmp_path, name="sel2", episodes=[0, 7])
 
 
-def test_existing_output_refused_unless_overwrite_and_stale_partial_replaced(source: Path, tmp_path: Path) -> None:
+def test_existing_output_refused_unless_overwrite_and_stale_partial_refused(source: Path, tmp_path: Path) -> None:
+    from teleforge.errors import PartialExportError
+
     _export(source, tmp_path, name="ow")
     with pytest.raises(ExportError, match="already exists"):
         _export(source, tmp_path, name="ow")
-    stale = tmp_path / "ow" / ".2.0.0.incomplete"
+    stale = tmp_path / "ow" / ".2.0.0.partial"  # left by a crash, no owner record: cannot be resumed
     stale.mkdir()
     (stale / "ow-train.tfrecord-00000-of-00009").write_bytes(b"junk")
-    path = _export(source, tmp_path, name="ow", version="2.0.0")
+    with pytest.raises(PartialExportError, match="interrupted export.*--overwrite"):
+        _export(source, tmp_path, name="ow", version="2.0.0")
+    assert not (tmp_path / "ow" / "2.0.0").exists()
+    path = _export(source, tmp_path, name="ow", version="2.0.0", overwrite=True)
     assert not stale.exists() and len(RldsReader(path)) == 3
     assert len(RldsReader(_export(source, tmp_path, name="ow", overwrite=True))) == 3
 
@@ -197,3 +202,78 @@ def test_cli_export_rlds_with_check_and_refusal(source: Path, tmp_path: Path) ->
     assert "check: ok" in r.output and "19 steps" in r.output
     r = CliRunner().invoke(export_app, args)
     assert r.exit_code == 1 and "already exists" in r.output
+
+
+def test_import_of_a_dataset_written_by_tfds_itself(tmp_path: Path) -> None:
+    """TFDS's own writer, another layout: arbitrary observation keys, JPEG and PNG images,
+    float state, the instruction in episode_metadata; imported without TF, values compared."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import io
+
+    from teleforge.convert.rlds_import import import_rlds
+    from teleforge.dataset.images import encode_image
+    from teleforge.dataset.schema import CameraConfig
+    from teleforge.errors import ImportFormatError
+
+    F = tfds.features
+    features = F.FeaturesDict({
+        "steps": F.Dataset({
+            "observation": F.FeaturesDict({
+                "agentview_rgb": F.Image(shape=(16, 20, 3), dtype=np.uint8, encoding_format="jpeg"),
+                "eye_in_hand_rgb": F.Image(shape=(16, 20, 3), dtype=np.uint8, encoding_format="png"),
+                "ee_state": F.Tensor(shape=(8,), dtype=np.float32),
+                "joint_states": F.Tensor(shape=(7,), dtype=np.float32),
+                "object_pose": F.Tensor(shape=(7,), dtype=np.float64),
+            }),
+            "action": F.Tensor(shape=(7,), dtype=np.float32),
+            "reward": F.Scalar(dtype=np.float32),
+            "discount": F.Scalar(dtype=np.float32),
+            "is_first": F.Scalar(dtype=np.bool_),
+            "is_last": F.Scalar(dtype=np.bool_),
+            "is_terminal": F.Scalar(dtype=np.bool_),
+        }),
+        "episode_metadata": F.FeaturesDict({"file_path": F.Text(), "language_instruction": F.Text()}),
+    })
+    rng = np.random.default_rng(5)
+    cam = CameraConfig("a", 16, 20)
+    truth = []
+
+    def episodes():
+        for e, T in enumerate((4, 6)):
+            jpg = [encode_image(rng.integers(0, 255, (16, 20, 3), np.uint8), cam) for _ in range(T)]
+            png = rng.integers(0, 255, (T, 16, 20, 3), np.uint8)
+            st, js = rng.standard_normal((T, 8)).astype(np.float32), rng.standard_normal((T, 7)).astype(np.float32)
+            act = rng.standard_normal((T, 7)).astype(np.float32)
+            truth.append((jpg, png, st, js, act))
+            yield f"ep{e}", {
+                "steps": [{"observation": {"agentview_rgb": io.BytesIO(jpg[t]), "eye_in_hand_rgb": png[t], "ee_state": st[t],
+                                           "joint_states": js[t], "object_pose": np.zeros(7)},
+                           "action": act[t], "reward": float(t == T - 1), "discount": 1.0, "is_first": t == 0,
+                           "is_last": t == T - 1, "is_terminal": t == T - 1} for t in range(T)],
+                "episode_metadata": {"file_path": f"ep{e}", "language_instruction": f"put the bowl away {e}"},
+            }
+
+    tfds.dataset_builders.store_as_tfds_dataset(name="libero_like", version="1.0.0", features=features,
+                                                split_datasets={"train": episodes()}, data_dir=str(tmp_path / "tfds"))
+    src = tmp_path / "tfds" / "libero_like"
+    with pytest.raises(ImportFormatError, match=r"observation/ee_state.*observation/object_pose"):
+        import_rlds(src, tmp_path / "refused")
+    rep = import_rlds(src, tmp_path / "ds", skip=["observation/object_pose"], fps=20,
+                      mapping=["observation/ee_state[0:3]=observation.state.ee_pos",
+                               "observation/ee_state[3:7]=observation.state.ee_quat",
+                               "observation/ee_state[7:8]=observation.state.gripper"])
+    assert rep.steps == 10 and rep.skipped_keys == ["observation/object_pose"]
+    ds = Dataset.open(tmp_path / "ds")
+    assert {c.name: c.encoding for c in ds.spec.cameras} == {"agentview_rgb": "jpeg", "eye_in_hand_rgb": "png"}
+    # TFDS may shuffle episode order: match by instruction
+    by_instr = {ds.episode(i).meta.instruction: ds.episode(i) for i in ds.episode_ids}
+    for e, (jpg, png, st, js, act) in enumerate(truth):
+        ep = by_instr[f"put the bowl away {e}"]
+        assert list(ep.column(image_column("agentview_rgb"))) == jpg  # JPEG bytes passed through TFDS and us
+        for t in range(len(jpg)):
+            np.testing.assert_array_equal(ep.image("eye_in_hand_rgb", t), png[t])
+        np.testing.assert_array_equal(ep.column("observation.state.ee_pos"), st[:, :3])
+        np.testing.assert_array_equal(ep.column("observation.state.gripper"), st[:, 7])
+        np.testing.assert_array_equal(ep.column("observation.state.joint_pos"), js)
+        np.testing.assert_array_equal(ep.column("action"), act)
+        assert ep.column("reward").tolist() == [0.0] * (len(jpg) - 1) + [1.0]

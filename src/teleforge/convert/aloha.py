@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from teleforge.convert.card import ExportSource, export_manifest, write_export_manifest
+from teleforge.convert.card import ExportSource, export_manifest, stage_output, write_export_manifest
 from teleforge.convert.hdf5 import (
     NATIVE_COLUMNS,
     ImportedEpisode,
@@ -58,16 +58,23 @@ class AlohaExport:
 
 def export_aloha(src: ExportSource, out: Path | str, *, sim: bool = True, overwrite: bool = False,
                  compression: str | None = "gzip") -> AlohaExport:
-    """Write ``out/episode_N.hdf5`` (N = 0.. in selection order); each file is written to a temp name then renamed."""
+    """Write ``out/episode_N.hdf5`` (N = 0.. in selection order) for the kept, trimmed steps of ``src``."""
+    out = Path(out)
+    # The whole folder is staged and renamed at the end: a crash never leaves a folder of
+    # episode files that looks like the complete export.
+    stage = stage_output(out, overwrite=overwrite)
+    try:
+        result = _write_aloha(src, stage.staging, out, sim, compression)
+        stage.publish()
+    except BaseException:
+        stage.abort()
+        raise
+    return result
+
+
+def _write_aloha(src: ExportSource, work: Path, out: Path, sim: bool, compression: str | None) -> AlohaExport:
     import h5py
 
-    out = Path(out)
-    existing = sorted(out.glob("episode_*.hdf5")) if out.exists() else []
-    if existing and not overwrite:
-        raise ExportError(f"{out} already holds {len(existing)} ALOHA episode files; pass --overwrite to replace them")
-    out.mkdir(parents=True, exist_ok=True)
-    for p in existing:
-        p.unlink()
     ds = src.dataset
     fps = ds.spec.fps
     files, total, backfilled = [], 0, 0
@@ -81,40 +88,34 @@ def export_aloha(src: ExportSource, out: Path | str, *, sim: bool = True, overwr
         qpos = np.concatenate([cols["observation.state.joint_pos"], grip[:, None]], axis=1)
         qvel = np.concatenate([cols["observation.state.joint_vel"], grip_vel[:, None].astype(np.float32)], axis=1)
         action = np.concatenate([cols["target.joint_pos"], (1.0 - cols["action"][:, 6:7])], axis=1).astype(np.float32)
-        path = out / f"episode_{k}.hdf5"
-        tmp = out / f".episode_{k}.hdf5.partial-{os.getpid()}"
-        try:
-            with h5py.File(tmp, "w") as f:
-                f.attrs.update(sim=bool(sim), compress=False, instruction=meta.instruction, task=meta.task,
-                               outcome=meta.outcome, episode_id=ep_id, robot_embodiment=meta.robot_embodiment,
-                               fps=fps)
-                f.attrs["teleforge_layout"] = json.dumps({
-                    "qpos": ["observation.state.joint_pos", "observation.state.gripper"],
-                    "qvel": ["observation.state.joint_vel", "d/dt observation.state.gripper"],
-                    "action": ["target.joint_pos", "1 - action[6] (gripper, 1 = open)"],
-                    "n_joints": ds.spec.n_joints,
-                })
-                obs = f.create_group("observations")
-                obs.create_dataset("qpos", data=qpos)
-                obs.create_dataset("qvel", data=qvel)
-                imgs = obs.create_group("images")
-                for cam in ds.spec.camera_names:
-                    frames, miss = dense_frames(ep, cam)
-                    backfilled += miss
-                    imgs.create_dataset(cam, data=frames, chunks=(1, *frames.shape[1:]) if t else None,
-                                        compression=compression)
-                f.create_dataset("action", data=action)
-                extra = f.create_group(EXTRAS_GROUP)
-                for col in NATIVE_COLUMNS:
-                    extra.create_dataset(col, data=cols[col])
-                extra.create_dataset("tick_ns", data=cols["tick_ns"])
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        files.append(path)
+        path = work / f"episode_{k}.hdf5"
+        with h5py.File(path, "w") as f:
+            f.attrs.update(sim=bool(sim), compress=False, instruction=meta.instruction, task=meta.task,
+                           outcome=meta.outcome, episode_id=ep_id, robot_embodiment=meta.robot_embodiment,
+                           fps=fps)
+            f.attrs["teleforge_layout"] = json.dumps({
+                "qpos": ["observation.state.joint_pos", "observation.state.gripper"],
+                "qvel": ["observation.state.joint_vel", "d/dt observation.state.gripper"],
+                "action": ["target.joint_pos", "1 - action[6] (gripper, 1 = open)"],
+                "n_joints": ds.spec.n_joints,
+            })
+            obs = f.create_group("observations")
+            obs.create_dataset("qpos", data=qpos)
+            obs.create_dataset("qvel", data=qvel)
+            imgs = obs.create_group("images")
+            for cam in ds.spec.camera_names:
+                frames, miss = dense_frames(ep, cam)
+                backfilled += miss
+                imgs.create_dataset(cam, data=frames, chunks=(1, *frames.shape[1:]) if t else None,
+                                    compression=compression)
+            f.create_dataset("action", data=action)
+            extra = f.create_group(EXTRAS_GROUP)
+            for col in NATIVE_COLUMNS:
+                extra.create_dataset(col, data=cols[col])
+            extra.create_dataset("tick_ns", data=cols["tick_ns"])
+        files.append(out / path.name)
         total += t
-    write_export_manifest(out, export_manifest(src, "aloha", {"files": [p.name for p in files], "conventions": {
+    write_export_manifest(work, export_manifest(src, "aloha", {"files": [p.name for p in files], "conventions": {
         "qpos": "joint positions + gripper opening (1 = open)",
         "action": "target joint positions + gripper (1 = open, ALOHA convention; native is 0 = open)"}}))
     return AlohaExport(out, files, total, backfilled)

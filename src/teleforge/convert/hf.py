@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from teleforge.convert.card import ExportSource, export_manifest, write_export_manifest
+from teleforge.convert.card import ExportSource, export_manifest, stage_output, write_export_manifest
 from teleforge.dataset.reader import Dataset
 from teleforge.dataset.schema import DatasetSpec, image_column, step_fields
 from teleforge.errors import ExportError
@@ -66,27 +65,35 @@ def _image_payload(spec: DatasetSpec, cam: str, data: bytes | None) -> dict[str,
     return {"bytes": data, "path": None}
 
 
-def _rows(root: str, episode_ids: list[int]) -> Iterator[dict[str, Any]]:
-    """Generator for ``Dataset.from_generator``: re-opens the dataset (it may run in a worker)."""
-    ds = Dataset.open(root)
+def _rows(source: dict[str, Any], episode_ids: list[int]) -> Iterator[dict[str, Any]]:
+    """Generator for ``Dataset.from_generator``: rebuilds the source (it may run in a worker).
+
+    Only the view's kept steps are yielded; ``frame_index`` and ``timestamp`` count from
+    the first kept step.
+    """
+    src = ExportSource.from_state(source)
+    ds = src.dataset
     cams = ds.spec.camera_names
-    for ep_id in episode_ids:
-        ep = ds.episode(ep_id)
+    for ep_id in episode_ids:  # a list kwarg: datasets splits it across num_proc workers
+        ep = src.episode(ep_id)
         meta = ep.meta
         table = ep.table
         if not table.num_rows:
             continue
         t0 = int(table.column("tick_ns")[0].as_py())
+        frame = 0
         for batch in table.to_batches():
             for row in batch.to_pylist():
+                row.pop("step")
                 out = {
                     "episode_index": ep_id,
-                    "frame_index": row.pop("step"),
+                    "frame_index": frame,
                     "timestamp": (row["tick_ns"] - t0) / 1e9,
                     "task": meta.task,
                     "instruction": meta.instruction,
                     "outcome": meta.outcome,
                 }
+                frame += 1
                 for cam in cams:
                     col = image_column(cam)
                     row[col] = _image_payload(ds.spec, cam, row[col])
@@ -94,12 +101,13 @@ def _rows(root: str, episode_ids: list[int]) -> Iterator[dict[str, Any]]:
                 yield out
 
 
-def _write_preview(ds: Dataset, ep_id: int, folder: Path) -> str | None:
-    """First frame of the first camera, for the card (as stored: no re-encode for JPEG)."""
+def _write_preview(src: ExportSource, ep_id: int, folder: Path) -> str | None:
+    """First exported frame of the first camera, for the card (as stored: no re-encode for JPEG)."""
+    ds = src.dataset
     if not ds.spec.cameras:
         return None
     cam = ds.spec.cameras[0]
-    ep = ds.episode(ep_id)
+    ep = src.episode(ep_id)
     for i in range(ep.num_steps):
         data = ep.image_bytes(cam.name, i)
         if data is not None:
@@ -118,18 +126,16 @@ def export_hf(src: ExportSource, out: Path | str, *, overwrite: bool = False, ma
     import datasets
 
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ExportError(f"{out} exists and is not empty; pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
     ds = src.dataset
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    stage = stage_output(out, overwrite=overwrite)
+    work = stage.staging
     try:
         # A private cache dir: from_generator's cache is keyed on the generator's arguments,
         # not the shards' contents, so a shared cache could serve a stale dataset.
         built = datasets.Dataset.from_generator(
             _rows,
             features=hf_features(ds.spec),
-            gen_kwargs={"root": str(ds.root.resolve()), "episode_ids": list(src.episode_ids)},
+            gen_kwargs={"source": src.to_state() | {"root": str(ds.root.resolve())}, "episode_ids": list(src.episode_ids)},
             cache_dir=str(work / "cache"),
             num_proc=num_proc,
             split="train",
@@ -142,16 +148,21 @@ def export_hf(src: ExportSource, out: Path | str, *, overwrite: bool = False, ma
         built.save_to_disk(str(folder), max_shard_size=max_shard_size)
         rows = built.num_rows
         del built
-        preview = _write_preview(ds, src.episode_ids[0], folder)
+        preview = _write_preview(src, src.episode_ids[0], folder)
         write_export_manifest(folder, export_manifest(src, "hf", {"rows": rows, "preview": preview, "conventions": {
             "images": "Image features holding the recorded bytes (JPEG as recorded; raw frames as PNG)",
-            "timestamp": "seconds since the episode's first step (from tick_ns)",
+            "timestamp": "seconds since the episode's first exported step (from tick_ns)",
+            "frame_index": "step index within the exported (trimmed) episode, from 0",
         }}))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(folder, out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work / "cache", ignore_errors=True)
+        # The save_to_disk folder becomes the staging folder's content, then the whole is published.
+        for p in folder.iterdir():
+            os.replace(p, work / p.name)
+        folder.rmdir()
+        stage.publish()
+    except BaseException:
+        stage.abort()
+        raise
     return HfExport(out, len(src.episode_ids), rows)
 
 

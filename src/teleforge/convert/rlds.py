@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +30,9 @@ from teleforge.dataset.images import decode_image
 from teleforge.dataset.reader import Dataset, Episode
 from teleforge.dataset.schema import DatasetSpec, image_column
 from teleforge.errors import CorruptRecordError, ExportError
+
+if TYPE_CHECKING:
+    from teleforge.convert.card import ExportSource
 
 ACTION_SPACES = ("ee_delta", "openvla", "joint_pos")
 STATE_SPACES = ("eef", "joints")
@@ -115,8 +117,12 @@ def features_json(steps: dict[str, FeatureSpec], episode: dict[str, FeatureSpec]
     return top
 
 
-def parse_features_json(doc: dict[str, Any]) -> tuple[dict[str, FeatureSpec], dict[str, FeatureSpec]]:
-    """features.json -> (flat per-step features under ``steps/``, flat episode features)."""
+def parse_features_json(doc: dict[str, Any], strict: bool = True) -> tuple[dict[str, FeatureSpec], dict[str, FeatureSpec]]:
+    """features.json -> (flat per-step features under ``steps/``, flat episode features).
+
+    ``strict=False``: a leaf the TF-free reader cannot decode (dynamic shape, unknown class)
+    becomes ``FeatureSpec("unsupported", doc=<why>)`` instead of an error, so an importer can
+    name it and let the user skip it."""
     steps: dict[str, FeatureSpec] = {}
     episode: dict[str, FeatureSpec] = {}
 
@@ -145,10 +151,15 @@ def parse_features_json(doc: dict[str, Any]) -> tuple[dict[str, FeatureSpec], di
             t = node["tensor"]
             shape = tuple(int(x) for x in t.get("shape", {}).get("dimensions", []))
             if any(d < 0 for d in shape):
-                raise ExportError(f"feature {key!r} has a dynamic shape {shape}; only fixed shapes are supported")
-            spec = FeatureSpec("scalar" if cls.endswith(".Scalar") else "tensor", t["dtype"], shape, doc)
+                if strict:
+                    raise ExportError(f"feature {key!r} has a dynamic shape {shape}; only fixed shapes are supported")
+                spec = FeatureSpec("unsupported", str(t.get("dtype")), (), f"dynamic shape {list(shape)}")
+            else:
+                spec = FeatureSpec("scalar" if cls.endswith(".Scalar") else "tensor", t["dtype"], shape, doc)
         else:
-            raise ExportError(f"feature {key!r} uses {cls or 'an unknown class'}, which the TF-free reader does not support")
+            if strict:
+                raise ExportError(f"feature {key!r} uses {cls or 'an unknown class'}, which the TF-free reader does not support")
+            spec = FeatureSpec("unsupported", "", (), cls.rsplit(".", 1)[-1] or "unknown feature class")
         (steps if in_steps else episode)[key] = spec
 
     walk(doc, "", False)
@@ -165,13 +176,17 @@ class RldsExportConfig:
     action_space: str = "ee_delta"  # ee_delta | openvla | joint_pos
     state: str = "eef"  # eef: ee_pos(3)+ee_quat wxyz(4)+gripper(1); joints: joint_pos(n)+gripper(1)
     primary_camera: str | None = None  # becomes observation/image; others observation/<cam>_image
-    episodes: Sequence[int] | None = None  # None = every episode in the catalog
+    episodes: Sequence[int] | None = None  # None = every live episode (or every episode of the view)
+    view: str | None = None  # curated view name (views/NAME.json) or view file: kept episodes and trims
     num_shards: int | None = None  # None = from size (shard_target_bytes), at least `workers`
     shard_target_bytes: int = 256 << 20
     workers: int = 1
     overwrite: bool = False
     check: bool = False
     description: str = ""
+    # Also store every native column RLDS has no field for under steps/native/, so
+    # native -> RLDS -> native is exact; consumers that pick the OXE keys ignore them.
+    native_columns: bool = True
 
     def validate(self, spec: DatasetSpec) -> None:
         if self.action_space not in ACTION_SPACES:
@@ -230,7 +245,45 @@ def step_features(spec: DatasetSpec, cfg: RldsExportConfig) -> dict[str, Feature
     feats["is_last"] = FeatureSpec("scalar", "bool", (), "true on the last step")
     feats["is_terminal"] = FeatureSpec("scalar", "bool", (), "true on the last step of a successful episode")
     feats["language_instruction"] = FeatureSpec("text", "string", (), "natural-language instruction")
+    if cfg.native_columns:
+        sizes = _native_sizes(spec)
+        for col in native_extra_columns(cfg):
+            if col == "tick_ns":
+                f = FeatureSpec("tensor", "int64", (), "teleforge tick_ns: control-loop time of the step (ns)")
+            elif col in _BOOL_NATIVE:
+                f = FeatureSpec("tensor", "bool", (), f"teleforge native column {col}")
+            else:
+                f = FeatureSpec("tensor", "float32", sizes.get(col, ()), f"teleforge native column {col}")
+            feats[NATIVE_PREFIX + native_key(col)] = f
     return feats
+
+
+NATIVE_PREFIX = "native/"
+_BOOL_NATIVE = ("success", "safety.hold", "safety.estop", "safety.clamped")
+
+
+def native_key(col: str) -> str:
+    """Feature name of a native column under ``steps/native/`` (dots are TFDS-unfriendly)."""
+    return col.replace(".", "_")
+
+
+def _native_sizes(spec: DatasetSpec) -> dict[str, tuple[int, ...]]:
+    n = spec.n_joints
+    return {"action": (7,), "observation.state.joint_pos": (n,), "observation.state.joint_vel": (n,),
+            "observation.state.ee_pos": (3,), "observation.state.ee_quat": (4,), "target.ee_pos": (3,),
+            "target.ee_quat": (4,), "target.joint_pos": (n,), "command.twist": (6,)}
+
+
+def native_extra_columns(cfg: RldsExportConfig) -> list[str]:
+    """Native columns the OXE fields do not already hold verbatim (plus tick_ns)."""
+    from teleforge.convert.hdf5 import NATIVE_COLUMNS
+
+    verbatim = {"observation.state.joint_pos", "reward", "observation.state.gripper"}
+    if cfg.action_space == "ee_delta":
+        verbatim.add("action")
+    if cfg.state == "eef":
+        verbatim |= {"observation.state.ee_pos", "observation.state.ee_quat"}
+    return [c for c in NATIVE_COLUMNS if c not in verbatim] + ["tick_ns"]
 
 
 EPISODE_FEATURES: dict[str, FeatureSpec] = {
@@ -311,6 +364,11 @@ def episode_arrays(ep: Episode, spec: DatasetSpec, cfg: RldsExportConfig) -> tup
     }
     for cam, key in camera_keys(spec, cfg.primary_camera).items():
         feats[f"steps/observation/{key}"] = _fill_frames(col(image_column(cam)), cam, spec)
+    if cfg.native_columns:
+        for c in native_extra_columns(cfg):
+            v = np.asarray(col(c))
+            feats[f"steps/{NATIVE_PREFIX}{native_key(c)}"] = (
+                v.astype(np.int64) if c == "tick_ns" else v.astype(bool) if c in _BOOL_NATIVE else v.astype(np.float32))
     return feats, action, state
 
 
@@ -321,7 +379,7 @@ def shard_name(name: str, index: int, count: int) -> str:
 
 @dataclass
 class _ShardJob:
-    source: str
+    source: dict[str, Any]  # ExportSource.to_state(): root, ids, trims, relabels
     episode_ids: list[int]
     path: str
     config: RldsExportConfig
@@ -336,21 +394,50 @@ class _ShardResult:
     states: np.ndarray
 
 
+def _result_path(shard: str | Path) -> Path:
+    return Path(f"{shard}.result.npz")
+
+
+def _load_result(shard: Path) -> _ShardResult | None:
+    """The saved result of a shard a previous (interrupted) run finished, or None."""
+    res = _result_path(shard)
+    if not (shard.is_file() and res.is_file()):
+        return None
+    try:
+        with np.load(res) as z:
+            return _ShardResult(int(z["num_records"]), int(z["data_bytes"]), z["steps"].tolist(), z["actions"], z["states"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def _write_shard(job: _ShardJob) -> _ShardResult:
-    ds = Dataset.open(job.source)
+    from teleforge.convert.card import ExportSource
+
+    src = ExportSource.from_state(job.source)
+    ds = src.dataset
     actions: list[np.ndarray] = []
     states: list[np.ndarray] = []
     steps: list[int] = []
-    with TFRecordWriter(job.path) as w:
+    final = Path(job.path)
+    tmp = final.with_name(final.name + ".tmp")
+    with TFRecordWriter(tmp) as w:
         for eid in job.episode_ids:
-            ep = ds.episode(eid)
+            ep = src.episode(eid)  # only the view's kept steps
             feats, action, state = episode_arrays(ep, ds.spec, job.config)
             w.write(encode_example(feats))
             actions.append(action)
             states.append(state)
             steps.append(len(action))
             del ep, feats  # one episode in memory at a time
-        return _ShardResult(w.num_records, w.data_bytes, steps, np.concatenate(actions), np.concatenate(states))
+    result = _ShardResult(w.num_records, w.data_bytes, steps, np.concatenate(actions), np.concatenate(states))
+    # The result is saved before the shard gets its final name: a shard under its final name
+    # is complete and its numbers are known, so a resumed export can skip it.
+    res_tmp = final.with_name(final.name + ".result.tmp.npz")
+    np.savez(res_tmp, num_records=result.num_records, data_bytes=result.data_bytes, steps=np.asarray(steps, np.int64),
+             actions=result.actions, states=result.states)
+    os.replace(res_tmp, _result_path(final))
+    os.replace(tmp, final)
+    return result
 
 
 def _shard_boundaries(num_examples: int, num_shards: int) -> list[int]:
@@ -367,54 +454,62 @@ class RldsExportResult:
     num_bytes: int
     seconds: float
     check: RldsCheckReport | None = None
+    resumed_shards: int = 0  # shards an interrupted run had finished, reused
 
     @property
     def steps_per_s(self) -> float:
         return self.num_steps / self.seconds if self.seconds > 0 else float("inf")
 
 
-def export_rlds(source: Dataset | Path | str, out: Path | str, config: RldsExportConfig | None = None) -> RldsExportResult:
-    """Export a native dataset (or some of its episodes) as a TFDS-loadable RLDS dataset.
+def export_rlds(source: ExportSource | Dataset | Path | str, out: Path | str,
+                config: RldsExportConfig | None = None) -> RldsExportResult:
+    """Export a native dataset, some of its episodes, or a curated view as a TFDS-loadable RLDS dataset.
 
-    Writes into a hidden temporary folder and renames it to ``<out>/<name>/<version>``
-    only when every shard and the metadata are complete, so an interrupted export never
-    leaves something that looks like a dataset.
+    Only a view's kept steps are written (is_first / is_last mark the trimmed range).
+    Shards go into ``<out>/<name>/.<version>.partial`` and the folder is renamed to
+    ``<out>/<name>/<version>`` only when every shard and the metadata are complete, so an
+    interrupted export never looks like a dataset; re-running the same export resumes it
+    (finished shards are kept), a different one is refused unless ``overwrite``.
     """
+    from teleforge.convert.card import ExportSource, select, stage_output
+
     t0 = time.perf_counter()
     cfg = config or RldsExportConfig()
-    ds = source if isinstance(source, Dataset) else Dataset.open(source)
+    src = source if isinstance(source, ExportSource) else select(source, cfg.episodes, cfg.view)
+    ds = src.dataset
     cfg.validate(ds.spec)
+    ids = list(src.episode_ids)
     infos = {e.episode_id: e for e in ds.episodes}
-    ids = list(infos) if cfg.episodes is None else [int(i) for i in cfg.episodes]
-    missing = [i for i in ids if i not in infos]
-    if missing:
-        raise ExportError(f"episodes {missing} are not in {ds.root} (it has {len(infos)} episodes); fix the selection or the view")
-    if not ids:
-        raise ExportError("nothing to export: the selection has no episodes")
     final = Path(out) / cfg.name / cfg.version
-    if final.exists():
-        if not cfg.overwrite:
-            raise ExportError(f"{final} already exists; pass --overwrite to replace it or choose another --version")
-    tmp = Path(out) / cfg.name / f".{cfg.version}.incomplete"
-    if tmp.exists():  # left by an interrupted export: never valid, start again
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-
     total = sum(max(1, infos[i].bytes) for i in ids)
     n = cfg.num_shards or max(1, math.ceil(total / cfg.shard_target_bytes))
     n = max(n, cfg.workers) if cfg.num_shards is None else n
     n = max(1, min(n, len(ids)))
+    shaping = {k: v for k, v in asdict(cfg).items() if k not in ("workers", "overwrite", "check", "episodes", "view")}
+    resume_key = {"source": str(ds.root.resolve()), "episode_ids": ids, "num_shards": n,
+                  "trims": {str(i): list(t) for i, t in src.trims.items()},
+                  "relabels": {str(i): r for i, r in src.relabels.items()},
+                  "shards": [(infos[i].file, infos[i].bytes) for i in ids], "config": shaping}
+    stage = stage_output(final, overwrite=cfg.overwrite, resume_key=resume_key)
+    tmp = stage.staging
     bounds = _shard_boundaries(len(ids), n)
     jobs, start = [], 0
+    state = src.to_state()
     for k, end in enumerate(bounds):
-        jobs.append(_ShardJob(str(ds.root), ids[start:end], str(tmp / shard_name(cfg.name, k, n)), cfg))
+        jobs.append(_ShardJob(state, ids[start:end], str(tmp / shard_name(cfg.name, k, n)), cfg))
         start = end
-    workers = min(cfg.workers, n)
+    done = {j.path: r for j in jobs if (r := _load_result(Path(j.path))) is not None}
+    todo = [j for j in jobs if j.path not in done]
+    workers = min(cfg.workers, max(1, len(todo)))
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(_write_shard, jobs))
+            done.update(zip((j.path for j in todo), pool.map(_write_shard, todo)))
     else:
-        results = [_write_shard(j) for j in jobs]
+        for j in todo:
+            done[j.path] = _write_shard(j)
+    results = [done[j.path] for j in jobs]
+    for j in jobs:
+        _result_path(j.path).unlink(missing_ok=True)
 
     steps_f = step_features(ds.spec, cfg)
     (tmp / "features.json").write_text(json.dumps(features_json(steps_f, EPISODE_FEATURES), indent=4))
@@ -427,6 +522,8 @@ def export_rlds(source: Dataset | Path | str, out: Path | str, config: RldsExpor
     sidecar = {
         "source": str(ds.root),
         "episode_ids": ids,
+        "view": src.view,
+        "trims": {str(i): list(t) for i, t in src.trims.items()},
         "action_space": cfg.action_space,
         "action_convention": ACTION_DOCS[cfg.action_space],
         "state": cfg.state,
@@ -437,14 +534,12 @@ def export_rlds(source: Dataset | Path | str, out: Path | str, config: RldsExpor
         "steps_per_shard": [int(sum(r.steps)) for r in results],
     }
     (tmp / SIDECAR).write_text(json.dumps(sidecar, indent=2))
-    if final.exists():
-        shutil.rmtree(final)
-    os.rename(tmp, final)
+    stage.publish()
     report = None
     if cfg.check:
-        expected = {eid: infos[eid].num_steps for eid in ids}
-        report = check_rlds(final, expected_steps=expected)
-    return RldsExportResult(final, len(ids), int(len(actions)), lengths, num_bytes, time.perf_counter() - t0, report)
+        report = check_rlds(final, expected_steps={eid: src.num_steps(eid) for eid in ids})
+    return RldsExportResult(final, len(ids), int(len(actions)), lengths, num_bytes, time.perf_counter() - t0, report,
+                            resumed_shards=len(jobs) - len(todo))
 
 
 def dataset_info(cfg: RldsExportConfig, ds: Dataset, shard_lengths: list[int], num_bytes: int) -> dict[str, Any]:
@@ -486,14 +581,14 @@ class RldsEpisode:
 class RldsReader:
     """Reads an RLDS folder written by teleforge or by TFDS (Example-per-episode TFRecords)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, strict: bool = True) -> None:
         self.path = Path(path)
         try:
             self.info = json.loads((self.path / "dataset_info.json").read_text())
             features = json.loads((self.path / "features.json").read_text())
         except FileNotFoundError as exc:
             raise ExportError(f"{self.path} is not an RLDS dataset folder ({exc.filename} is missing)") from exc
-        self.step_features, self.episode_features = parse_features_json(features)
+        self.step_features, self.episode_features = parse_features_json(features, strict)
         if self.info.get("fileFormat", "tfrecord") != "tfrecord":
             raise ExportError(f"{self.path}: file format {self.info.get('fileFormat')!r} is not supported; only tfrecord")
 
@@ -528,6 +623,8 @@ class RldsReader:
         T: int | None = None
         for key, spec in self.step_features.items():
             full = f"steps/{key}"
+            if spec.kind == "unsupported":
+                continue
             if full not in raw:
                 raise ExportError(f"{where}: feature {full!r} is missing")
             v = raw[full]
@@ -547,6 +644,8 @@ class RldsReader:
             steps[key] = val
         meta: dict[str, Any] = {}
         for key, spec in self.episode_features.items():
+            if spec.kind == "unsupported":
+                continue
             v = raw.get(key)
             if v is None:
                 raise ExportError(f"{where}: episode feature {key!r} is missing")

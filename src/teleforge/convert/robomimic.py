@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from teleforge.convert.card import ExportSource, export_manifest, write_export_manifest
+from teleforge.convert.card import ExportSource, export_manifest, stage_output, write_export_manifest
 from teleforge.convert.hdf5 import (
     NATIVE_COLUMNS,
     ImportedEpisode,
@@ -80,11 +80,9 @@ def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: floa
     import h5py
 
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise ExportError(f"{out} exists; pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    ds = src.dataset
+    stage = stage_output(out, overwrite=overwrite, is_dir=False)
+    tmp = stage.staging
+    ds = src.dataset  # a view: episodes come trimmed, so dones/num_samples follow the kept range
     spec = ds.spec
     total, backfilled, names = 0, 0, []
     try:
@@ -138,9 +136,9 @@ def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: floa
                 mask = f.create_group("mask")
                 mask.create_dataset("train", data=np.array([n for n, i in zip(names, src.episode_ids) if i not in valid], dtype="S"))
                 mask.create_dataset("valid", data=np.array([n for n, i in zip(names, src.episode_ids) if i in valid], dtype="S"))
-        os.replace(tmp, out)
+        stage.publish()
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        stage.abort()
         raise
     manifest = export_manifest(src, "robomimic", {"file": out.name, "conventions": {
         "robot0_eef_quat": "xyzw (robosuite order); native is wxyz", "actions": "native EE delta, gripper 0=open 1=closed"}})

@@ -3,6 +3,8 @@
 Per failure kind: *recall* is the share of episodes with that label the view
 rejects (for any reason); *precision* is the share of episodes whose diagnosis
 (the kind of the first rule that fired) is that kind and whose label agrees.
+A label whose failure was never executed (``labels.executed`` false, e.g. the task
+succeeded before the failure's trigger) counts as a clean episode.
 """
 
 from __future__ import annotations
@@ -20,9 +22,16 @@ from teleforge.dataset.catalog import read_catalog
 KIND_ALIASES = {"failure": "wrong_object"}
 
 
+def _truth(labels: dict[str, Any], key: str) -> str | None:
+    """The labelled failure, or None when the expert never got to execute it (the episode is clean)."""
+    if labels.get("executed") is False:
+        return None
+    return labels.get(key)
+
+
 def label_scores(root: Path | str, view: View, label_key: str = "failure") -> dict[str, Any]:
     rows = [r for r in effective_rows(read_catalog(root)) if not r["deleted"]]
-    truth = {int(r["episode_id"]): (r["labels"] or {}).get(label_key) for r in rows}
+    truth = {int(r["episode_id"]): _truth(r["labels"] or {}, label_key) for r in rows}
     diag = {i: KIND_ALIASES.get(diagnosis(view.rejected.get(i, [])), diagnosis(view.rejected.get(i, [])))
             for i in truth if i in view.rejected}
     kinds = sorted({k for k in truth.values() if k} | set(diag.values()))
