@@ -39,6 +39,7 @@ def rlds(
     state: str = typer.Option("eef", help="observation/state layout: eef (pos + quat wxyz + gripper) | joints"),
     primary_camera: Optional[str] = typer.Option(None, help="Camera stored as observation/image (default: the first)."),
     episodes: Optional[str] = typer.Option(None, help="Comma-separated episode ids (default: all)."),
+    view: Optional[str] = typer.Option(None, "--view", help="Curated view name (views/NAME.json) or a view file: its kept, trimmed steps."),
     shards: Optional[int] = typer.Option(None, help="Number of TFRecord shards (default: from size, at least --workers)."),
     workers: int = typer.Option(2, help="Shards written in parallel processes."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT/NAME/VERSION."),
@@ -48,7 +49,7 @@ def rlds(
     from teleforge.convert.rlds import RldsExportConfig, export_rlds
 
     cfg = RldsExportConfig(name=name, version=version, action_space=action_space, state=state,
-                           primary_camera=primary_camera, episodes=_ids(episodes), num_shards=shards,
+                           primary_camera=primary_camera, episodes=_ids(episodes), view=view, num_shards=shards,
                            workers=workers, overwrite=overwrite, check=check)
     try:
         res = export_rlds(dataset, out, cfg)
@@ -61,6 +62,8 @@ def rlds(
         f"({res.steps_per_s:.0f} steps/s)",
         soft_wrap=True,
     )
+    if res.resumed_shards:
+        console.print(f"resumed an interrupted export: {res.resumed_shards} finished shards reused", soft_wrap=True)
     if res.check is not None:
         console.print(f"check: ok — {res.check.episodes} episodes, {res.check.steps} steps, every field aligned", soft_wrap=True)
     console.print(f"load it with: tfds.builder_from_directory({str(res.path)!r}).as_dataset(split='train')", soft_wrap=True)

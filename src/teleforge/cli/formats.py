@@ -84,6 +84,30 @@ def register_export_commands(export_app: typer.Typer) -> None:
             _fail(exc)
         console.print(f"wrote {len(r.files)} episode files ({r.samples} steps) to {r.folder}")
 
+    @export_app.command("lerobot")
+    def export_lerobot_cmd(dataset: Path = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder (LeRobot v3.0 layout)."),
+                           episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
+                           repo_id: str = typer.Option("teleforge/dataset", "--repo-id", help="Repo id recorded in the export."),
+                           state: str = typer.Option("ee", "--state", help="observation.state: ee (pos + quat wxyz + gripper) | joints"),
+                           vcodec: str = typer.Option("auto", "--vcodec", help="auto (libsvtav1, as LeRobot) | libsvtav1 | libx264"),
+                           overwrite: bool = _OVERWRITE) -> None:
+        """Export to LeRobot v3.0 (load with LeRobotDataset(repo_id, root=OUT))."""
+        from teleforge.cli.progress import make_progress
+        from teleforge.convert.card import select
+        from teleforge.convert.lerobot import export_lerobot
+
+        try:
+            src = select(dataset, _ids(episodes), view)
+            with make_progress(console) as prog:
+                bar = prog.add_task("export lerobot", total=len(src.episode_ids), status="")
+                r = export_lerobot(src, out, repo_id=repo_id, state=state, vcodec=vcodec, overwrite=overwrite,
+                                   progress=lambda done, total: prog.update(bar, completed=done))
+        except TeleforgeError as exc:
+            _fail(exc)
+        console.print(f"wrote {r.frames} frames of {r.episodes} episodes to {r.root} ({r.data_files} data files, "
+                      f"{r.video_files} videos, {r.vcodec}) in {r.seconds:.1f} s ({r.steps_per_s:.0f} steps/s)", soft_wrap=True)
+        console.print(f"load it with: LeRobotDataset({repo_id!r}, root={str(r.root)!r})", soft_wrap=True)
+
 
 def push_cmd(repo_id: str = typer.Argument(..., help="Hub dataset repo, owner/name."),
              export: Path = typer.Option(..., "--export", help="Export folder to upload (teleforge export hf|lerobot ...)."),
@@ -142,3 +166,42 @@ def import_aloha_cmd(path: Path = typer.Argument(..., help="Folder of episode_N.
         _fail(exc)
     console.print(f"imported {len(r.episode_ids)} episodes ({r.steps} steps) into {r.dataset}"
                   + (f"; left out {', '.join(r.skipped_keys)}" if r.skipped_keys else ""))
+
+
+@import_app.command("rlds")
+def import_rlds_cmd(path: Path = typer.Argument(..., help="RLDS dataset folder (NAME/VERSION with features.json, or NAME)."),
+                    dataset: Path = typer.Option(..., "--dataset", "-d", help="Native dataset (created if new)."),
+                    split: Optional[str] = typer.Option(None, "--split", help="Split to import (default: every split)."),
+                    instruction: Optional[str] = _INSTR, task: Optional[str] = _TASK, skip: Optional[str] = _SKIP,
+                    skip_unknown: bool = _SKIP_UNKNOWN, fps: Optional[float] = _FPS, robot: Optional[str] = _ROBOT,
+                    map_: Optional[list[str]] = typer.Option(None, "--map", help="KEY=COLUMN or KEY[a:b]=COLUMN, e.g. observation/state[0:3]=observation.state.ee_pos (repeatable).")) -> None:
+    """Import an RLDS / Open X-Embodiment dataset (no TensorFlow needed) into a native dataset."""
+    from teleforge.convert.rlds_import import import_rlds
+
+    try:
+        r = import_rlds(path, dataset, split=split, instruction=instruction, task=task, robot_embodiment=robot, fps=fps,
+                        mapping=list(map_ or []), skip=_split(skip), skip_unknown=skip_unknown)
+    except TeleforgeError as exc:
+        _fail(exc)
+    console.print(f"imported {len(r.episode_ids)} episodes ({r.steps} steps) into {r.dataset}"
+                  + (f"; left out {', '.join(r.skipped_keys)}" if r.skipped_keys else "")
+                  + (f"; no source for {', '.join(r.filled_columns)} (filled with neutral values)" if r.filled_columns else ""))
+
+
+@import_app.command("lerobot")
+def import_lerobot_cmd(path: Path = typer.Argument(..., help="LeRobot v3 dataset folder (meta/info.json, data/, videos/)."),
+                       dataset: Path = typer.Option(..., "--dataset", "-d", help="Native dataset (created if new)."),
+                       instruction: Optional[str] = _INSTR, task: Optional[str] = _TASK, skip: Optional[str] = _SKIP,
+                       skip_unknown: bool = _SKIP_UNKNOWN, robot: Optional[str] = _ROBOT,
+                       episodes: Optional[str] = typer.Option(None, "--episodes", help="Comma-separated LeRobot episode indices (default: all).")) -> None:
+    """Import a LeRobot v3 dataset (parquet + mp4) into a native dataset."""
+    from teleforge.convert.lerobot_import import import_lerobot
+
+    try:
+        r = import_lerobot(path, dataset, instruction=instruction, task=task, robot_embodiment=robot, skip=_split(skip),
+                           skip_unknown=skip_unknown, episodes=_ids(episodes))
+    except TeleforgeError as exc:
+        _fail(exc)
+    console.print(f"imported {len(r.episode_ids)} episodes ({r.steps} steps) into {r.dataset}"
+                  + (f"; left out {', '.join(r.skipped_keys)}" if r.skipped_keys else "")
+                  + (f"; no source for {', '.join(r.filled_columns)} (filled with neutral values)" if r.filled_columns else ""))
