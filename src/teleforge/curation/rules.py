@@ -285,6 +285,9 @@ def rules_from_dict(data: dict[str, Any], where: str = "rules") -> RuleSet:
 
 # Tuned on scripted-expert collections with injected failures (see the curation docs):
 # the thresholds sit between the clean demos and each failure kind with a wide margin.
+# Order matters for the diagnosis (the first rule that fires names the kind): causes
+# (idle, jitter, overshoot, drop) come before symptoms (timeout, not success), so an
+# idle pause that made the episode time out is diagnosed as idle.
 DEFAULT_RULES_TOML = """
 name = "default"
 
@@ -298,12 +301,6 @@ description = "NaN/Inf in actions or states"
 name = "no_instruction"
 when = "instruction_present == 0"
 kind = "missing_instruction"
-
-[[rule]]
-name = "timeout"
-when = "time_limit_frac >= 0.98"
-kind = "timeout"
-description = "ran into the task's time limit"
 
 [[rule]]
 name = "idle_pause"
@@ -328,6 +325,12 @@ name = "dropped_object"
 when = "outcome != \\"success\\" and gripper_toggles >= 2 and post_release_motion_m < 0.08"
 kind = "dropped_object"
 description = "grasped, released, then stopped, and the task failed"
+
+[[rule]]
+name = "timeout"
+when = "time_limit_frac >= 0.98"
+kind = "timeout"
+description = "ran into the task's time limit"
 
 [[rule]]
 name = "not_success"
