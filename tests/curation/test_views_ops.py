@@ -150,3 +150,31 @@ def test_view_json_has_the_documented_fields(mixed: Path) -> None:
     path = save_view(mixed, filter_view(mixed, "f"))
     d = json.loads(path.read_text())
     assert {"format", "name", "episodes", "trims", "rejected", "rules", "rules_hash", "catalog_version", "parent"} <= set(d)
+
+
+def _traj_table(ee: np.ndarray, grip: np.ndarray) -> "pa.Table":
+    import pyarrow as pa
+
+    act = np.zeros((len(ee), 7), np.float32)
+    act[:, 6] = grip
+    return pa.table({"observation.state.ee_pos": pa.FixedSizeListArray.from_arrays(ee.astype(np.float32).ravel(), 3),
+                     "action": pa.FixedSizeListArray.from_arrays(act.ravel(), 7)})
+
+
+def test_signature_ignores_timing_but_not_the_path() -> None:
+    from teleforge.curation.dedupe import DedupeConfig, signature
+
+    t = np.linspace(0, 1, 47)[:, None]
+    ee = np.hstack([0.4 + 0.2 * t, 0.1 * np.sin(3 * t), 0.3 - 0.2 * t])
+    grip = (t[:, 0] > 0.6).astype(np.float32)
+    base = signature(_traj_table(ee, grip))
+    # The same motion re-recorded one tick longer (stopped later) and with a 1 s pause on the way.
+    longer = signature(_traj_table(np.vstack([ee, ee[-1:]]), np.append(grip, grip[-1])))
+    paused = signature(_traj_table(np.vstack([ee[:20], np.repeat(ee[20:21], 20, 0), ee[20:]]),
+                                   np.concatenate([grip[:20], np.repeat(grip[20], 20), grip[20:]])))
+    tol = DedupeConfig().tolerance_m * np.sqrt(base.size // 4)
+    assert np.linalg.norm(base - longer) < 1e-6 and np.linalg.norm(base - paused) < 1e-6
+    # A path 3 cm to the side, or closing the gripper at another place, is a different demo.
+    shifted = signature(_traj_table(ee + [0.0, 0.03, 0.0], grip))
+    late_grasp = signature(_traj_table(ee, (t[:, 0] > 0.9).astype(np.float32)))
+    assert np.linalg.norm(base - shifted) > tol and np.linalg.norm(base - late_grasp) > tol

@@ -1,7 +1,7 @@
 """Exact and near-duplicate episodes, in sub-quadratic time.
 
-Exact: equal hash of actions + states. Near: the EE trajectory (and gripper)
-resampled to a fixed number of points is the episode's signature; p-stable
+Exact: equal hash of actions + states. Near: the EE path (and gripper) resampled
+by arc length to a fixed number of points is the episode's signature; p-stable
 random-projection LSH (several tables of quantized projections) proposes
 candidate pairs from shared buckets, and each candidate is verified by its real
 RMS distance. Union-find turns verified pairs into clusters.
@@ -37,7 +37,13 @@ class DedupeResult:
 
 
 def signature(table: pa.Table, points: int = SIGNATURE_POINTS) -> np.ndarray:
-    """(points * 4,) float32: EE position and gripper command resampled along normalized time."""
+    """(points * 4,) float32: EE position and gripper command resampled along the path's arc length.
+
+    Arc length, not time: a re-recording of the same motion that stops one tick later
+    (success is checked per tick) or pauses on the way traces the same path, and must
+    land on the same signature. The gripper counts as 5 cm of path per full toggle, so
+    where along the path the hand closes is part of the signature.
+    """
     n = table.num_rows
     if n == 0:
         return np.zeros(points * 4, np.float32)
@@ -45,11 +51,11 @@ def signature(table: pa.Table, points: int = SIGNATURE_POINTS) -> np.ndarray:
     g = vec(table, "action")[:, 6:7].astype(np.float64) * 0.05  # gripper weighted like 5 cm of motion
     x = np.concatenate([ee, g], axis=1)
     x = np.where(np.isfinite(x), x, 0.0)
-    t = np.linspace(0, n - 1, points)
-    i0 = np.floor(t).astype(int)
-    i1 = np.minimum(i0 + 1, n - 1)
-    w = (t - i0)[:, None]
-    return ((1 - w) * x[i0] + w * x[i1]).astype(np.float32).reshape(-1)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(x, axis=0), axis=1))])
+    if s[-1] <= 1e-9:  # never moved: every point is the start
+        return np.repeat(x[:1], points, axis=0).astype(np.float32).reshape(-1)
+    q = np.linspace(0.0, s[-1], points)
+    return np.stack([np.interp(q, s, x[:, j]) for j in range(x.shape[1])], axis=1).astype(np.float32).reshape(-1)
 
 
 class _UnionFind:

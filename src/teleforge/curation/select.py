@@ -217,7 +217,7 @@ def relabel(root: Path | str, ids: list[int], outcome: str | None = None, instru
 
 
 def dedupe_view(root: Path | str, name: str, cfg: "DedupeConfig | None" = None, from_view: str | None = None) -> tuple[View, "DedupeResult"]:
-    """Keep one episode per duplicate cluster (a success first, then the lowest id)."""
+    """Keep one episode per duplicate cluster (a success first, then the shortest, then the lowest id)."""
     from teleforge.curation.dedupe import find_duplicates, signature
     from teleforge.dataset.shard import open_shard
 
@@ -228,11 +228,13 @@ def dedupe_view(root: Path | str, name: str, cfg: "DedupeConfig | None" = None, 
     sigs = np.stack([signature(open_shard(root / r["file"])[0]) for r in sel.rows]) if sel.rows else np.zeros((0, 128))
     res = find_duplicates(ids, hashes, sigs, cfg)
     success = {int(r["episode_id"]): r.get("outcome") == "success" for r in sel.rows}
+    # Same path, different timing: the shorter one hesitated less.
+    steps = {int(r["episode_id"]): int(r.get("num_steps") or 0) for r in sel.rows}
     exact_ids = {i for c in res.exact for i in c}
     rejected: dict[int, list[dict[str, Any]]] = dict(sel.parent.rejected) if sel.parent else {}
     drop: set[int] = set()
     for c in res.clusters:
-        keep = sorted(c, key=lambda i: (not success.get(i, False), i))[0]
+        keep = sorted(c, key=lambda i: (not success.get(i, False), steps.get(i, 0), i))[0]
         for i in c:
             if i != keep:
                 drop.add(i)
