@@ -31,18 +31,25 @@ def _fail(exc: TeleforgeError) -> None:
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("teleforge_demo"), "--out", "-o", help="Folder for the demo dataset (created)."),
-    episodes: int = typer.Option(12, help="Scripted episodes to collect per task."),
+    out: Path = typer.Option(Path("teleforge_demo"), "--out", "-o", help="Folder for the dataset, exports, runs and eval (created)."),
+    episodes: int = typer.Option(10, help="Scripted episodes to collect per task."),
     tasks: str = typer.Option("pick_cube,place_in_bin,push_to_target,stack", help="Comma-separated tasks."),
-    quick: bool = typer.Option(False, "--quick", help="A few episodes of one task: a one-minute smoke run."),
+    quick: bool = typer.Option(False, "--quick", help="One task, 4 episodes, a short fine-tune and 5 eval episodes: ≤ 3 minutes."),
     failure_rate: float = typer.Option(0.3, help="Share of episodes where the expert injects a failure."),
     seed: int = typer.Option(0, help="First scene seed."),
+    size: int = typer.Option(128, help="Camera image size in pixels (square)."),
+    export: bool = typer.Option(True, "--export/--no-export", help="Export the curated view as RLDS and LeRobot v3."),
+    train: bool = typer.Option(True, "--train/--no-train", help="Fine-tune the bundled VLA on the curated view and evaluate it (needs teleforge[train])."),
+    head: str = typer.Option("flow", help="Action head to fine-tune: tokens | flow."),
+    train_time: float = typer.Option(180.0, help="Fine-tune wall-clock budget in seconds."),
+    eval_episodes: int = typer.Option(20, help="Closed-loop eval episodes on held-out pick_cube seeds."),
 ) -> None:
-    """Run the whole story on the embedded sim: scripted collection with injected failures, then a summary."""
+    """Run the whole story on the embedded sim: collect with injected failures, curate, export, fine-tune, evaluate."""
     from teleforge.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(out=out, episodes_per_task=episodes, tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()),
-                     quick=quick, failure_rate=failure_rate, seed=seed)
+                     quick=quick, failure_rate=failure_rate, seed=seed, image_size=size, export=export, train=train,
+                     head=head, train_time_s=train_time, eval_episodes=eval_episodes)
     try:
         report = run_demo(cfg, console=console)
     except TeleforgeError as exc:
@@ -155,6 +162,17 @@ app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
 app.command("push")(push_cmd)
 app.command("serve-robot")(serve_cmd)
+
+from teleforge.cli.eval import eval_cmd, experiment_cmd  # noqa: E402
+from teleforge.cli.handoff import handoff_cmd  # noqa: E402
+
+app.command("eval")(eval_cmd)
+app.command("handoff")(handoff_cmd)
+
+from teleforge.cli.train import train_app  # noqa: E402
+
+app.add_typer(train_app, name="train")
+train_app.command("experiment")(experiment_cmd)  # `teleforge train experiment`: raw vs curated, same budget
 
 
 def main() -> None:  # pragma: no cover

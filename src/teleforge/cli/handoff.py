@@ -1,0 +1,47 @@
+"""``teleforge handoff openvla|openpi|lerobot DATASET[:VIEW] OUT``. Thin: parse, call, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from teleforge.errors import TeleforgeError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def handoff_cmd(
+    target: str = typer.Argument(..., help="openvla | openpi | lerobot"),
+    dataset: str = typer.Argument(..., help="Dataset folder, optionally with a curated view: DATASET:VIEW."),
+    out: Path = typer.Argument(..., help="Output folder (created; holds the data, stats, config and a README)."),
+    name: Optional[str] = typer.Option(None, help="Dataset name for the trainer (default: from the folder and view)."),
+    primary_camera: Optional[str] = typer.Option(None, help="Camera used as the main image (default: front)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an OUT written by an earlier handoff."),
+) -> None:
+    """Write what another trainer needs (data, normalization stats, config entry) and a README saying what to run."""
+    from teleforge.train_adapter.handoff import HandoffConfig, handoff, parse_dataset_arg
+
+    root, view = parse_dataset_arg(dataset)
+    try:
+        res = handoff(HandoffConfig(target=target, dataset=root, out=out, view=view, name=name,
+                                    primary_camera=primary_camera, overwrite=overwrite),
+                      progress=lambda msg: console.print(f"[bold]{target}[/] {msg}"))
+    except TeleforgeError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=1) from None
+    t = Table(title=f"handoff → {target} · {res.episodes} episodes, {res.steps} steps", title_justify="left")
+    t.add_column("what")
+    t.add_column("path")
+    for role, p in res.files.items():
+        t.add_row(role, str(p))
+    console.print(t)
+    console.print("run there:", soft_wrap=True)
+    for c in res.commands:
+        console.print(f"  [cyan]{escape(c)}[/]", soft_wrap=True, highlight=False)
+    console.print(f"details: [bold]{out / 'README.md'}[/]")

@@ -1,0 +1,107 @@
+"""``teleforge train``: fine-tune the bundled VLA on DATASET[:VIEW]; ``teleforge train pretrain``: rebuild the base.
+
+Thin: parse, call teleforge.train_adapter, print. torch is imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from teleforge.errors import TeleforgeError
+
+train_app = typer.Typer(
+    name="train",
+    help="Fine-tune the bundled VLA on a dataset or view (`teleforge train --data DATASET[:VIEW]`), or rebuild the base (`pretrain`).",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(exc: TeleforgeError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code=1)
+
+
+def _summary(res: object, title: str) -> None:
+    t = Table(title=title, show_header=False)
+    for k in ("checkpoint", "steps", "seconds", "steps_per_s", "episodes", "frames", "params"):
+        t.add_row(k, str(getattr(res, k)))
+    vl = getattr(res, "val_losses")
+    t.add_row("val loss (first → last)", f"{vl[0][1]} → {vl[-1][1]}" if vl else "n/a (no validation split)")
+    console.print(t)
+
+
+@train_app.callback(invoke_without_command=True)
+def train_cmd(
+    ctx: typer.Context,
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="Dataset folder, or DATASET:VIEW for a curated view."),
+    head: str = typer.Option("flow", "--head", help="tokens | flow | both"),
+    init: str = typer.Option("bundled", "--init", help="bundled | scratch | a checkpoint folder"),
+    steps: int = typer.Option(1500, "--steps", help="Optimizer steps."),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many seconds of training (the LR schedule anneals to it)."),
+    batch_size: int = typer.Option(32, "--batch-size", "-b"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Default: 3e-5 from a checkpoint, 3e-4 from scratch."),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(Path("runs/vla"), "--out", "-o", help="Run folder: best/ and last/ checkpoints, result.json."),
+    val_fraction: float = typer.Option(0.1, "--val-fraction"),
+    val_every: int = typer.Option(250, "--val-every"),
+    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks to keep (default: all in the data)."),
+    success_only: bool = typer.Option(False, "--success-only", help="Keep only episodes whose outcome is success."),
+    workers: int = typer.Option(2, "--workers", help="JPEG-decoding processes."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+) -> None:
+    """Fine-tune (or train from scratch) on a native dataset; views and trims are honoured."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not data:
+        console.print(ctx.get_help())
+        raise typer.Exit(code=2)
+    try:
+        from teleforge.train_adapter.train import TrainConfig, train
+
+        cfg = TrainConfig(data=data, head=head, init=init, steps=steps, time_budget_s=time_budget, batch_size=batch_size,
+                          lr=lr, seed=seed, out=out, val_fraction=val_fraction, val_every=val_every,
+                          tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else None,
+                          outcomes=("success",) if success_only else None, workers=workers, resume=resume, device=device)
+        res = train(cfg, console=console)
+    except TeleforgeError as exc:
+        _fail(exc)
+    _summary(res, "teleforge train")
+
+
+@train_app.command("pretrain")
+def pretrain_cmd(
+    out: Path = typer.Option(Path("runs/base"), "--out", "-o", help="Run folder; the base checkpoint is OUT/best."),
+    pick: int = typer.Option(1500, "--pick", help="Scripted pick_cube episodes."),
+    place: int = typer.Option(350, "--place", help="Scripted place_in_bin episodes."),
+    push: int = typer.Option(350, "--push", help="Scripted push_to_target episodes."),
+    stack: int = typer.Option(400, "--stack", help="Scripted stack episodes."),
+    steps: int = typer.Option(14000, "--steps"),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many seconds of training (the bundled base: 290 on an H100)."),
+    batch_size: int = typer.Option(256, "--batch-size", "-b"),
+    lr: float = typer.Option(5e-4, "--lr"),
+    seed: int = typer.Option(0, "--seed"),
+    workers: int = typer.Option(2, "--workers", help="Collection (sim) processes."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+) -> None:
+    """Rebuild the bundled base: scripted multi-task demos in memory, then both heads from scratch."""
+    try:
+        from teleforge.train_adapter.train import PretrainConfig, TrainConfig, pretrain
+
+        tc = TrainConfig(head="both", init="scratch", steps=steps, time_budget_s=time_budget, batch_size=batch_size, lr=lr,
+                         seed=seed, out=out, val_fraction=0.05, val_every=1000, ckpt_every=5000, warmup_steps=300,
+                         workers=workers, device=device)
+        cfg = PretrainConfig(episodes={"pick_cube": pick, "place_in_bin": place, "push_to_target": push, "stack": stack},
+                             collect_workers=workers, train=tc)
+        res = pretrain(cfg, console=console)
+    except TeleforgeError as exc:
+        _fail(exc)
+    _summary(res, "teleforge train pretrain")

@@ -1,0 +1,149 @@
+"""Checkpoints (a folder: model.safetensors + config.json [+ train_state.pt]) and ``load_policy``.
+
+config.json holds everything needed to run the weights: the model config, the instruction
+vocabulary, the q01/q99 normalization stats, which heads were trained, the action space
+and embodiment, and what the run was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from teleforge.errors import CheckpointError
+from teleforge.train_adapter._torch import require_torch
+from teleforge.train_adapter.normalize import NormStats, state_vector
+from teleforge.train_adapter.policy import PolicyInfo, PolicyObs
+from teleforge.train_adapter.text import InstructionTokenizer
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+TRAIN_STATE = "train_state.pt"
+FORMAT = "teleforge.vla/1"
+ACTION_SPACE = "native_ee_delta"
+BUNDLED_DIR = Path(__file__).parent / "assets" / "base"
+
+
+def resolve(path: str | Path) -> Path:
+    """``"bundled"`` -> the shipped base; a folder or its model.safetensors -> the folder."""
+    if str(path) == "bundled":
+        if not (BUNDLED_DIR / WEIGHTS).is_file():
+            raise CheckpointError(f"the bundled base checkpoint is missing from {BUNDLED_DIR}: reinstall teleforge, "
+                                  "or rebuild it with `teleforge train pretrain --out DIR`")
+        return BUNDLED_DIR
+    p = Path(path)
+    if p.is_file() and p.name in (WEIGHTS, CONFIG):
+        p = p.parent
+    if not (p / CONFIG).is_file() or not (p / WEIGHTS).is_file():
+        raise CheckpointError(f"{p} is not a teleforge checkpoint (it needs {CONFIG} and {WEIGHTS}); "
+                              "pass a folder written by `teleforge train`, or 'bundled'")
+    return p
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    p = resolve(path) / CONFIG
+    try:
+        cfg = json.loads(p.read_text())
+    except (ValueError, OSError) as exc:
+        raise CheckpointError(f"{p} is corrupt ({exc}); re-train or copy the checkpoint again") from exc
+    if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
+        raise CheckpointError(f"{p} is not a {FORMAT} checkpoint config (format {cfg.get('format') if isinstance(cfg, dict) else None!r})")
+    return cfg
+
+
+def save_checkpoint(out: Path, model: Any, config: dict[str, Any], train_state: dict[str, Any] | None = None) -> Path:
+    """Write the folder atomically enough for resume: weights and state first, config last."""
+    torch = require_torch()
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(out / (WEIGHTS + ".tmp")), metadata={"format": FORMAT})
+    (out / (WEIGHTS + ".tmp")).replace(out / WEIGHTS)
+    if train_state is not None:
+        torch.save(train_state, out / (TRAIN_STATE + ".tmp"))
+        (out / (TRAIN_STATE + ".tmp")).replace(out / TRAIN_STATE)
+    cfg = dict(config, format=FORMAT)
+    (out / (CONFIG + ".tmp")).write_text(json.dumps(cfg, indent=1))
+    (out / (CONFIG + ".tmp")).replace(out / CONFIG)
+    return out
+
+
+def load_model(path: str | Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+    """(VLA in eval mode, config dict); corrupt or mismatched weights raise ``CheckpointError`` naming the file."""
+    from teleforge.train_adapter.model import VLA, ModelConfig
+
+    root = resolve(path)
+    cfg = read_config(root)
+    wfile = root / WEIGHTS
+    try:
+        from safetensors.torch import load_file
+
+        tensors = load_file(str(wfile), device=device)
+    except Exception as exc:  # safetensors raises several types for a truncated/garbled file
+        raise CheckpointError(f"{wfile} is corrupt or truncated ({exc}); re-train, or copy the checkpoint again") from exc
+    try:
+        model = VLA(ModelConfig.from_dict(cfg["model"]))
+        model.load_state_dict(tensors)
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"{wfile} does not match its {CONFIG} ({str(exc)[:300]})") from exc
+    return model.to(device).eval(), cfg
+
+
+class VLAPolicy:
+    """A checkpoint behind the ``Policy`` protocol (CPU, one observation at a time)."""
+
+    def __init__(self, model: Any, cfg: dict[str, Any], head: str | None = None, seed: int = 0) -> None:
+        torch = require_torch()
+        heads = tuple(cfg["model"]["heads"])
+        head = head or cfg.get("default_head") or heads[0]
+        if head not in heads:
+            raise CheckpointError(f"this checkpoint has head(s) {', '.join(heads)}, not {head!r}")
+        self.model = model
+        self.cfg = cfg
+        self.head = head
+        self.norm = NormStats.from_dict(cfg["norm"])
+        self.tokenizer = InstructionTokenizer.from_dict(cfg["tokenizer"])
+        m = cfg["model"]
+        self.info = PolicyInfo(
+            head=head, chunk=int(m["chunk"]), cameras=tuple(m["cameras"]), image_size=int(m["image_size"]),
+            action_space=cfg.get("action_space", ACTION_SPACE), control_hz=float(cfg.get("control_hz", 20.0)),
+            extra={"embodiment": cfg.get("embodiment"), "params": int(sum(p.numel() for p in model.parameters())),
+                   "flow_steps": int(m.get("flow_steps", 10)), "trained_on": cfg.get("trained_on", {}),
+                   "tasks": list(cfg.get("tasks") or []), "render_size": int(cfg.get("render_size") or 128)},
+        )
+        self._seed = seed
+        self._gen = torch.Generator().manual_seed(seed)
+        self._words = self.tokenizer.encode("")
+
+    def reset(self, instruction: str) -> None:
+        torch = require_torch()
+        self._words = self.tokenizer.encode(instruction)
+        self._gen = torch.Generator().manual_seed(self._seed)
+
+    def predict(self, obs: PolicyObs) -> np.ndarray:
+        torch = require_torch()
+        from teleforge.train_adapter.model import prep_images
+
+        if obs.instruction:
+            words = self.tokenizer.encode(obs.instruction)
+        else:
+            words = self._words
+        imgs = prep_images(obs.images, self.info.cameras, self.info.image_size)
+        state = self.norm.norm_state(state_vector(obs.ee_pos, obs.ee_quat, obs.gripper, obs.joint_pos))
+        with torch.inference_mode():
+            x = self.model.sample(torch.from_numpy(imgs)[None], torch.from_numpy(words)[None],
+                                  torch.from_numpy(state)[None], self.head, generator=self._gen)
+        a = self.norm.denorm_action(x[0].numpy())
+        a[:, 6] = (a[:, 6] > 0.5).astype(np.float32)  # the gripper target is binary in every demo
+        return a
+
+
+def load_policy(path: str | Path = "bundled", head: str | None = None) -> VLAPolicy:
+    """A runnable policy from a checkpoint folder (or "bundled"); ``head`` "tokens"|"flow" (default: the trained one)."""
+    model, cfg = load_model(path)
+    return VLAPolicy(model, cfg, head)

@@ -1,0 +1,167 @@
+"""Training data straight from native shards: views and trims honoured, JPEG decoded in worker processes.
+
+Each worker opens one episode shard (memory-mapped Arrow), decodes its frames, resizes them
+to the model's input size and returns compact uint8 arrays; the pool keeps every core busy
+while the parent only concatenates. Training then samples (episode, step) pairs in memory.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from teleforge.errors import TrainError
+from teleforge.train_adapter.normalize import state_vector
+from teleforge.train_adapter.sim_data import EpisodeArrays
+
+
+def split_data_arg(data: str | Path, view: str | None = None) -> tuple[Path, str | None]:
+    """``DATASET[:VIEW]`` -> (dataset path, view name); an explicit ``view`` wins."""
+    s = str(data)
+    if view is None and not Path(s).exists() and ":" in s:
+        s, view = s.rsplit(":", 1)
+    return Path(s), view or None
+
+
+@dataclass
+class EpisodeRef:
+    episode_id: int
+    start: int
+    stop: int  # exclusive
+    instruction: str
+    task: str
+
+
+def select_episodes(root: Path, view: str | None, tasks: tuple[str, ...] | None = None,
+                    outcomes: tuple[str, ...] | None = None) -> list[EpisodeRef]:
+    """The episodes (and step ranges) a training run uses: a view's kept ids and trims, else the whole catalog."""
+    from teleforge.dataset import Dataset
+
+    ds = Dataset.open(root)
+    infos = {e.episode_id: e for e in ds.episodes}
+    trims: dict[int, tuple[int, int]] = {}
+    if view:
+        from teleforge.curation.views import load_view
+
+        v = load_view(root, view)
+        ids, trims = list(v.episodes), dict(v.trims)
+    else:
+        ids = sorted(infos)
+    refs = []
+    for i in ids:
+        e = infos[i]
+        if tasks and e.task not in tasks:
+            continue
+        if outcomes and e.outcome not in outcomes:
+            continue
+        a, b = trims.get(i, (0, e.num_steps))
+        if b - a < 1:
+            continue
+        refs.append(EpisodeRef(i, a, b, e.instruction or "", e.task))
+    if not refs:
+        what = f"view {view!r} of {root}" if view else str(root)
+        raise TrainError(f"{what} has no episodes to train on{' for tasks ' + ','.join(tasks) if tasks else ''}; "
+                         "collect some with `teleforge collect` or pick another view")
+    missing = [r.episode_id for r in refs if not r.instruction.strip()]
+    if missing:
+        raise TrainError(f"episodes {missing[:10]} of {root} have no instruction; the VLA is language-conditioned: "
+                         "re-collect them with a task, or drop them with a view (`teleforge curate filter`)")
+    return refs
+
+
+def _load_one(args: tuple) -> EpisodeArrays:
+    root, ref, cameras, size = args
+    import cv2
+
+    cv2.setNumThreads(1)  # the pool parallelizes over episodes
+    from teleforge.dataset import Dataset
+    from teleforge.dataset.images import decode_image
+    from teleforge.dataset.schema import image_column
+
+    ds = Dataset.open(root)
+    ep = ds.episode(ref.episode_id)
+    sl = slice(ref.start, ref.stop)
+    n = ref.stop - ref.start
+    imgs = np.empty((n, len(cameras), size, size, 3), np.uint8)
+    for k, cam in enumerate(cameras):
+        if image_column(cam) not in ep.columns:
+            raise TrainError(f"episode {ref.episode_id} has no camera {cam!r} (columns: {', '.join(ep.columns)})")
+        conf = ds.spec.camera(cam)
+        col = ep.column(image_column(cam))[sl]
+        last = None
+        for t, data in enumerate(col):
+            if data is None:  # a camera's first frame may lag the first step: reuse the nearest one
+                img = last
+            else:
+                img = decode_image(data, conf)
+                if img.shape[0] != size or img.shape[1] != size:
+                    img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+                last = img
+            if img is not None:
+                imgs[t, k] = img
+        if last is None:
+            raise TrainError(f"episode {ref.episode_id}: camera {cam!r} has no frames")
+        first = next(i for i, d in enumerate(col) if d is not None)
+        imgs[:first, k] = imgs[first, k]
+    state = state_vector(ep.column("observation.state.ee_pos")[sl], ep.column("observation.state.ee_quat")[sl],
+                         np.asarray(ep.column("observation.state.gripper")[sl], np.float32),
+                         ep.column("observation.state.joint_pos")[sl])
+    actions = np.asarray(ep.column("action")[sl], np.float32)
+    if actions.ndim != 2 or actions.shape[1] != 7:
+        raise TrainError(f"episode {ref.episode_id}: actions are {actions.shape}, the VLA is trained on 7-D native actions")
+    return EpisodeArrays(imgs, state.astype(np.float32), actions, ref.instruction, ref.task, ref.episode_id)
+
+
+def load_episodes(root: Path | str, refs: list[EpisodeRef], cameras: tuple[str, ...], image_size: int,
+                  workers: int = 2, progress: Callable[[int], Any] | None = None) -> list[EpisodeArrays]:
+    """Decode ``refs`` into memory with a process pool (``workers`` <= 1: in this process)."""
+    from teleforge.dataset import Dataset
+
+    spec = Dataset.open(root).spec
+    have = set(spec.camera_names)
+    lacking = [c for c in cameras if c not in have]
+    if lacking:
+        raise TrainError(f"{root} has cameras {sorted(have)}, the model needs {list(cameras)}; "
+                         "train from scratch with --cameras matching the dataset, or record the missing camera")
+    args = [(Path(root), r, tuple(cameras), int(image_size)) for r in refs]
+    out: list[EpisodeArrays] = []
+    if workers <= 1 or len(args) == 1:
+        for a in args:
+            out.append(_load_one(a))
+            if progress:
+                progress(1)
+        return out
+    with mp.get_context("spawn").Pool(workers) as pool:
+        for ep in pool.imap(_load_one, args, chunksize=1):
+            out.append(ep)
+            if progress:
+                progress(1)
+    return out
+
+
+class ChunkSampler:
+    """All episodes concatenated; draws (frame, action chunk) training samples."""
+
+    def __init__(self, episodes: list[EpisodeArrays], chunk: int) -> None:
+        if not episodes:
+            raise TrainError("no episodes to sample from")
+        self.images = np.concatenate([e.images for e in episodes])
+        self.state = np.concatenate([e.state for e in episodes])
+        lens = np.array([len(e.actions) for e in episodes])
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        acts = np.concatenate([e.actions for e in episodes])
+        # Targets past an episode's end repeat its last action (the arm holds still).
+        idx = np.arange(len(acts))[:, None] + np.arange(chunk)[None]
+        ends = np.repeat(starts + lens - 1, lens)
+        self.chunks = acts[np.minimum(idx, ends[:, None])]  # (N, chunk, 7)
+        self.episode_of = np.repeat(np.arange(len(episodes)), lens)
+        self.instructions = [e.instruction for e in episodes]
+        self.n = len(acts)
+        self.aux = np.concatenate([e.aux for e in episodes]) if all(e.aux is not None for e in episodes) else None
+
+    def __len__(self) -> int:
+        return self.n

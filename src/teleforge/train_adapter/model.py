@@ -1,0 +1,212 @@
+"""The bundled VLA: a small CNN per camera, word embeddings, proprio, a transformer trunk, two heads.
+
+Tokens: ``[instruction words | state | front 6x6 | wrist 6x6 | chunk queries]``. The trunk
+runs once per prediction; the query outputs feed
+
+* the **tokens** head: per chunk step and action dimension, logits over 256 uniform bins
+  of the q01/q99-normalized action (cross-entropy; argmax at inference), and
+* the **flow** head: a 2-layer transformer over the chunk that predicts the flow-matching
+  velocity of a noisy action chunk (pi0 convention: x_t = t*noise + (1-t)*action,
+  v = noise - action), integrated from t=1 to 0 in ``flow_steps`` Euler steps.
+
+One checkpoint can hold both heads (the bundled base does); ``head`` picks which one runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from teleforge.train_adapter._torch import require_torch
+from teleforge.train_adapter.normalize import N_BINS
+
+torch = require_torch()
+nn = torch.nn
+F = torch.nn.functional
+
+
+@dataclass
+class ModelConfig:
+    cameras: tuple[str, ...] = ("front", "wrist")
+    image_size: int = 96
+    state_dim: int = 17
+    action_dim: int = 7
+    chunk: int = 8
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    cnn_channels: tuple[int, ...] = (32, 64, 96, 128)
+    vocab_size: int = 128
+    max_words: int = 16
+    n_bins: int = N_BINS
+    flow_layers: int = 2
+    flow_steps: int = 10
+    heads: tuple[str, ...] = ("tokens", "flow")
+    aux_dim: int = 6  # pretraining only: target object (and goal) position, a grounding aid
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        known = set(cls.__dataclass_fields__)
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known}
+        return cls(**kw)
+
+
+def _block(cin: int, cout: int, k: int) -> Any:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride=2, padding=k // 2), nn.GroupNorm(8, cout), nn.GELU())
+
+
+class ImageEncoder(nn.Module):
+    """uint8 (B, H, W, 3) + instruction vector -> (B, (H/16)^2, d) tokens with learned positions.
+
+    Every block is FiLM-modulated by the instruction (RT-1 style), so what the CNN looks
+    for depends on the words ("red cube") from the first layer on.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        ch = (3, *cfg.cnn_channels)
+        self.blocks = nn.ModuleList([_block(ch[i], ch[i + 1], 5 if i == 0 else 3) for i in range(len(ch) - 1)])
+        self.film = nn.ModuleList([nn.Linear(cfg.d_model, 2 * c) for c in ch[1:]])
+        for f in self.film:  # start as identity
+            nn.init.zeros_(f.weight)
+            nn.init.zeros_(f.bias)
+        self.proj = nn.Linear(ch[-1], cfg.d_model)
+        side = cfg.image_size // 2 ** (len(ch) - 1)
+        self.pos = nn.Parameter(torch.randn(side * side, cfg.d_model) * 0.02)
+
+    def forward(self, img: Any, lang: Any) -> Any:
+        x = img.permute(0, 3, 1, 2).float() * (1 / 255.0)
+        x = (x - 0.45) / 0.25
+        for blk, film in zip(self.blocks, self.film):
+            x = blk(x)
+            g, b = film(lang).chunk(2, dim=-1)
+            x = x * (1 + g[:, :, None, None]) + b[:, :, None, None]
+        x = x.flatten(2).transpose(1, 2)  # (B, side*side, C)
+        return self.proj(x) + self.pos
+
+
+def _time_embedding(t: Any, dim: int) -> Any:
+    half = dim // 2
+    freqs = torch.exp(-math.log(1000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    ang = t[:, None].float() * 100.0 * freqs[None]
+    return torch.cat([ang.sin(), ang.cos()], dim=-1)
+
+
+def _encoder(d: int, heads: int, layers: int) -> Any:
+    layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=2 * d, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=True)
+    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+
+class VLA(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.vision = ImageEncoder(cfg)
+        self.cam_emb = nn.Parameter(torch.zeros(len(cfg.cameras), d))
+        self.word_emb = nn.Embedding(cfg.vocab_size, d, padding_idx=0)
+        self.word_pos = nn.Parameter(torch.randn(cfg.max_words, d) * 0.02)
+        self.state_proj = nn.Sequential(nn.Linear(cfg.state_dim, d), nn.GELU(), nn.Linear(d, d))
+        self.queries = nn.Parameter(torch.randn(cfg.chunk, d) * 0.02)
+        self.trunk = _encoder(d, cfg.n_heads, cfg.n_layers)
+        self.out_norm = nn.LayerNorm(d)
+        if cfg.aux_dim:
+            self.aux_head = nn.Linear(d, cfg.aux_dim)
+        if "tokens" in cfg.heads:
+            self.token_head = nn.Linear(d, cfg.action_dim * cfg.n_bins)
+        if "flow" in cfg.heads:
+            self.flow_in = nn.Linear(cfg.action_dim, d)
+            self.flow_time = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, d))
+            self.flow_net = _encoder(d, cfg.n_heads, cfg.flow_layers)
+            self.flow_out = nn.Linear(d, cfg.action_dim)
+
+    # --- trunk ---------------------------------------------------------------------
+    def encode(self, images: Any, words: Any, state: Any) -> Any:
+        """images (B, n_cam, H, W, 3) uint8, words (B, L) int64, state (B, S) -> (B, chunk, d)."""
+        b, n_cam = images.shape[:2]
+        we = self.word_emb(words)
+        known = (words != 0).float()[..., None]
+        lang = (we * known).sum(1) / known.sum(1).clamp(min=1.0)  # bag of words for FiLM
+        lang = lang[:, None].expand(b, n_cam, -1).reshape(b * n_cam, -1)
+        vis = self.vision(images.reshape(b * n_cam, *images.shape[2:]), lang)
+        vis = vis.reshape(b, n_cam, vis.shape[1], -1) + self.cam_emb[None, :, None, :]
+        vis = vis.reshape(b, -1, vis.shape[-1])
+        w = we + self.word_pos[: words.shape[1]]
+        s = self.state_proj(state)[:, None]
+        q = self.queries[None].expand(b, -1, -1)
+        x = torch.cat([w, s, vis, q], dim=1)
+        pad = torch.cat([words == 0, torch.zeros(b, x.shape[1] - words.shape[1], dtype=torch.bool, device=x.device)], 1)
+        x = self.trunk(x, src_key_padding_mask=pad)
+        return self.out_norm(x[:, -self.cfg.chunk:])
+
+    # --- heads ---------------------------------------------------------------------
+    def token_logits(self, feat: Any) -> Any:
+        b = feat.shape[0]
+        return self.token_head(feat).reshape(b, self.cfg.chunk, self.cfg.action_dim, self.cfg.n_bins)
+
+    def velocity(self, feat: Any, x_t: Any, t: Any) -> Any:
+        temb = self.flow_time(_time_embedding(t, self.cfg.d_model))[:, None]
+        h = self.flow_net(feat + self.flow_in(x_t) + temb)
+        return self.flow_out(h)
+
+    def losses(self, batch: dict[str, Any], heads: tuple[str, ...]) -> dict[str, Any]:
+        """Per-head losses for a batch with images, words, state, actions (B, chunk, 7) in [-1, 1], bins."""
+        feat = self.encode(batch["images"], batch["words"], batch["state"])
+        out: dict[str, Any] = {}
+        if "aux" in batch and self.cfg.aux_dim:
+            out["aux"] = F.mse_loss(self.aux_head(feat.mean(1)), batch["aux"])
+        if "tokens" in heads:
+            logits = self.token_logits(feat)
+            out["tokens"] = F.cross_entropy(logits.reshape(-1, self.cfg.n_bins), batch["bins"].reshape(-1))
+        if "flow" in heads:
+            a = batch["actions"]
+            t = torch.rand(a.shape[0], device=a.device) * 0.999 + 0.001
+            noise = torch.randn_like(a)
+            x_t = t[:, None, None] * noise + (1 - t[:, None, None]) * a
+            v = self.velocity(feat, x_t, t)
+            out["flow"] = F.mse_loss(v, noise - a)
+        return out
+
+    @torch.no_grad()
+    def sample(self, images: Any, words: Any, state: Any, head: str, generator: Any = None) -> Any:
+        """Normalized action chunk (B, chunk, 7) in [-1, 1]."""
+        feat = self.encode(images, words, state)
+        if head == "tokens":
+            idx = self.token_logits(feat).argmax(-1)
+            return (idx.float() + 0.5) / self.cfg.n_bins * 2 - 1
+        b = feat.shape[0]
+        x = torch.randn(b, self.cfg.chunk, self.cfg.action_dim, device=feat.device, generator=generator)
+        n = self.cfg.flow_steps
+        for i in range(n):
+            t = torch.full((b,), 1.0 - i / n, device=feat.device)
+            x = x - self.velocity(feat, x, t) / n
+        return x.clamp(-1, 1)
+
+
+def count_params(model: Any) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def prep_images(images: dict[str, np.ndarray], cameras: tuple[str, ...], size: int) -> np.ndarray:
+    """Resize each named camera frame to ``size`` the same way for training and eval: (n_cam, s, s, 3) uint8."""
+    import cv2
+
+    out = []
+    for cam in cameras:
+        img = images.get(cam)
+        if img is None:
+            from teleforge.errors import TrainError
+
+            raise TrainError(f"the policy needs camera {cam!r}; the observation has {sorted(images)}")
+        img = np.asarray(img)
+        if img.shape[0] != size or img.shape[1] != size:
+            img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+        out.append(img)
+    return np.stack(out)

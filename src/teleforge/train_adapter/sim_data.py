@@ -1,0 +1,149 @@
+"""Scripted demonstrations straight into memory, for pretraining the base (no recorder, no clock).
+
+The same sim, expert and cameras as `teleforge collect --device scripted`, stepped as fast
+as the CPU allows. Frames go through the same JPEG (quality 95) round trip at the same
+collection size as recorded data, then the same resize as training and eval, so the base
+sees what a fine-tune on a recorded dataset sees.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from teleforge.train_adapter.normalize import state_vector
+
+
+@dataclass
+class EpisodeArrays:
+    """One episode, ready for training."""
+
+    images: np.ndarray  # (T, n_cam, s, s, 3) uint8
+    state: np.ndarray  # (T, S) float32
+    actions: np.ndarray  # (T, 7) float32 native
+    instruction: str
+    task: str = ""
+    seed: int = -1
+    aux: np.ndarray | None = None  # (T, 6) privileged object/goal positions (pretraining only)
+
+
+AUX_CENTER = np.array([0.5, 0.0, 0.05, 0.5, 0.0, 0.05], np.float32)
+
+
+def aux_target(robot: Any, task: str) -> np.ndarray:
+    """Where the named object is and where it must go, scaled to ~unit range (the grounding aid)."""
+    objs = robot.object_states()
+    b = robot.binding
+    obj = objs[b["object"]].pos
+    if task == "stack":
+        goal = objs[b["support"]].pos
+    elif task == "place_in_bin":
+        goal = objs["bin"].pos
+    elif task == "push_to_target":
+        goal = objs["target_region"].pos
+    else:
+        goal = obj + np.array([0.0, 0.0, 0.1])
+    return ((np.concatenate([obj, goal]).astype(np.float32) - AUX_CENTER) * 10).astype(np.float32)
+
+
+def jpeg_roundtrip(img: np.ndarray, quality: int = 95) -> np.ndarray:
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+
+
+class _Sim:
+    """A SimRobot plus a synchronous renderer (one per process: GL contexts are per thread)."""
+
+    def __init__(self, render_size: int, hz: float = 20.0) -> None:
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        from teleforge.robots.sim_cameras import SnapshotRenderer
+        from teleforge.robots.sim_robot import SimRobot
+
+        self.robot = SimRobot(control_hz=hz)
+        self.robot.connect()
+        self.renderer = SnapshotRenderer(self.robot.xml, render_size, render_size)
+
+    def frames(self, cameras: tuple[str, ...]) -> dict[str, np.ndarray]:
+        snap = self.robot.state_snapshot()
+        return {c: self.renderer.render(snap, c).copy() for c in cameras}
+
+
+def scripted_episode(sim: _Sim, task: str, seed: int, cameras: tuple[str, ...], image_size: int,
+                     jpeg_quality: int = 95, hold_s: float = 0.5) -> tuple[EpisodeArrays, bool]:
+    """Run the expert on one seed; return the episode and whether the task succeeded."""
+    from teleforge.robots.expert import ScriptedExpert
+    from teleforge.train_adapter.model import prep_images
+
+    robot = sim.robot
+    info = robot.reset(task, seed)
+    expert = ScriptedExpert(task, seed=seed)
+    expert.reset(robot)
+    hz = robot.control_hz
+    imgs, states, acts, aux = [], [], [], []
+    ok_steps = done_steps = 0
+    success = False
+    for _ in range(int(info.time_limit_s * hz)):
+        st = robot.observe()
+        frames = {c: jpeg_roundtrip(f, jpeg_quality) for c, f in sim.frames(cameras).items()}
+        a = np.asarray(expert.act(robot), np.float32)
+        imgs.append(prep_images(frames, cameras, image_size))
+        states.append(state_vector(st.ee_pos, st.ee_quat, st.gripper, st.joint_pos))
+        acts.append(a)
+        aux.append(aux_target(robot, task))
+        robot.act(a)
+        success = robot.success()
+        ok_steps = ok_steps + 1 if success else 0
+        done_steps = done_steps + 1 if expert.labels.get("phase") in ("hold", "dropped") else 0
+        if ok_steps >= hold_s * hz or done_steps >= 1.5 * hz:
+            break
+    ep = EpisodeArrays(np.stack(imgs), np.stack(states), np.stack(acts), info.instruction, task, seed, np.stack(aux))
+    return ep, success
+
+
+def _worker(args: tuple) -> list[EpisodeArrays]:
+    tasks_seeds, cameras, render_size, image_size = args
+    import cv2
+
+    cv2.setNumThreads(1)
+    sim = _Sim(render_size)
+    out = []
+    for task, seed in tasks_seeds:
+        ep, ok = scripted_episode(sim, task, seed, cameras, image_size)
+        if ok:
+            out.append(ep)
+    sim.renderer.close()
+    return out
+
+
+def collect_arrays(tasks: dict[str, int], seed0: int = 1_000_000, cameras: tuple[str, ...] = ("front", "wrist"),
+                   render_size: int = 128, image_size: int = 96, workers: int = 1, progress: Any = None) -> list[EpisodeArrays]:
+    """Scripted successful episodes: ``tasks`` maps task -> episodes to try. Seeds are ``seed0 + i`` per task.
+
+    Failed expert runs are dropped (the expert is not perfect). ``progress(n)`` is called per finished job.
+    """
+    jobs: list[list[tuple[str, int]]] = []
+    flat = [(t, seed0 + 100_000 * k + i) for k, (t, n) in enumerate(sorted(tasks.items())) for i in range(n)]
+    per_job = 4
+    for i in range(0, len(flat), per_job):
+        jobs.append(flat[i:i + per_job])
+    args = [(j, tuple(cameras), render_size, image_size) for j in jobs]
+    out: list[EpisodeArrays] = []
+    if workers <= 1:
+        for a in args:
+            out.extend(_worker(a))
+            if progress:
+                progress(len(a[0]))
+        return out
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(workers) as pool:
+        for res, a in zip(pool.imap(_worker, args), args):
+            out.extend(res)
+            if progress:
+                progress(len(a[0]))
+    return out

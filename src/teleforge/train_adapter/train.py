@@ -1,0 +1,404 @@
+"""Training: fine-tune (or train from scratch) on a native dataset, and pretrain the bundled base.
+
+``train(TrainConfig(...))`` reads ``DATASET[:VIEW]`` through ``data.py`` and runs ``fit``;
+``pretrain(PretrainConfig(...))`` collects scripted multi-task demos in memory (``sim_data``)
+and runs the same ``fit``. Checkpoints go to ``<out>/last`` (every ``ckpt_every`` steps and at
+the end) and ``<out>/best`` (lowest validation loss); ``resume=True`` continues from ``last``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from teleforge.errors import CheckpointError, TrainError
+from teleforge.train_adapter._torch import require_torch
+
+HEADS = ("tokens", "flow")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. ``data`` is a dataset folder, optionally ``DATASET:VIEW``."""
+
+    data: str | Path = ""
+    view: str | None = None
+    head: str = "flow"  # "tokens" | "flow" | "both"
+    init: str = "bundled"  # "bundled" | "scratch" | a checkpoint folder
+    steps: int = 1500
+    time_budget_s: float | None = None  # stop early when training time passes this
+    batch_size: int = 32
+    lr: float | None = None  # None: 3e-5 from a checkpoint (measured: 1e-4 forgets the base), 3e-4 from scratch
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+    seed: int = 0
+    out: str | Path = "runs/vla"
+    val_fraction: float = 0.1
+    val_every: int = 250
+    ckpt_every: int = 500
+    tasks: tuple[str, ...] | None = None
+    outcomes: tuple[str, ...] | None = None  # e.g. ("success",); None: what the view kept
+    workers: int = 2  # JPEG-decoding processes
+    device: str = "auto"  # "auto" | "cpu" | "cuda"
+    resume: bool = False
+    stop_after: int | None = None  # end the session at this step as if interrupted (resume continues it)
+    word_dropout: float = 0.15
+    augment_shift: int = 4  # pixels of random image shift
+    # Only for init="scratch":
+    image_size: int = 96
+    chunk: int = 8
+    cameras: tuple[str, ...] = ("front", "wrist")
+    d_model: int = 128
+    n_layers: int = 4
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path  # the best-validation checkpoint folder (load_policy takes it)
+    last: Path
+    steps: int
+    seconds: float
+    steps_per_s: float
+    train_losses: list[tuple[int, float]] = field(default_factory=list)
+    val_losses: list[tuple[int, float]] = field(default_factory=list)
+    episodes: int = 0
+    frames: int = 0
+    params: int = 0
+
+
+def _device(name: str) -> str:
+    torch = require_torch()
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def _heads(head: str) -> tuple[str, ...]:
+    if head == "both":
+        return HEADS
+    if head not in HEADS:
+        raise TrainError(f"unknown head {head!r}: use tokens, flow or both")
+    return (head,)
+
+
+def train(cfg: TrainConfig, console: Any | None = None) -> TrainResult:
+    """Fine-tune or train on ``cfg.data`` (a native dataset, views and trims honoured)."""
+    require_torch()
+    from teleforge.train_adapter.data import load_episodes, select_episodes, split_data_arg
+
+    root, view = split_data_arg(cfg.data, cfg.view)
+    model, base_cfg = _init_model(cfg)
+    cams = tuple(base_cfg["model"]["cameras"])
+    size = int(base_cfg["model"]["image_size"])
+    if base_cfg.get("embodiment"):
+        from teleforge.dataset import Dataset
+
+        emb = Dataset.open(root).manifest.get("robot_embodiment") or Dataset.open(root).spec.robot_embodiment
+        if emb and emb != base_cfg["embodiment"]:
+            raise CheckpointError(f"{cfg.init} was trained for embodiment {base_cfg['embodiment']!r} with native EE-delta actions; "
+                                  f"{root} is {emb!r}: use --init scratch for another arm")
+    refs = select_episodes(root, view, cfg.tasks, cfg.outcomes)
+    with _progress(console) as prog:
+        task = prog.add_task(f"decoding {len(refs)} episodes", total=len(refs)) if prog else None
+        eps = load_episodes(root, refs, cams, size, workers=cfg.workers,
+                            progress=(lambda n: prog.advance(task, n)) if prog else None)
+    from teleforge.dataset import Dataset
+
+    render = Dataset.open(root).spec.camera(cams[0]).height
+    trained_on = {"data": str(root), "view": view, "episodes": len(eps), "tasks": sorted({e.task for e in eps}),
+                  "render_size": int(render)}
+    return fit(eps, cfg, model, base_cfg, console, trained_on)
+
+
+def _init_model(cfg: TrainConfig) -> tuple[Any, dict[str, Any]]:
+    """(model, config dict) from the bundled base, a checkpoint, or fresh weights (norm stats set later)."""
+    from teleforge.train_adapter.checkpoint import ACTION_SPACE, load_model
+    from teleforge.train_adapter.model import VLA, ModelConfig
+    from teleforge.train_adapter.text import InstructionTokenizer
+
+    if cfg.init != "scratch":
+        model, base = load_model(cfg.init)
+        if base.get("action_space", ACTION_SPACE) != ACTION_SPACE or base["model"]["action_dim"] != 7:
+            raise CheckpointError(f"{cfg.init} predicts {base.get('action_space')!r} ({base['model']['action_dim']}-D); "
+                                  "teleforge datasets hold 7-D native EE-delta actions: use --init scratch")
+        missing = [h for h in _heads(cfg.head) if h not in base["model"]["heads"]]
+        if missing:
+            raise CheckpointError(f"{cfg.init} has no {missing[0]} head (it has {base['model']['heads']}); use --init scratch")
+        base = dict(base, init=str(cfg.init))
+        return model.train(), base
+    tok = InstructionTokenizer()
+    mc = ModelConfig(cameras=tuple(cfg.cameras), image_size=cfg.image_size, chunk=cfg.chunk, d_model=cfg.d_model,
+                     n_layers=cfg.n_layers, vocab_size=tok.vocab_size, max_words=tok.max_len, heads=_heads(cfg.head))
+    torch = require_torch()
+    torch.manual_seed(cfg.seed)
+    base = {"model": mc.to_dict(), "tokenizer": tok.to_dict(), "norm": None, "action_space": ACTION_SPACE,
+            "embodiment": "teleforge_sim_panda", "control_hz": 20.0, "init": "scratch"}
+    return VLA(mc).train(), base
+
+
+class _Batcher:
+    """Random training batches (numpy -> torch) with image-shift and word-dropout augmentation."""
+
+    def __init__(self, sampler: Any, idx: np.ndarray, norm: Any, tok: Any, cfg: TrainConfig, device: str, seed: int) -> None:
+        torch = require_torch()
+        from teleforge.train_adapter.normalize import to_bins
+
+        self.s, self.idx, self.cfg, self.tok, self.dev = sampler, idx, cfg, tok, device
+        self.rng = np.random.default_rng(seed)
+        self.words = np.stack([tok.encode(t) for t in sampler.instructions])
+        self.state = norm.norm_state(sampler.state)
+        acts = norm.norm_action(sampler.chunks)
+        self.actions = acts.astype(np.float32)
+        self.bins = to_bins(acts)
+        self.on_gpu = device != "cpu"
+        if self.on_gpu:  # the whole set lives on the GPU: no host->device copies per step
+            self.images_t = torch.from_numpy(sampler.images).to(device)
+            self.state_t = torch.from_numpy(self.state).to(device)
+            self.actions_t = torch.from_numpy(self.actions).to(device)
+            self.bins_t = torch.from_numpy(self.bins).to(device)
+            self.aux_t = torch.from_numpy(sampler.aux).to(device) if sampler.aux is not None else None
+
+    def batch(self, ids: np.ndarray | None = None, train: bool = True) -> dict[str, Any]:
+        torch = require_torch()
+        from teleforge.train_adapter.text import word_dropout
+
+        if ids is None:
+            ids = self.idx[self.rng.integers(0, len(self.idx), self.cfg.batch_size)]
+        words = self.words[self.s.episode_of[ids]]
+        if train and self.cfg.word_dropout > 0:
+            words = word_dropout(words, self.tok, self.cfg.word_dropout, self.rng)
+        if self.on_gpu:
+            ii = torch.from_numpy(ids).to(self.dev)
+            b = {"images": self.images_t[ii], "state": self.state_t[ii], "actions": self.actions_t[ii], "bins": self.bins_t[ii]}
+        else:
+            b = {k: torch.from_numpy(np.ascontiguousarray(v[ids])) for k, v in
+                 (("images", self.s.images), ("state", self.state), ("actions", self.actions), ("bins", self.bins))}
+        if self.s.aux is not None:
+            b["aux"] = self.aux_t[ii] if self.on_gpu and self.aux_t is not None else torch.from_numpy(self.s.aux[ids])
+        b["words"] = torch.from_numpy(words).to(self.dev)
+        if train and self.cfg.augment_shift > 0:
+            b["images"] = _shift(b["images"], self.cfg.augment_shift, self.rng)
+            b["state"] = b["state"] + 0.02 * torch.randn_like(b["state"])
+        return b
+
+
+def _shift(images: Any, pad: int, rng: np.random.Generator) -> Any:
+    """Random translation by up to ``pad`` px (replicate padding), per sample: DrQ-style augmentation."""
+    torch = require_torch()
+    b, n, h, w, c = images.shape
+    x = images.reshape(b * n, h, w, c).permute(0, 3, 1, 2).float()
+    x = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="replicate")
+    dx = torch.from_numpy(rng.integers(0, 2 * pad + 1, b * n)).to(x.device)
+    dy = torch.from_numpy(rng.integers(0, 2 * pad + 1, b * n)).to(x.device)
+    ar = torch.arange(h, device=x.device)
+    rows = (dy[:, None] + ar[None])  # (bn, h)
+    cols = (dx[:, None] + ar[None])
+    x = x[torch.arange(b * n, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # (bn, h, w, C)
+    return x.reshape(b, n, h, w, c).to(images.dtype)
+
+
+def fit(episodes: list[Any], cfg: TrainConfig, model: Any, base_cfg: dict[str, Any], console: Any | None = None,
+        trained_on: dict[str, Any] | None = None) -> TrainResult:
+    """The training loop shared by ``train`` and ``pretrain``."""
+    torch = require_torch()
+    from teleforge.train_adapter.checkpoint import TRAIN_STATE, save_checkpoint
+    from teleforge.train_adapter.data import ChunkSampler
+    from teleforge.train_adapter.normalize import NormStats
+    from teleforge.train_adapter.text import InstructionTokenizer
+
+    heads = _heads(cfg.head)
+    device = _device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    chunk = int(base_cfg["model"]["chunk"])
+    sampler = ChunkSampler(episodes, chunk)
+    if base_cfg.get("norm") is None:  # a fresh model: fit the stats on this data
+        base_cfg = dict(base_cfg, norm=NormStats.fit(sampler.chunks[:, 0], sampler.state).to_dict())
+    norm = NormStats.from_dict(base_cfg["norm"])
+    tok = InstructionTokenizer.from_dict(base_cfg["tokenizer"])
+
+    # Validation split by episode (fixed by the seed), never by frame: neighbouring frames are near-duplicates.
+    rng = np.random.default_rng(cfg.seed)
+    n_ep = len(episodes)
+    n_val = int(round(n_ep * cfg.val_fraction)) if n_ep > 1 else 0
+    val_eps = set(rng.permutation(n_ep)[:n_val].tolist())
+    is_val = np.isin(sampler.episode_of, list(val_eps))
+    train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    if len(train_idx) == 0:
+        raise TrainError("no training frames left after the validation split: lower --val-fraction")
+    val_idx = val_idx[np.linspace(0, len(val_idx) - 1, min(len(val_idx), 256)).astype(int)] if len(val_idx) else val_idx
+
+    model = model.to(device).train()
+    base_lr = cfg.lr if cfg.lr is not None else (3e-4 if cfg.init == "scratch" else 3e-5)
+    opt = torch.optim.AdamW(model.parameters(), lr=base_lr, weight_decay=cfg.weight_decay)
+    out = Path(cfg.out)
+    last_dir, best_dir = out / "last", out / "best"
+    step, best = 0, math.inf
+    train_losses: list[tuple[int, float]] = []
+    val_losses: list[tuple[int, float]] = []
+    batcher_seed = cfg.seed
+    if cfg.resume and (last_dir / TRAIN_STATE).is_file():
+        from teleforge.train_adapter.checkpoint import load_model
+
+        m2, c2 = load_model(last_dir, device)
+        model.load_state_dict(m2.state_dict())
+        st = torch.load(last_dir / TRAIN_STATE, map_location=device, weights_only=False)
+        opt.load_state_dict(st["optimizer"])
+        step, best = int(st["step"]), float(st.get("best", math.inf))
+        train_losses, val_losses = [tuple(x) for x in st["train_losses"]], [tuple(x) for x in st["val_losses"]]
+        torch.set_rng_state(st["torch_rng"])
+        base_cfg = c2
+    batcher = _Batcher(sampler, train_idx, norm, tok, cfg, device, batcher_seed)
+    run_loss = None
+    if step and cfg.resume:  # continue the very same batch sequence: a resumed run equals an uninterrupted one
+        batcher.rng.bit_generator.state = st["batch_rng"]
+        run_loss = st.get("run_loss")
+
+    total = cfg.steps
+    def lr_at(s: int) -> float:
+        # Cosine decay over whichever ends first, the step count or the time budget, so a
+        # budget-capped run still anneals.
+        frac = s / max(1, total)
+        if cfg.time_budget_s:
+            frac = max(frac, (time.perf_counter() - t0) / cfg.time_budget_s)
+        warm = min(1.0, (s + 1) / max(1, cfg.warmup_steps))
+        return base_lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+    def ckpt_config() -> dict[str, Any]:
+        mc = dict(base_cfg["model"])
+        return {**{k: v for k, v in base_cfg.items() if k not in ("format",)}, "model": mc,
+                "default_head": heads[-1] if len(heads) == 1 else base_cfg.get("default_head", "flow"),
+                "trained_on": trained_on or base_cfg.get("trained_on", {}), "steps": step,
+                "tasks": sorted(set(base_cfg.get("tasks") or []) | {str(e.task) for e in episodes if e.task}),
+                "render_size": int((trained_on or {}).get("render_size") or base_cfg.get("render_size") or 128),
+                "train_config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+                "val_losses": val_losses[-20:]}
+
+    def state() -> dict[str, Any]:
+        return {"optimizer": opt.state_dict(), "step": step, "best": best, "train_losses": train_losses,
+                "val_losses": val_losses, "torch_rng": torch.get_rng_state(),
+                "batch_rng": batcher.rng.bit_generator.state, "run_loss": run_loss}
+
+    def validate() -> float:
+        if not len(val_idx):
+            return float("nan")
+        model.eval()
+        g = torch.get_rng_state()
+        torch.manual_seed(1234)  # the flow loss draws noise and t: fixed draws make validation comparable
+        tot = 0.0
+        with torch.no_grad():
+            for i in range(0, len(val_idx), 64):
+                ls = model.losses(batcher.batch(val_idx[i:i + 64], train=False), heads)
+                tot += float(sum(ls.values())) * len(val_idx[i:i + 64])
+        torch.set_rng_state(g)
+        model.train()
+        return tot / len(val_idx)
+
+    t0 = time.perf_counter()
+    start_step = step
+    with _progress(console) as prog:
+        bar = prog.add_task("training", total=total, completed=step) if prog else None
+        while step < total and (cfg.stop_after is None or step < cfg.stop_after):
+            if cfg.time_budget_s is not None and time.perf_counter() - t0 >= cfg.time_budget_s:
+                break
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            ls = model.losses(batcher.batch(), heads)
+            loss = sum(ls.values())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            lv = float(loss.detach())
+            run_loss = lv if run_loss is None else 0.98 * run_loss + 0.02 * lv
+            if step % 25 == 0 or step == total:
+                train_losses.append((step, round(run_loss, 5)))
+            if step % cfg.val_every == 0 or step == total:
+                v = validate()
+                val_losses.append((step, round(v, 5)))
+                if not math.isnan(v) and v < best:
+                    best = v
+                    save_checkpoint(best_dir, model, ckpt_config())
+            if step % cfg.ckpt_every == 0:
+                save_checkpoint(last_dir, model, ckpt_config(), state())
+            if prog:
+                vl = f" val {val_losses[-1][1]:.4f}" if val_losses else ""
+                prog.update(bar, completed=step, description=f"training loss {run_loss:.4f}{vl}")
+    if not val_losses or val_losses[-1][0] != step:
+        v = validate()
+        val_losses.append((step, round(v, 5)))
+        if not math.isnan(v) and v < best:
+            best = v
+            save_checkpoint(best_dir, model, ckpt_config())
+    save_checkpoint(last_dir, model, ckpt_config(), state())
+    if not (best_dir / "model.safetensors").is_file():  # no validation split: best is last
+        save_checkpoint(best_dir, model, ckpt_config())
+    secs = time.perf_counter() - t0
+    res = TrainResult(checkpoint=best_dir, last=last_dir, steps=step, seconds=round(secs, 2),
+                      steps_per_s=round((step - start_step) / max(secs, 1e-9), 3), train_losses=train_losses,
+                      val_losses=val_losses, episodes=len(episodes), frames=len(sampler),
+                      params=int(sum(p.numel() for p in model.parameters())))
+    (out / "result.json").write_text(json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(res).items()}, indent=1))
+    return res
+
+
+class _NullCtx:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: Any) -> None:
+        return None
+
+
+def _progress(console: Any | None) -> Any:
+    if console is None:
+        return _NullCtx()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console, transient=False)
+
+
+# --- pretraining the bundled base -----------------------------------------------------
+@dataclass
+class PretrainConfig:
+    """The bundled base: scripted multi-task demos (in memory) -> both heads from scratch."""
+
+    episodes: dict[str, int] = field(default_factory=lambda: {"pick_cube": 400, "place_in_bin": 250,
+                                                              "push_to_target": 250, "stack": 250})
+    seed0: int = 1_000_000  # scene seeds used: seed0 + 100000*k + i (k = task index): far from eval seeds
+    collect_workers: int = 2
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(head="both", init="scratch", steps=20000,
+                                                                   batch_size=128, lr=5e-4, val_every=1000,
+                                                                   ckpt_every=2000, warmup_steps=300))
+
+
+def pretrain(cfg: PretrainConfig, console: Any | None = None) -> TrainResult:
+    """Collect scripted demos for every task and train the base (both heads)."""
+    require_torch()
+    from teleforge.train_adapter.sim_data import collect_arrays
+
+    tc = cfg.train
+    total = sum(cfg.episodes.values())
+    t0 = time.perf_counter()
+    with _progress(console) as prog:
+        bar = prog.add_task(f"scripted demos ({total})", total=total) if prog else None
+        eps = collect_arrays(cfg.episodes, seed0=cfg.seed0, cameras=tuple(tc.cameras), image_size=tc.image_size,
+                             workers=cfg.collect_workers, progress=(lambda n: prog.advance(bar, n)) if prog else None)
+    collect_s = time.perf_counter() - t0
+    if console is not None:
+        console.print(f"{len(eps)} successful demos of {total} ({sum(len(e.actions) for e in eps)} frames) in {collect_s:.0f} s")
+    model, base_cfg = _init_model(tc)
+    counts: dict[str, int] = {}
+    for e in eps:
+        counts[e.task] = counts.get(e.task, 0) + 1
+    trained_on = {"data": "scripted sim demos (teleforge.train_adapter.sim_data)", "episodes": len(eps),
+                  "per_task": counts, "frames": int(sum(len(e.actions) for e in eps)), "seed0": cfg.seed0,
+                  "collect_seconds": round(collect_s, 1), "render_size": 128}
+    return fit(eps, tc, model, base_cfg, console, trained_on)
