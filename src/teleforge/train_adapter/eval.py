@@ -248,6 +248,18 @@ class _ChunkExecutor:
         return (acts * w[:, None]).sum(0) / w.sum()
 
 
+def _torch_threads(n: int | None) -> int | None:
+    """Set torch's intra-op threads when torch is loaded; return the previous count."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None or n is None:
+        return None
+    prev = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return prev
+
+
 def evaluate(
     policy: Policy,
     cfg: EvalConfig | None = None,
@@ -287,6 +299,9 @@ def evaluate(
     latency: list[float] = []
     t_all = time.perf_counter()
     progress = _Progress(console, cfg.episodes, f"eval {cfg.task}")
+    # Batch-1 inference is faster on one thread (no sync across cores), and the
+    # renderer gets the other core; restored afterwards.
+    threads = _torch_threads(1)
     try:
         for k, seed in enumerate(cfg.seeds()):
             t0 = time.perf_counter()
@@ -344,6 +359,7 @@ def evaluate(
     finally:
         progress.close()
         robot.disconnect()
+        _torch_threads(threads)
     result = EvalResult(
         task=cfg.task,
         policy=_info_dict(info),
