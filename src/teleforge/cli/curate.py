@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from teleforge.errors import CurationError, TeleforgeError
+from teleforge.cli.render import fail
 
 curate_app = typer.Typer(
     name="curate",
@@ -31,9 +32,7 @@ DatasetArg = typer.Argument(..., help="Dataset folder.")
 FromView = typer.Option(None, "--from", help="Start from this view instead of the whole dataset (views compose).")
 
 
-def _fail(exc: TeleforgeError) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code=1)
+_fail = fail  # one error format for every command
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from teleforge.errors import TeleforgeError
+from teleforge.cli.render import fail
 
 console = Console()
 err_console = Console(stderr=True)
@@ -17,9 +18,7 @@ err_console = Console(stderr=True)
 REFERENCE_POLICIES = ("expert", "zero")
 
 
-def _fail(exc: BaseException) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code=1)
+_fail = fail  # one error format for every command
 
 
 def load_any_policy(ckpt: str, task: str, head: Optional[str] = None) -> Any:

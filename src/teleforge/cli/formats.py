@@ -13,15 +13,14 @@ import typer
 from rich.console import Console
 
 from teleforge.errors import TeleforgeError
+from teleforge.cli.render import fail
 
 console = Console()
 err_console = Console(stderr=True)
 import_app = typer.Typer(help="Import other formats into a native teleforge dataset.", no_args_is_help=True)
 
 
-def _fail(exc: TeleforgeError) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code=1)
+_fail = fail  # one error format for every command
 
 
 def _ids(text: Optional[str]) -> Optional[list[int]]:

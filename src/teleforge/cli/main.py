@@ -11,6 +11,7 @@ from rich.console import Console
 
 from teleforge.cli import render
 from teleforge.errors import TeleforgeError
+from teleforge.cli.render import fail
 
 app = typer.Typer(
     name="teleforge",
@@ -23,10 +24,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _fail(exc: TeleforgeError) -> None:
-    # One line, never wrapped: operators grep logs for it.
-    err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code=1)
+_fail = fail  # one error format for every command
 
 
 @app.command()

@@ -9,6 +9,15 @@ from rich.console import Console
 from rich.table import Table
 
 
+def fail(exc: BaseException) -> None:
+    """Print a library error as one unwrapped line on stderr (operators grep logs for it) and exit 1."""
+    import typer
+    from rich.markup import escape
+
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code=1)
+
+
 def _fmt_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":

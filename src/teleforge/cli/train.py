@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from teleforge.errors import TeleforgeError
+from teleforge.cli.render import fail
 
 train_app = typer.Typer(
     name="train",
@@ -24,9 +25,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _fail(exc: TeleforgeError) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code=1)
+_fail = fail  # one error format for every command
 
 
 def _summary(res: object, title: str) -> None:
