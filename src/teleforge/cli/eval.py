@@ -76,6 +76,7 @@ def experiment_cmd(
     init: str = typer.Option("bundled", help="bundled | scratch | a checkpoint folder"),
     steps: int = typer.Option(600, help="Fine-tune steps per arm (the shared budget)."),
     batch_size: int = typer.Option(32, help="Batch size per step (the shared budget)."),
+    lr: float = typer.Option(3e-4, help="Learning rate of both arms (high enough that the data, not the base, decides)."),
     eval_episodes: int = typer.Option(50, help="Closed-loop episodes per arm, on the same held-out seeds."),
     image_size: int = typer.Option(128, help="Recorded camera size for the collection."),
     seed: int = typer.Option(0, help="First collection seed."),
@@ -85,7 +86,7 @@ def experiment_cmd(
     from teleforge.train_adapter.experiment import ExperimentConfig, experiment_table, run_experiment
 
     cfg = ExperimentConfig(out=out, task=task, episodes=episodes, failure_rate=failure_rate, head=head, init=init,
-                           train_steps=steps, batch_size=batch_size, eval_episodes=eval_episodes, image_size=image_size,
+                           train_steps=steps, batch_size=batch_size, lr=lr, eval_episodes=eval_episodes, image_size=image_size,
                            seed=seed, videos=videos)
     try:
         res = run_experiment(cfg, console=console)

@@ -37,6 +37,10 @@ class ExperimentConfig:
     init: str = "bundled"
     train_steps: int = 600  # the shared budget: same steps, batch and seed for both arms
     batch_size: int = 32
+    # Fine-tune hard enough that the data decides: at the gentle default for a
+    # checkpoint (3e-5) 600 steps barely move the bundled base, so both arms score
+    # like the base and the experiment measures nothing.
+    lr: float = 3e-4
     time_budget_s: float | None = None
     train_seed: int = 0
     eval_episodes: int = 50
@@ -171,7 +175,7 @@ def run_experiment(cfg: ExperimentConfig, console: Any | None = None) -> Experim
         _say(console, f"[bold]fine-tune[/] {name}: {arm.episodes} episodes, {cfg.train_steps} steps × batch {cfg.batch_size} from {cfg.init}")
         tres = train(TrainConfig(data=str(root), view=None if name == "raw" else CURATED_VIEW, head=cfg.head, init=cfg.init,
                                  steps=cfg.train_steps, batch_size=cfg.batch_size, time_budget_s=cfg.time_budget_s,
-                                 seed=cfg.train_seed, out=str(out / "runs" / name), workers=cfg.workers), console=console)
+                                 lr=cfg.lr, seed=cfg.train_seed, out=str(out / "runs" / name), workers=cfg.workers), console=console)
         arm.checkpoint = str(tres.checkpoint)
         arm.train_seconds = time.perf_counter() - t0
         timings[f"train {name}"] = arm.train_seconds
