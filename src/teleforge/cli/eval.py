@@ -7,7 +7,6 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from teleforge.errors import TeleforgeError
 from teleforge.cli.render import fail

@@ -17,9 +17,8 @@ gripper (from ``gripper_index``), and the episode says so in its extras.
 from __future__ import annotations
 
 import json
-import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from teleforge.convert.card import ExportSource, export_manifest, stage_output, 
 from teleforge.convert.hdf5 import (
     NATIVE_COLUMNS,
     ImportedEpisode,
+    ImportReport,
     attr_text,
     dense_frames,
     native_arrays,
@@ -39,7 +39,7 @@ from teleforge.convert.hdf5 import (
 from teleforge.dataset.records import EpisodeStart
 from teleforge.dataset.schema import CameraConfig, DatasetSpec
 from teleforge.dataset.store import open_or_create
-from teleforge.errors import ExportError, ImportFormatError
+from teleforge.errors import ImportFormatError
 
 EXTRAS_GROUP = "teleforge"
 OBS_KNOWN = {"qpos", "qvel", "images"}
@@ -122,13 +122,6 @@ def _write_aloha(src: ExportSource, work: Path, out: Path, sim: bool, compressio
 
 
 # --- import ------------------------------------------------------------------
-@dataclass
-class AlohaImportReport:
-    dataset: Path
-    episode_ids: list[int]
-    steps: int
-    skipped_keys: list[str] = field(default_factory=list)
-
 
 def episode_files(source: Path | str) -> list[Path]:
     """``episode_N.hdf5`` files of a folder in N order (or the one file given)."""
@@ -157,7 +150,7 @@ def _frames(ds: Any, compressed: bool, where: str) -> np.ndarray:
 
 def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | None = None, task: str | None = None,
                  robot_embodiment: str | None = None, fps: float | None = None, gripper_index: int | None = None,
-                 skip: list[str] | None = None, skip_unknown: bool = False, quality: int = 95) -> AlohaImportReport:
+                 skip: list[str] | None = None, skip_unknown: bool = False, quality: int = 95) -> ImportReport:
     """Append ALOHA episode files to the native dataset at ``dataset`` (created if new)."""
     skip_set = set(skip or [])
     ids: list[int] = []
@@ -242,4 +235,4 @@ def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | 
                                  tick_ns=tick_ns)
             ids.append(write_native_episode(Path(dataset), spec, ep))
             steps += t
-    return AlohaImportReport(Path(dataset), ids, steps, sorted(skipped))
+    return ImportReport(Path(dataset), ids, steps, sorted(skipped))

@@ -75,6 +75,18 @@ def dense_frames(ep: Episode, cam: str) -> tuple[np.ndarray, int]:
 
 
 @dataclass
+class ImportReport:
+    """What an import (any source format) added to the native dataset."""
+
+    dataset: Path
+    episode_ids: list[int]
+    steps: int
+    skipped_keys: list[str] = field(default_factory=list)
+    filled_columns: list[str] = field(default_factory=list)  # native columns the source lacked
+    source_kind: str = ""  # rlds: "teleforge" (our own export) or "foreign"
+
+
+@dataclass
 class ImportedEpisode:
     """One foreign episode mapped onto native columns, ready to write.
 

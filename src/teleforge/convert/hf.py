@@ -20,9 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from teleforge.convert.card import ExportSource, export_manifest, stage_output, write_export_manifest
-from teleforge.dataset.reader import Dataset
 from teleforge.dataset.schema import DatasetSpec, image_column, step_fields
-from teleforge.errors import ExportError
 
 PREVIEW = "preview.jpg"
 _DROP = ("step",)  # becomes frame_index

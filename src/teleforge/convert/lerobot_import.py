@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from teleforge.convert.hdf5 import NATIVE_COLUMNS, ImportedEpisode, write_native_episode
+from teleforge.convert.hdf5 import NATIVE_COLUMNS, ImportedEpisode, ImportReport, write_native_episode
 from teleforge.convert.lerobot import ACTION_NAMES, EE_STATE_NAMES, EXTRA_COLUMNS, EXTRA_PREFIX, INDEX_FEATURES
 from teleforge.convert.lerobot_video import VideoFileReader
 from teleforge.dataset.records import EpisodeStart
@@ -30,17 +29,6 @@ from teleforge.dataset.store import open_or_create
 from teleforge.errors import ImportFormatError
 
 CAMERA_PREFIX = "observation.images."
-
-
-@dataclass
-class LeRobotImport:
-    """What an import added to the native dataset."""
-
-    dataset: Path
-    episode_ids: list[int]
-    steps: int
-    skipped_keys: list[str] = field(default_factory=list)
-    filled_columns: list[str] = field(default_factory=list)
 
 
 def read_info(root: Path) -> dict[str, Any]:
@@ -163,7 +151,7 @@ def import_lerobot(
     skip: list[str] | None = None,
     skip_unknown: bool = False,
     episodes: list[int] | None = None,
-) -> LeRobotImport:
+) -> ImportReport:
     """Append the episodes of the LeRobot v3 folder ``root`` to the native dataset ``dataset`` (created if new).
 
     LeRobot tasks become instructions. Features teleforge cannot map are refused by name
@@ -294,4 +282,4 @@ def import_lerobot(
     finally:
         for rd in readers.values():
             rd.close()
-    return LeRobotImport(Path(dataset), ids, steps, skipped, sorted(filled))
+    return ImportReport(Path(dataset), ids, steps, skipped, sorted(filled))

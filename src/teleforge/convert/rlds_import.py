@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from teleforge.convert.hdf5 import BOOL_COLUMNS, NATIVE_COLUMNS, SCALAR_COLUMNS
+from teleforge.convert.hdf5 import BOOL_COLUMNS, NATIVE_COLUMNS, SCALAR_COLUMNS, ImportReport
 from teleforge.convert.rlds import NATIVE_PREFIX, SIDECAR, FeatureSpec, RldsReader, native_key
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
 from teleforge.dataset.schema import CameraConfig, DatasetSpec
@@ -74,15 +74,6 @@ class FieldMap:
     def take(self, arr: np.ndarray) -> np.ndarray:
         return arr[..., self.start:self.stop] if (self.start is not None or self.stop is not None) else arr
 
-
-@dataclass
-class RldsImportReport:
-    dataset: Path
-    episode_ids: list[int]
-    steps: int
-    source_kind: str  # teleforge | foreign
-    skipped_keys: list[str] = field(default_factory=list)
-    filled_columns: list[str] = field(default_factory=list)
 
 
 def find_rlds_folder(path: Path | str) -> Path:
@@ -258,7 +249,7 @@ def _episodes(reader: RldsReader, splits: list[str]) -> Iterator[tuple[str, Path
 def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = None, instruction: str | None = None,
                 task: str | None = None, robot_embodiment: str | None = None, fps: float | None = None,
                 mapping: list[str] | None = None, skip: list[str] | None = None, skip_unknown: bool = False,
-                limit: int | None = None) -> RldsImportReport:
+                limit: int | None = None) -> ImportReport:
     """Append every episode of an RLDS dataset folder to the native dataset at ``dataset`` (created if new)."""
     folder = find_rlds_folder(source)
     try:
@@ -327,7 +318,7 @@ def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = 
         total += T
     if out_spec is None:
         raise ImportFormatError(f"{folder} holds no episodes in split(s) {', '.join(splits)}")
-    return RldsImportReport(Path(dataset), ids, total, "teleforge" if sidecar else "foreign", sorted(plan.skipped), sorted(filled))
+    return ImportReport(Path(dataset), ids, total, sorted(plan.skipped), sorted(filled), source_kind="teleforge" if sidecar else "foreign")
 
 
 def _text(v: Any) -> str:

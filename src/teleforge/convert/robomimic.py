@@ -16,9 +16,8 @@ Layout (robomimic's ``SequenceDataset`` reads it unchanged)::
 from __future__ import annotations
 
 import json
-import os
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from teleforge.convert.card import ExportSource, export_manifest, stage_output, 
 from teleforge.convert.hdf5 import (
     NATIVE_COLUMNS,
     ImportedEpisode,
+    ImportReport,
     attr_text,
     dense_frames,
     native_arrays,
@@ -38,7 +38,7 @@ from teleforge.convert.hdf5 import (
 from teleforge.dataset.records import EpisodeStart
 from teleforge.dataset.schema import CameraConfig, DatasetSpec
 from teleforge.dataset.store import open_or_create
-from teleforge.errors import ExportError, ImportFormatError
+from teleforge.errors import ImportFormatError
 
 # robomimic obs key -> native column
 OBS_KEYS = {
@@ -147,14 +147,6 @@ def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: floa
 
 
 # --- import ------------------------------------------------------------------
-@dataclass
-class ImportReport:
-    dataset: Path
-    episode_ids: list[int]
-    steps: int
-    skipped_keys: list[str] = field(default_factory=list)
-    filled_columns: list[str] = field(default_factory=list)
-
 
 def _instruction(g: Any, data: Any, override: str | None, where: str) -> str:
     if override:

@@ -15,7 +15,7 @@ One checkpoint can hold both heads (the bundled base does); ``head`` picks which
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
