@@ -194,7 +194,7 @@ def select(dataset: Dataset | Path | str, episodes: list[int] | None = None, vie
     trims: dict[int, tuple[int, int]] = {}
     name = None
     if view is not None:
-        from teleforge.curation.views import load_view
+        from teleforge.curation.views import load_view, missing_episodes_message
 
         try:
             v = load_view(ds.root, view, check=False)
@@ -202,11 +202,7 @@ def select(dataset: Dataset | Path | str, episodes: list[int] | None = None, vie
             raise ExportError(f"cannot export view {view!r}: {exc}") from None
         gone = sorted(set(v.episodes) - have)
         if gone:
-            raise MissingEpisodesError(
-                f"view {v.name!r} names {len(gone)} episode(s) that {ds.root} does not hold: {gone[:10]}"
-                f"{' …' if len(gone) > 10 else ''}. Was it made for another dataset, or were shards removed? Run "
-                f"`teleforge recover {ds.root}` if the shards exist but the catalog lost them, or make the view again."
-            )
+            raise MissingEpisodesError(missing_episodes_message(v.name, ds.root, gone))
         name = v.name
         info = v.to_dict()
         ids = list(v.episodes)

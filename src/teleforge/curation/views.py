@@ -100,17 +100,20 @@ def load_view(root: Path | str, name_or_path: str | Path, check: bool = True) ->
     return view
 
 
+def missing_episodes_message(view_name: str, root: Path | str, missing: list[int]) -> str:
+    """What to say when a view names episodes the dataset does not hold (curation and export alike)."""
+    return (f"view {view_name!r} names {len(missing)} episode(s) that {root} does not hold: {missing[:10]}"
+            f"{' …' if len(missing) > 10 else ''}. Was it made for another dataset, or were shards removed? "
+            f"Run `teleforge recover {root}` if shards exist but the catalog lost them, or make the view again.")
+
+
 def check_view(root: Path | str, view: View) -> None:
     """Every kept and trimmed episode must exist in the dataset; trims must be sane ranges."""
     cat = read_catalog(root)
     ids = set(cat.column("episode_id").to_pylist()) if cat.num_rows else set()
     missing = sorted(set(view.episodes) - ids)
     if missing:
-        raise ViewError(
-            f"view {view.name!r} names {len(missing)} episode(s) that {root} does not hold: {missing[:10]}"
-            f"{' …' if len(missing) > 10 else ''}. Was it made for another dataset, or were shards removed? "
-            f"Run `teleforge recover {root}` if shards exist but the catalog lost them, or make the view again."
-        )
+        raise ViewError(missing_episodes_message(view.name, root, missing))
     steps = dict(zip(cat.column("episode_id").to_pylist(), cat.column("num_steps").to_pylist())) if cat.num_rows else {}
     for i, (a, b) in view.trims.items():
         if i in steps and not 0 <= a < b <= steps[i]:
