@@ -22,6 +22,10 @@ from teleforge.dataset.catalog import read_catalog
 KIND_ALIASES = {"failure": "wrong_object"}
 
 
+def _kind(rule_kind: str) -> str:
+    return KIND_ALIASES.get(rule_kind, rule_kind)
+
+
 def _truth(labels: dict[str, Any], key: str) -> str | None:
     """The labelled failure, or None when the expert never got to execute it (the episode is clean)."""
     if labels.get("executed") is False:
@@ -32,8 +36,7 @@ def _truth(labels: dict[str, Any], key: str) -> str | None:
 def label_scores(root: Path | str, view: View, label_key: str = "failure") -> dict[str, Any]:
     rows = [r for r in effective_rows(read_catalog(root)) if not r["deleted"]]
     truth = {int(r["episode_id"]): _truth(r["labels"] or {}, label_key) for r in rows}
-    diag = {i: KIND_ALIASES.get(diagnosis(view.rejected.get(i, [])), diagnosis(view.rejected.get(i, [])))
-            for i in truth if i in view.rejected}
+    diag = {i: _kind(diagnosis(view.rejected[i])) for i in truth if i in view.rejected}
     kinds = sorted({k for k in truth.values() if k} | set(diag.values()))
     out: dict[str, Any] = {"episodes": len(truth), "bad": sum(1 for k in truth.values() if k),
                            "rejected": len(diag), "per_kind": {}}
