@@ -38,27 +38,24 @@ class EpisodeRef:
 
 def select_episodes(root: Path, view: str | None, tasks: tuple[str, ...] | None = None,
                     outcomes: tuple[str, ...] | None = None) -> list[EpisodeRef]:
-    """The episodes (and step ranges) a training run uses: a view's kept ids and trims, else the whole catalog."""
-    from teleforge.dataset import Dataset
+    """The episodes (and step ranges) a training run uses: a view's kept ids and trims, else every
+    live episode; curated relabels (instruction, outcome) applied — the same selection an export makes."""
+    from teleforge.convert.card import select
+    from teleforge.errors import ExportError
 
-    ds = Dataset.open(root)
-    infos = {e.episode_id: e for e in ds.episodes}
-    trims: dict[int, tuple[int, int]] = {}
-    if view:
-        from teleforge.curation.views import load_view
-
-        v = load_view(root, view)
-        ids, trims = list(v.episodes), dict(v.trims)
-    else:
-        ids = sorted(infos)
+    try:
+        src = select(root, None, view)
+    except ExportError as exc:
+        raise TrainError(str(exc)) from None
+    infos = {e.episode_id: e for e in src.dataset.episodes}  # trimmed and relabelled
     refs = []
-    for i in ids:
+    for i in src.episode_ids:
         e = infos[i]
         if tasks and e.task not in tasks:
             continue
         if outcomes and e.outcome not in outcomes:
             continue
-        a, b = trims.get(i, (0, e.num_steps))
+        a, b = src.step_range(i)
         if b - a < 1:
             continue
         refs.append(EpisodeRef(i, a, b, e.instruction or "", e.task))
