@@ -43,3 +43,14 @@ def decode_image(data: bytes, cam: CameraConfig) -> np.ndarray:
             raise DatasetError(f"camera {cam.name!r}: unreadable PNG frame")
         return img[:, :, ::-1].copy()
     return np.frombuffer(data, np.uint8).reshape(cam.height, cam.width, 3).copy()
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int = 95) -> np.ndarray:
+    """What a recorded JPEG camera frame looks like once read back (same codec as the recorder).
+
+    Closed-loop eval and in-memory training data pass live renders through this so a
+    policy sees the compression artefacts it would see in a recorded dataset.
+    """
+    h, w = image.shape[:2]
+    cam = CameraConfig(name="roundtrip", height=h, width=w, encoding="jpeg", quality=int(quality))
+    return decode_image(encode_image(image, cam), cam)

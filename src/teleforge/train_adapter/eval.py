@@ -203,10 +203,9 @@ def render_size_for(info: PolicyInfo) -> int:
 def _jpeg_roundtrip(img: np.ndarray, quality: int | None) -> np.ndarray:
     if quality is None:
         return img
-    import simplejpeg
+    from teleforge.dataset.images import jpeg_roundtrip
 
-    return simplejpeg.decode_jpeg(simplejpeg.encode_jpeg(np.ascontiguousarray(img), quality=int(quality), colorspace="RGB"),
-                                  colorspace="RGB")
+    return jpeg_roundtrip(img, quality)
 
 
 def _check_chunk(chunk: Any) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from teleforge.dataset.images import jpeg_roundtrip
 from teleforge.train_adapter.normalize import state_vector
 
 
@@ -47,13 +48,6 @@ def aux_target(robot: Any, task: str) -> np.ndarray:
     else:
         goal = obj + np.array([0.0, 0.0, 0.1])
     return ((np.concatenate([obj, goal]).astype(np.float32) - AUX_CENTER) * 10).astype(np.float32)
-
-
-def jpeg_roundtrip(img: np.ndarray, quality: int = 95) -> np.ndarray:
-    import cv2
-
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
 
 
 class _Sim:
