@@ -78,6 +78,7 @@ def _load_one(args: tuple) -> EpisodeArrays:
     from teleforge.dataset import Dataset
     from teleforge.dataset.images import decode_image
     from teleforge.dataset.schema import image_column
+    from teleforge.train_adapter.model import resize_frame
 
     ds = Dataset.open(root)
     ep = ds.episode(ref.episode_id)
@@ -94,9 +95,7 @@ def _load_one(args: tuple) -> EpisodeArrays:
             if data is None:  # a camera's first frame may lag the first step: reuse the nearest one
                 img = last
             else:
-                img = decode_image(data, conf)
-                if img.shape[0] != size or img.shape[1] != size:
-                    img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+                img = resize_frame(decode_image(data, conf), size)
                 last = img
             if img is not None:
                 imgs[t, k] = img

@@ -194,9 +194,17 @@ def count_params(model: Any) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
+def resize_frame(img: np.ndarray, size: int) -> np.ndarray:
+    """One camera frame to the model's ``size``×``size`` input; the only resize training and eval use."""
+    import cv2
+
+    if img.shape[0] != size or img.shape[1] != size:
+        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    return img
+
+
 def prep_images(images: dict[str, np.ndarray], cameras: tuple[str, ...], size: int) -> np.ndarray:
     """Resize each named camera frame to ``size`` the same way for training and eval: (n_cam, s, s, 3) uint8."""
-    import cv2
 
     out = []
     for cam in cameras:
@@ -205,8 +213,5 @@ def prep_images(images: dict[str, np.ndarray], cameras: tuple[str, ...], size: i
             from teleforge.errors import TrainError
 
             raise TrainError(f"the policy needs camera {cam!r}; the observation has {sorted(images)}")
-        img = np.asarray(img)
-        if img.shape[0] != size or img.shape[1] != size:
-            img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-        out.append(img)
+        out.append(resize_frame(np.asarray(img), size))
     return np.stack(out)
