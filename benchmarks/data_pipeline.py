@@ -59,7 +59,7 @@ def main() -> None:
         out["lerobot"] = f"missing: no validator venv at {args.lerobot_venv} (see VERIFY.md)"
         print(json.dumps(out))
         return
-    from teleforge.convert.card import select
+    from teleforge.dataset.selection import select
     from teleforge.convert.lerobot import export_lerobot
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from teleforge.convert.rlds import RldsExportConfig, export_rlds
-from teleforge.convert.tfrecord import CRC_BACKEND
+from teleforge.convert.rlds.tfrecord import CRC_BACKEND
 from teleforge.dataset import CameraConfig, DatasetSpec, EpisodeEnd, EpisodeStart, EpisodeWriter, StepRecord, create_dataset
 from teleforge.dataset.images import encode_image
 
@@ -142,8 +142,8 @@ def lerobot_peer_run(source: Path, out: Path, streaming: bool) -> None:
     logging.disable(logging.WARNING)
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from teleforge.convert.hdf5 import native_arrays
-    from teleforge.convert.lerobot import EXTRA_COLUMNS, EXTRA_PREFIX, INDEX_FEATURES, features
+    from teleforge.convert.native import native_arrays
+    from teleforge.convert.lerobot.layout import EXTRA_COLUMNS, EXTRA_PREFIX, INDEX_FEATURES, features
     from teleforge.dataset import Dataset
     from teleforge.dataset.images import decode_image
     from teleforge.dataset.schema import image_column
@@ -185,7 +185,7 @@ def lerobot_peer_run(source: Path, out: Path, streaming: bool) -> None:
 def lerobot_bench(args: argparse.Namespace, source: Path, tmp: Path) -> dict:
     import subprocess
 
-    from teleforge.convert.lerobot import export_lerobot
+    from teleforge.convert.lerobot.writer import export_lerobot
 
     res = export_lerobot(source, tmp / "lerobot_teleforge", encoder_threads=args.encoder_threads)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -193,7 +193,7 @@ def _curate(root: Path, report: DemoReport) -> str:
 
 
 def _export_rlds(root: Path, view: str | None, out: Path, report: DemoReport) -> str:
-    from teleforge.convert.card import select
+    from teleforge.dataset.selection import select
     from teleforge.convert.rlds import RldsExportConfig, export_rlds
 
     r = export_rlds(select(root, None, view), out / "exports" / "rlds",
@@ -203,7 +203,7 @@ def _export_rlds(root: Path, view: str | None, out: Path, report: DemoReport) ->
 
 
 def _export_lerobot(root: Path, view: str | None, out: Path, report: DemoReport) -> str:
-    from teleforge.convert.card import select
+    from teleforge.dataset.selection import select
     from teleforge.convert.lerobot import export_lerobot
 
     dest = out / "exports" / "lerobot"

@@ -30,7 +30,7 @@ def build_dataset(root: Path, episodes: int = 3, steps: int = 12, cams: tuple[st
 def write_view(root: Path, name: str, episodes: list[int], trims: dict[int, tuple[int, int]] | None = None,
                rules: list[dict] | None = None, rules_hash: str = "", parent: str | None = None) -> Path:
     """A view written through the curation API (``views/<name>.json``), as `teleforge curate` makes them."""
-    from teleforge.curation.views import View, save_view
+    from teleforge.dataset.views import View, save_view
 
     return save_view(root, View(name=name, episodes=list(episodes), trims=dict(trims or {}), rules=list(rules or []),
                                 rules_hash=rules_hash, parent=parent, operation="trim" if trims else "filter"))

@@ -9,9 +9,9 @@ import h5py
 import numpy as np
 import pytest
 
-from teleforge.convert.aloha import export_aloha, import_aloha
-from teleforge.convert.card import select
-from teleforge.convert.robomimic import export_robomimic, import_robomimic
+from teleforge.convert.hdf5.aloha import export_aloha, import_aloha
+from teleforge.dataset.selection import select
+from teleforge.convert.hdf5.robomimic import export_robomimic, import_robomimic
 from teleforge.dataset import Dataset
 from teleforge.errors import EpisodeNotFoundError, ExportError, ImportFormatError
 from tests.convert.h5_synth import build_dataset

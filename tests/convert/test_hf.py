@@ -12,8 +12,8 @@ import typer
 from typer.testing import CliRunner
 
 from teleforge.cli.formats import register_export_commands
-from teleforge.convert.card import select
-from teleforge.convert.hf import export_hf
+from teleforge.dataset.selection import select
+from teleforge.convert.hf.export import export_hf
 from teleforge.dataset import Dataset
 from teleforge.errors import EpisodeNotFoundError, ExportError
 from tests.convert.h5_synth import build_dataset, write_view

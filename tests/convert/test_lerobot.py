@@ -19,11 +19,12 @@ import typer
 from typer.testing import CliRunner
 
 from teleforge.cli.formats import import_app, register_export_commands
-from teleforge.convert.card import select
-from teleforge.convert.hdf5 import dense_frames
-from teleforge.convert.lerobot import StatsAggregator, export_lerobot, vector_stats
-from teleforge.convert.lerobot_import import import_lerobot
-from teleforge.curation.views import View, save_view
+from teleforge.dataset.selection import select
+from teleforge.convert.hdf5.common import dense_frames
+from teleforge.convert.lerobot.stats import StatsAggregator, vector_stats
+from teleforge.convert.lerobot.writer import export_lerobot
+from teleforge.convert.lerobot.importer import import_lerobot
+from teleforge.dataset.views import View, save_view
 from teleforge.dataset import Dataset
 from teleforge.errors import EpisodeNotFoundError, ExportError, ImportFormatError, PartialExportError
 from tests.convert.h5_synth import build_dataset

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from teleforge.convert import RldsExportConfig, RldsReader, export_rlds
-from teleforge.convert.aloha import export_aloha
-from teleforge.convert.card import select
-from teleforge.convert.hf import export_hf
-from teleforge.convert.robomimic import export_robomimic
+from teleforge.convert.hdf5.aloha import export_aloha
+from teleforge.dataset.selection import select
+from teleforge.convert.hf.export import export_hf
+from teleforge.convert.hdf5.robomimic import export_robomimic
 from teleforge.dataset import Dataset
 from teleforge.errors import ExportError, MissingEpisodesError, PartialExportError
 from tests.convert.h5_synth import build_dataset, write_view
@@ -37,7 +37,7 @@ def _crash_during(module: str, fn: str, at: int, call: str) -> None:
         import os, sys
         sys.path.insert(0, {str(ROOT)!r})
         import {module} as m
-        from teleforge.convert.card import select
+        from teleforge.dataset.selection import select
         orig = m.{fn}
         n = [0]
         def crash(*a, **k):
@@ -54,13 +54,13 @@ def _crash_during(module: str, fn: str, at: int, call: str) -> None:
 
 
 CASES = {
-    "hf": ("teleforge.convert.hf", "_image_payload", 20, "from teleforge.convert.hf import export_hf as ex; ex(select({src!r}), {out!r})",
+    "hf": ("teleforge.convert.hf.export", "_image_payload", 20, "from teleforge.convert.hf import export_hf as ex; ex(select({src!r}), {out!r})",
            lambda s, o, **k: export_hf(select(s), o, **k)),
-    "robomimic": ("teleforge.convert.robomimic", "dense_frames", 3,
-                  "from teleforge.convert.robomimic import export_robomimic as ex; ex(select({src!r}), {out!r})",
+    "robomimic": ("teleforge.convert.hdf5.robomimic", "dense_frames", 3,
+                  "from teleforge.convert.hdf5.robomimic import export_robomimic as ex; ex(select({src!r}), {out!r})",
                   lambda s, o, **k: export_robomimic(select(s), o, **k)),
-    "aloha": ("teleforge.convert.aloha", "dense_frames", 3,
-              "from teleforge.convert.aloha import export_aloha as ex; ex(select({src!r}), {out!r})",
+    "aloha": ("teleforge.convert.hdf5.aloha", "dense_frames", 3,
+              "from teleforge.convert.hdf5.aloha import export_aloha as ex; ex(select({src!r}), {out!r})",
               lambda s, o, **k: export_aloha(select(s), o, **k)),
 }
 
@@ -83,7 +83,7 @@ def test_killed_export_leaves_nothing_that_looks_complete_and_rerun_refuses_unti
 
 def test_killed_rlds_export_resumes_with_finished_shards(src: Path, tmp_path: Path) -> None:
     cfg = "RldsExportConfig(name='res', num_shards=3, workers=1)"
-    _crash_during("teleforge.convert.rlds", "encode_example", 2,
+    _crash_during("teleforge.convert.rlds.writer", "encode_example", 2,
                   f"from teleforge.convert.rlds import export_rlds, RldsExportConfig; export_rlds({str(src)!r}, {str(tmp_path)!r}, {cfg})")
     final = tmp_path / "res" / "1.0.0"
     staging = tmp_path / "res" / ".1.0.0.partial"

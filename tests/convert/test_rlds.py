@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth_rlds import make_synthetic_dataset  # noqa: E402
 
 from teleforge.convert import RldsExportConfig, RldsReader, check_rlds, export_rlds  # noqa: E402
-from teleforge.convert.tfrecord import TFRecordWriter, read_records  # noqa: E402
+from teleforge.convert.rlds.tfrecord import TFRecordWriter, read_records  # noqa: E402
 from teleforge.dataset import Dataset  # noqa: E402
 from teleforge.dataset.schema import image_column  # noqa: E402
 from teleforge.errors import CorruptRecordError, ExportError  # noqa: E402
@@ -149,7 +149,7 @@ def test_bad_options_are_refused(source: Path, tmp_path: Path) -> None:
 
 
 def test_check_catches_a_misaligned_record(source: Path, tmp_path: Path) -> None:
-    from teleforge.convert.example_proto import decode_example, encode_example
+    from teleforge.convert.rlds.example_proto import decode_example, encode_example
 
     path = _export(source, tmp_path, name="bad")
     shard = next(path.glob("bad-train.tfrecord-*"))
@@ -210,7 +210,7 @@ def test_import_of_a_dataset_written_by_tfds_itself(tmp_path: Path) -> None:
     tfds = pytest.importorskip("tensorflow_datasets")
     import io
 
-    from teleforge.convert.rlds_import import import_rlds
+    from teleforge.convert.rlds.importer import import_rlds
     from teleforge.dataset.images import encode_image
     from teleforge.dataset.schema import CameraConfig
     from teleforge.errors import ImportFormatError

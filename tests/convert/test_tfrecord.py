@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from teleforge.convert import tfrecord
-from teleforge.convert.example_proto import (
+from teleforge.convert.rlds import tfrecord
+from teleforge.convert.rlds.example_proto import (
     decode_example,
     decode_sequence_example,
     encode_example,

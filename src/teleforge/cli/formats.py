@@ -44,7 +44,7 @@ def register_export_commands(export_app: typer.Typer) -> None:
     def export_hf_cmd(dataset: Path = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder (save_to_disk layout)."),
                       episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW, overwrite: bool = _OVERWRITE) -> None:
         """Export to a Hugging Face `datasets` folder (load with datasets.load_from_disk)."""
-        from teleforge.convert.card import select
+        from teleforge.dataset.selection import select
         from teleforge.convert.hf import export_hf
 
         try:
@@ -59,8 +59,8 @@ def register_export_commands(export_app: typer.Typer) -> None:
                              valid_fraction: float = typer.Option(0.0, help="Write mask/train and mask/valid with this share of demos in valid."),
                              overwrite: bool = _OVERWRITE) -> None:
         """Export to one robomimic HDF5 file (data/demo_N/{actions,obs/...})."""
-        from teleforge.convert.card import select
-        from teleforge.convert.robomimic import export_robomimic
+        from teleforge.dataset.selection import select
+        from teleforge.convert.hdf5 import export_robomimic
 
         try:
             r = export_robomimic(select(dataset, _ids(episodes), view), out, valid_fraction=valid_fraction, overwrite=overwrite)
@@ -74,8 +74,8 @@ def register_export_commands(export_app: typer.Typer) -> None:
                          sim: bool = typer.Option(True, "--sim/--real", help="The 'sim' attribute ACT reads."),
                          overwrite: bool = _OVERWRITE) -> None:
         """Export to the ALOHA/ACT layout, one HDF5 file per episode."""
-        from teleforge.convert.aloha import export_aloha
-        from teleforge.convert.card import select
+        from teleforge.convert.hdf5 import export_aloha
+        from teleforge.dataset.selection import select
 
         try:
             r = export_aloha(select(dataset, _ids(episodes), view), out, sim=sim, overwrite=overwrite)
@@ -92,7 +92,7 @@ def register_export_commands(export_app: typer.Typer) -> None:
                            overwrite: bool = _OVERWRITE) -> None:
         """Export to LeRobot v3.0 (load with LeRobotDataset(repo_id, root=OUT))."""
         from teleforge.cli.progress import make_progress
-        from teleforge.convert.card import select
+        from teleforge.dataset.selection import select
         from teleforge.convert.lerobot import export_lerobot
 
         try:
@@ -115,7 +115,7 @@ def push_cmd(repo_id: str = typer.Argument(..., help="Hub dataset repo, owner/na
              license: str = typer.Option("apache-2.0", "--license", help="License in the card header."),
              tags: Optional[str] = typer.Option(None, "--tags", help="Extra card tags, comma-separated.")) -> None:
     """Upload an export to the Hugging Face Hub with a generated dataset card (README.md)."""
-    from teleforge.convert.hub import push_export
+    from teleforge.convert.hf import push_export
 
     try:
         r = push_export(export, repo_id, token=token, private=private, license=license, tags=_split(tags))
@@ -138,7 +138,7 @@ def import_robomimic_cmd(path: Path = typer.Argument(..., help="robomimic .hdf5 
                          instruction: Optional[str] = _INSTR, task: Optional[str] = _TASK, skip: Optional[str] = _SKIP,
                          skip_unknown: bool = _SKIP_UNKNOWN, fps: Optional[float] = _FPS, robot: Optional[str] = _ROBOT) -> None:
     """Import a robomimic HDF5 file into a native dataset."""
-    from teleforge.convert.robomimic import import_robomimic
+    from teleforge.convert.hdf5 import import_robomimic
 
     try:
         r = import_robomimic(path, dataset, instruction=instruction, task=task, skip=_split(skip),
@@ -156,7 +156,7 @@ def import_aloha_cmd(path: Path = typer.Argument(..., help="Folder of episode_N.
                      skip_unknown: bool = _SKIP_UNKNOWN, fps: Optional[float] = _FPS, robot: Optional[str] = _ROBOT,
                      gripper_index: Optional[int] = typer.Option(None, "--gripper-index", help="qpos/action index of the gripper (foreign files).")) -> None:
     """Import ALOHA/ACT episode files into a native dataset."""
-    from teleforge.convert.aloha import import_aloha
+    from teleforge.convert.hdf5 import import_aloha
 
     try:
         r = import_aloha(path, dataset, instruction=instruction, task=task, skip=_split(skip), skip_unknown=skip_unknown,
@@ -175,7 +175,7 @@ def import_rlds_cmd(path: Path = typer.Argument(..., help="RLDS dataset folder (
                     skip_unknown: bool = _SKIP_UNKNOWN, fps: Optional[float] = _FPS, robot: Optional[str] = _ROBOT,
                     map_: Optional[list[str]] = typer.Option(None, "--map", help="KEY=COLUMN or KEY[a:b]=COLUMN, e.g. observation/state[0:3]=observation.state.ee_pos (repeatable).")) -> None:
     """Import an RLDS / Open X-Embodiment dataset (no TensorFlow needed) into a native dataset."""
-    from teleforge.convert.rlds_import import import_rlds
+    from teleforge.convert.rlds import import_rlds
 
     try:
         r = import_rlds(path, dataset, split=split, instruction=instruction, task=task, robot_embodiment=robot, fps=fps,
@@ -194,7 +194,7 @@ def import_lerobot_cmd(path: Path = typer.Argument(..., help="LeRobot v3 dataset
                        skip_unknown: bool = _SKIP_UNKNOWN, robot: Optional[str] = _ROBOT,
                        episodes: Optional[str] = typer.Option(None, "--episodes", help="Comma-separated LeRobot episode indices (default: all).")) -> None:
     """Import a LeRobot v3 dataset (parquet + mp4) into a native dataset."""
-    from teleforge.convert.lerobot_import import import_lerobot
+    from teleforge.convert.lerobot import import_lerobot
 
     try:
         r = import_lerobot(path, dataset, instruction=instruction, task=task, robot_embodiment=robot, skip=_split(skip),

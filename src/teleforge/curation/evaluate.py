@@ -13,10 +13,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from teleforge.curation.select import diagnosis
+from teleforge.curation.operations import diagnosis
 from teleforge.curation.store import effective_rows
-from teleforge.curation.views import View
 from teleforge.dataset.catalog import read_catalog
+from teleforge.dataset.views import View
 
 # Rule kinds that name a failure differently from the label.
 KIND_ALIASES = {"failure": "wrong_object"}

@@ -17,11 +17,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from teleforge.curation.store import effective_rows
-from teleforge.curation.views import View, load_view
-from teleforge.dataset.catalog import catalog_row, read_catalog, write_catalog
-from teleforge.dataset.layout import EPISODES, MANIFEST, check_compatible, create_dataset, dumps, fsync_dir, read_manifest, shard_name
+from teleforge.dataset.catalog import (
+    CATALOG_SCHEMA,
+    catalog_row,
+    read_catalog,
+    write_catalog,
+)
+from teleforge.dataset.layout import (
+    EPISODES,
+    MANIFEST,
+    check_compatible,
+    create_dataset,
+    dumps,
+    fsync_dir,
+    read_manifest,
+    shard_name,
+)
 from teleforge.dataset.schema import META_END, META_START, DatasetSpec
 from teleforge.dataset.shard import open_shard
+from teleforge.dataset.views import View, load_view
 from teleforge.errors import CurationError, DatasetError
 
 
@@ -137,8 +151,6 @@ def merge_datasets(sources: list[Path | str], out: Path | str, on_episode: Calla
 
 
 def _finish(out: Path, rows: list[dict[str, Any]]) -> None:
-    from teleforge.dataset.catalog import CATALOG_SCHEMA
-
     fsync_dir(out / EPISODES)
     write_catalog(out, pa.Table.from_pylist(rows, schema=CATALOG_SCHEMA))
     (out / EPISODES / ".next_id").write_text(f"{len(rows)}\n")

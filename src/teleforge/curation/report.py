@@ -20,10 +20,10 @@ import numpy as np
 import simplejpeg
 
 from teleforge.curation.image_health import thumbnail_strip
-from teleforge.curation.select import diagnosis, select
-from teleforge.curation.views import VIEW_FORMAT, View
+from teleforge.curation.operations import candidates, diagnosis
 from teleforge.dataset.reader import Dataset
 from teleforge.dataset.shard import open_shard
+from teleforge.dataset.views import VIEW_FORMAT, View, load_view
 
 HIST_METRICS = ("length", "duration", "path_length_m", "idle_fraction", "action_jerk_rms", "gripper_toggles",
                 "action_saturation_frac", "tick_period_p99_ms")
@@ -66,12 +66,8 @@ def build_report(root: Path | str, view: str | None = None, out: Path | str | No
     """Write the review page (default: <root>/report.html) for the dataset or a view's parent selection."""
     root = Path(root)
     ds = Dataset.open(root)
-    sel = select(root, None)  # every live episode; the view only decides the initial keep/drop marks
-    v = None
-    if view:
-        from teleforge.curation.views import load_view
-
-        v = load_view(root, view)
+    sel = candidates(root, None)  # every live episode; the view only decides the initial keep/drop marks
+    v = load_view(root, view) if view else None
     kept = set(v.episodes) if v else {int(r["episode_id"]) for r in sel.rows}
     rejected = v.rejected if v else {}
     clusters = (dedupe.extra.get("clusters") if dedupe else None) or (v.extra.get("clusters") if v else None) or []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +19,21 @@ import pyarrow as pa
 
 from teleforge.curation.image_health import image_health
 from teleforge.curation.metrics import METRICS_VERSION, MetricsConfig, motion_metrics
-from teleforge.dataset.catalog import CATALOG_SCHEMA, json_field, read_catalog, write_catalog
+from teleforge.dataset.catalog import (
+    CATALOG_SCHEMA,
+    CURATED_INSTRUCTION,
+    CURATED_OUTCOME,
+    DELETED,
+    EDIT_COLUMNS,
+    json_field,
+    read_catalog,
+    write_catalog,
+)
 from teleforge.dataset.reader import Dataset
 from teleforge.dataset.shard import open_shard
 from teleforge.errors import CurationError
 
-# Edit columns: the effective outcome/instruction is the override when set.
-OUTCOME_OVERRIDE = "curated_outcome"
-INSTRUCTION_OVERRIDE = "curated_instruction"
-DELETED = "deleted"
+# The edit columns (curated outcome / instruction, deleted) are named in teleforge.dataset.catalog.
 VERSION_COL = "metrics_version"
 STAMP_COL = "metrics_shard_bytes"  # shard size when measured: a re-recorded / recovered shard is re-measured
 
@@ -57,10 +64,10 @@ def effective_rows(table: pa.Table) -> list[dict[str, Any]]:
     """Catalog rows with overrides applied (outcome, instruction) and JSON fields parsed."""
     rows = table.to_pylist()
     for r in rows:
-        if r.get(OUTCOME_OVERRIDE):
-            r["outcome"] = r[OUTCOME_OVERRIDE]
-        if r.get(INSTRUCTION_OVERRIDE):
-            r["instruction"] = r[INSTRUCTION_OVERRIDE]
+        if r.get(CURATED_OUTCOME):
+            r["outcome"] = r[CURATED_OUTCOME]
+        if r.get(CURATED_INSTRUCTION):
+            r["instruction"] = r[CURATED_INSTRUCTION]
         r[DELETED] = bool(r.get(DELETED) or False)
         r["is_success"] = 1 if r.get("outcome") == "success" else 0
         r["instruction_present"] = 1 if str(r.get("instruction") or "").strip() else 0
@@ -88,7 +95,7 @@ def set_columns(root: Path, values: dict[int, dict[str, Any]]) -> pa.Table:
             if k not in names:
                 names.append(k)
     for name in names:
-        if name in CATALOG_SCHEMA.names and name not in (OUTCOME_OVERRIDE, INSTRUCTION_OVERRIDE, DELETED):
+        if name in CATALOG_SCHEMA.names and name not in EDIT_COLUMNS:
             raise CurationError(f"refusing to overwrite recorded column {name!r}; curation writes its own columns")
         old = table.column(name).to_pylist() if name in table.column_names else [None] * len(ids)
         new = [values[i][name] if i in values and name in values[i] else o for i, o in zip(ids, old)]
@@ -145,8 +152,6 @@ def compute_metrics(
 
     Idempotent: an episode already measured (same version, same shard size) is skipped.
     """
-    import time
-
     ds = dataset if isinstance(dataset, Dataset) else Dataset.open(dataset)
     cfg = cfg or MetricsConfig()
     table = read_catalog(ds.root)

@@ -17,6 +17,14 @@ import pyarrow.parquet as pq
 
 from teleforge.dataset.layout import CATALOG, EPISODES, atomic_write_bytes, dumps, parse_shard_name
 
+# Edit columns curation writes (``teleforge curate relabel`` / ``delete``) and every
+# reader of "which episodes" honours: the effective outcome / instruction is the
+# curated one when set; a deleted episode is hidden from every selection.
+CURATED_OUTCOME = "curated_outcome"
+CURATED_INSTRUCTION = "curated_instruction"
+DELETED = "deleted"
+EDIT_COLUMNS = (CURATED_OUTCOME, CURATED_INSTRUCTION, DELETED)
+
 CATALOG_SCHEMA = pa.schema(
     [
         ("episode_id", pa.int64()),

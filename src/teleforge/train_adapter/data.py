@@ -40,7 +40,7 @@ def select_episodes(root: Path, view: str | None, tasks: tuple[str, ...] | None 
                     outcomes: tuple[str, ...] | None = None) -> list[EpisodeRef]:
     """The episodes (and step ranges) a training run uses: a view's kept ids and trims, else every
     live episode; curated relabels (instruction, outcome) applied — the same selection an export makes."""
-    from teleforge.convert.card import select
+    from teleforge.dataset.selection import select
     from teleforge.errors import ExportError
 
     try:

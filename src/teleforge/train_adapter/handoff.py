@@ -73,7 +73,7 @@ def _snake(text: str) -> str:
 
 def handoff(cfg: HandoffConfig, progress: Callable[[str], None] | None = None) -> HandoffResult:
     """Write ``cfg.out`` for ``cfg.target``; see the module doc for what each target gets."""
-    from teleforge.convert.card import select
+    from teleforge.dataset.selection import select
 
     if cfg.target not in TARGETS:
         raise HandoffError(f"unknown handoff target {cfg.target!r}: choose one of {', '.join(TARGETS)}")
@@ -144,7 +144,7 @@ def _openvla(src: Any, out: Path, name: str, primary: str | None, res: HandoffRe
     if stats_src.exists():
         shutil.copyfile(stats_src, stats)
     else:  # an exporter that stopped writing it: compute it here from the same actions
-        from teleforge.convert.statistics import dataset_statistics, write_statistics
+        from teleforge.convert.rlds import dataset_statistics, write_statistics
 
         acts, states = _arrays(src, openvla=True)
         write_statistics(stats, name, dataset_statistics(acts, states, res.episodes))

@@ -1,4 +1,9 @@
-"""Curation operations that produce views: filter, trim, split; plus outliers and edits."""
+"""Curation operations that make views (filter, trim, dedupe, split), outlier scores, and catalog edits.
+
+Each operation starts from :func:`candidates`: the live episodes' catalog rows (with
+metrics, effective labels and outlier scores), or a parent view's. Resolving a view for
+reading episodes is :func:`teleforge.dataset.selection.select`, not this.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +15,29 @@ from typing import Any
 
 import numpy as np
 
+from teleforge.curation.dedupe import (
+    DedupeConfig,
+    DedupeResult,
+    find_duplicates,
+    signature,
+)
 from teleforge.curation.metrics import MetricsConfig, idle_head_tail
 from teleforge.curation.rules import RuleSet, TrimConfig, default_rules
 from teleforge.curation.store import (
-    DELETED,
-    INSTRUCTION_OVERRIDE,
-    OUTCOME_OVERRIDE,
     catalog_fingerprint,
     effective_rows,
     require_metrics,
     set_columns,
 )
-from teleforge.curation.views import View, load_view
-from teleforge.dataset.catalog import read_catalog
+from teleforge.dataset.catalog import (
+    CURATED_INSTRUCTION,
+    CURATED_OUTCOME,
+    DELETED,
+    read_catalog,
+)
 from teleforge.dataset.reader import Dataset
+from teleforge.dataset.shard import open_shard
+from teleforge.dataset.views import View, load_view
 from teleforge.dataset.writer import OUTCOMES
 from teleforge.errors import CurationError
 
@@ -31,15 +45,16 @@ OUTLIER_METRICS = ("length", "path_length_m", "idle_fraction", "action_jerk_rms"
 
 
 @dataclass
-class Selection:
-    """The rows a command works on: the dataset (minus deleted episodes) or a parent view."""
+class Candidates:
+    """The catalog rows an operation works on: the dataset's live episodes, or a parent view's."""
 
     rows: list[dict[str, Any]]
     parent: View | None
     catalog_version: str
 
 
-def select(root: Path | str, from_view: str | None = None, need_metrics: bool = True) -> Selection:
+def candidates(root: Path | str, from_view: str | None = None, need_metrics: bool = True) -> Candidates:
+    """Effective catalog rows (minus deleted episodes, or ``from_view``'s kept ones, in its order) with outlier scores."""
     root = Path(root)
     table = read_catalog(root)
     if not table.num_rows:
@@ -53,7 +68,7 @@ def select(root: Path | str, from_view: str | None = None, need_metrics: bool = 
         by_id = {r["episode_id"]: r for r in rows}
         rows = [by_id[i] for i in parent.episodes if i in by_id]
     add_outlier_scores(rows)
-    return Selection(rows, parent, catalog_fingerprint(table))
+    return Candidates(rows, parent, catalog_fingerprint(table))
 
 
 def add_outlier_scores(rows: list[dict[str, Any]], metrics: tuple[str, ...] = OUTLIER_METRICS) -> None:
@@ -92,7 +107,7 @@ def _num(v: Any) -> float:
 def filter_view(root: Path | str, name: str, rules: RuleSet | None = None, from_view: str | None = None) -> View:
     """Apply ``rules`` (default: the tuned default set) and return the view (not yet saved)."""
     rules = rules or default_rules()
-    sel = select(root, from_view)
+    sel = candidates(root, from_view)
     known = set().union(*(r.keys() for r in sel.rows)) if sel.rows else set()
     rules.check(known)
     kept: list[int] = []
@@ -134,7 +149,7 @@ def trim_view(root: Path | str, name: str, cfg: TrimConfig | None = None, from_v
     """Cut idle head and tail of every kept episode (as step ranges; shards untouched)."""
     cfg = cfg or TrimConfig()
     root = Path(root)
-    sel = select(root, from_view, need_metrics=False)
+    sel = candidates(root, from_view, need_metrics=False)
     ds = Dataset.open(root)
     mcfg = MetricsConfig(idle_translation_m=cfg.idle_translation_m)
     trims: dict[int, tuple[int, int]] = {}
@@ -167,7 +182,7 @@ def split_views(
     """``<name>-train``, ``-val``, ``-test``: stratified by task, reproducible for a seed."""
     if len(fractions) != 3 or any(f < 0 for f in fractions) or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
         raise CurationError(f"split fractions {fractions} must be three non-negative numbers summing to 1, e.g. 0.8,0.1,0.1")
-    sel = select(root, from_view, need_metrics=False)
+    sel = candidates(root, from_view, need_metrics=False)
     by_task: dict[str, list[int]] = defaultdict(list)
     for r in sel.rows:
         by_task[str(r["task"])].append(int(r["episode_id"]))
@@ -210,19 +225,16 @@ def relabel(root: Path | str, ids: list[int], outcome: str | None = None, instru
         raise CurationError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
     cols: dict[str, Any] = {}
     if outcome is not None:
-        cols[OUTCOME_OVERRIDE] = outcome
+        cols[CURATED_OUTCOME] = outcome
     if instruction is not None:
-        cols[INSTRUCTION_OVERRIDE] = instruction.strip() or None
+        cols[CURATED_INSTRUCTION] = instruction.strip() or None
     set_columns(Path(root), {int(i): dict(cols) for i in ids})
 
 
-def dedupe_view(root: Path | str, name: str, cfg: "DedupeConfig | None" = None, from_view: str | None = None) -> tuple[View, "DedupeResult"]:
+def dedupe_view(root: Path | str, name: str, cfg: DedupeConfig | None = None, from_view: str | None = None) -> tuple[View, DedupeResult]:
     """Keep one episode per duplicate cluster (a success first, then the shortest, then the lowest id)."""
-    from teleforge.curation.dedupe import find_duplicates, signature
-    from teleforge.dataset.shard import open_shard
-
     root = Path(root)
-    sel = select(root, from_view)
+    sel = candidates(root, from_view)
     ids = [int(r["episode_id"]) for r in sel.rows]
     hashes = [str(r.get("content_hash") or "") for r in sel.rows]
     sigs = np.stack([signature(open_shard(root / r["file"])[0]) for r in sel.rows]) if sel.rows else np.zeros((0, 128))

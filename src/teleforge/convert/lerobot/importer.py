@@ -15,18 +15,31 @@ import re
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from teleforge.convert.hdf5 import NATIVE_COLUMNS, ImportedEpisode, ImportReport, write_native_episode
-from teleforge.convert.lerobot import ACTION_NAMES, EE_STATE_NAMES, EXTRA_COLUMNS, EXTRA_PREFIX, INDEX_FEATURES
-from teleforge.convert.lerobot_video import VideoFileReader
+from teleforge.convert.lerobot.layout import (
+    ACTION_NAMES,
+    EE_STATE_NAMES,
+    EXTRA_COLUMNS,
+    EXTRA_PREFIX,
+    INDEX_FEATURES,
+)
+from teleforge.convert.lerobot.video import VideoFileReader
+from teleforge.convert.native import (
+    DEFAULT_N_JOINTS,
+    ImportedEpisode,
+    ImportReport,
+    write_native_episode,
+)
 from teleforge.dataset.records import EpisodeStart
 from teleforge.dataset.schema import CameraConfig, DatasetSpec
 from teleforge.dataset.store import open_or_create
 from teleforge.errors import ImportFormatError
+from teleforge.spec import ACTION_DIM, BOOL_COLUMNS, NATIVE_COLUMN_NAMES
 
 CAMERA_PREFIX = "observation.images."
 
@@ -102,8 +115,6 @@ def _image_hw(key: str, ft: dict[str, Any]) -> tuple[int, int]:
 
 
 def _decode_struct_image(value: Any, key: str) -> np.ndarray:
-    import cv2
-
     data = value.get("bytes") if isinstance(value, dict) else value
     if not data:
         raise ImportFormatError(f"{key}: an image cell holds no bytes (path-only images are not supported); re-save with embedded images")
@@ -119,9 +130,9 @@ def _plan(root: Path, info: dict[str, Any], skip: set[str], skip_unknown: bool) 
     if "action" not in feats:
         raise ImportFormatError(f"{root}: no 'action' feature (features: {', '.join(feats)})")
     ashape = list(feats["action"]["shape"])
-    if ashape != [7]:
+    if ashape != [ACTION_DIM]:
         raise ImportFormatError(
-            f"{root}: action has shape {ashape}; the native action is 7-D EE delta + gripper "
+            f"{root}: action has shape {ashape}; the native action is {ACTION_DIM}-D EE delta + gripper "
             f"(names {ACTION_NAMES}). Convert the action space before importing (teleforge does not guess it)"
         )
     cams = {k: ft for k, ft in feats.items() if ft.get("dtype") in ("video", "image") and k not in skip}
@@ -174,7 +185,7 @@ def import_lerobot(
     elif state_map == "raw":
         n_joints = int(feats["observation.state"]["shape"][0])
     else:
-        n_joints = 7
+        n_joints = DEFAULT_N_JOINTS
     cameras = [CameraConfig(name=key[len(CAMERA_PREFIX):], height=h, width=w)
                for key, (h, w) in ((k, _image_hw(k, ft)) for k, ft in cams.items())]
     spec = DatasetSpec(fps=fps, robot_embodiment=robot_embodiment or info.get("robot_type") or "unknown",
@@ -241,7 +252,7 @@ def import_lerobot(
                 v = col(key)
                 if c == "tick_ns":
                     ticks = v.astype(np.int64).reshape(t)
-                elif c.startswith("safety."):
+                elif c in BOOL_COLUMNS:
                     cols[c] = v.astype(bool).reshape(t)
                 elif v.ndim == 2 and v.shape[1] > 1:
                     cols[c] = v.astype(np.float32)
@@ -276,7 +287,7 @@ def import_lerobot(
             start = EpisodeStart(task=native_task, instruction=str(text), robot_embodiment=spec.robot_embodiment, seed=None,
                                  device="import", operator_id="", session_id=f"lerobot:{root.name}", fps=fps, extras=extras)
             imported = ImportedEpisode(start=start, columns=cols, images=images, outcome=outcome, tick_ns=ticks)
-            filled |= {c for c in NATIVE_COLUMNS if c not in cols}
+            filled |= {c for c in NATIVE_COLUMN_NAMES if c not in cols}
             ids.append(write_native_episode(Path(dataset), spec, imported))
             steps += t
     finally:

@@ -16,11 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pyarrow as pa
+import simplejpeg
 
-from teleforge.convert.card import ExportSource, export_manifest, stage_output, write_export_manifest
+from teleforge.convert.manifest import export_manifest, write_export_manifest
+from teleforge.convert.staging import stage_output
 from teleforge.dataset.schema import DatasetSpec, image_column, step_fields
+from teleforge.dataset.selection import ExportSource
+from teleforge.spec import ACTION_NAMES
 
 PREVIEW = "preview.jpg"
 _DROP = ("step",)  # becomes frame_index
@@ -28,6 +33,8 @@ _DROP = ("step",)  # becomes frame_index
 
 @dataclass
 class HfExport:
+    """What an HF export wrote: the folder, episodes and rows (steps)."""
+
     folder: Path
     episodes: int
     rows: int
@@ -35,7 +42,7 @@ class HfExport:
 
 def hf_features(spec: DatasetSpec) -> Any:
     """The ``datasets.Features`` of an export: episode columns first, native columns, cameras as Image."""
-    import datasets
+    import datasets  # lazy: `datasets` takes seconds to import; only HF exports need it
 
     fields = [
         pa.field("episode_index", pa.int64()),
@@ -56,8 +63,6 @@ def _image_payload(spec: DatasetSpec, cam: str, data: bytes | None) -> dict[str,
         return None
     c = spec.camera(cam)
     if c.encoding == "raw":  # datasets needs an image file format; PNG keeps it exact
-        import cv2
-
         img = np.frombuffer(data, np.uint8).reshape(c.height, c.width, 3)
         data = cv2.imencode(".png", np.ascontiguousarray(img[:, :, ::-1]))[1].tobytes()
     return {"bytes": data, "path": None}
@@ -110,8 +115,6 @@ def _write_preview(src: ExportSource, ep_id: int, folder: Path) -> str | None:
         data = ep.image_bytes(cam.name, i)
         if data is not None:
             if cam.encoding != "jpeg":
-                import simplejpeg
-
                 data = simplejpeg.encode_jpeg(np.ascontiguousarray(ep.image(cam.name, i)), quality=90, colorspace="RGB")
             (folder / PREVIEW).write_bytes(data)
             return PREVIEW
@@ -121,7 +124,7 @@ def _write_preview(src: ExportSource, ep_id: int, folder: Path) -> str | None:
 def export_hf(src: ExportSource, out: Path | str, *, overwrite: bool = False, max_shard_size: str = "500MB",
               num_proc: int | None = None) -> HfExport:
     """Write a ``datasets`` folder at ``out``; built beside it and renamed, so ``out`` is never half-written."""
-    import datasets
+    import datasets  # lazy: `datasets` takes seconds to import; only HF exports need it
 
     out = Path(out)
     ds = src.dataset
@@ -140,7 +143,7 @@ def export_hf(src: ExportSource, out: Path | str, *, overwrite: bool = False, ma
         )
         built.info.description = (
             f"teleforge export of {ds.root.name}: {ds.spec.robot_embodiment} at {ds.spec.fps:g} Hz, "
-            f"{len(src.episode_ids)} episodes. Action [dx,dy,dz,drx,dry,drz,gripper], gripper 0=open 1=closed; quats wxyz."
+            f"{len(src.episode_ids)} episodes. Action [{','.join(ACTION_NAMES)}], gripper 0=open 1=closed; quats wxyz."
         )
         folder = work / "export"
         built.save_to_disk(str(folder), max_shard_size=max_shard_size)
@@ -166,6 +169,6 @@ def export_hf(src: ExportSource, out: Path | str, *, overwrite: bool = False, ma
 
 def load_hf(folder: Path | str) -> Any:
     """``datasets.load_from_disk`` on an export (the reader for tests and for users)."""
-    import datasets
+    import datasets  # lazy: `datasets` takes seconds to import
 
     return datasets.load_from_disk(str(folder))

@@ -3,6 +3,9 @@
 A view holds the kept episode ids, per-episode trims (step ranges), why each
 dropped episode was dropped, the rules and their hash, and the catalog version
 it was made from. A view can be made from another view (``parent``).
+
+Views live in ``dataset`` because every consumer needs them: curation makes them,
+:mod:`teleforge.dataset.selection` resolves them for exports and training.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 @dataclass
 class View:
+    """A curated selection of one dataset's episodes (``views/<name>.json``); shards are never touched."""
+
     name: str
     episodes: list[int]  # kept, in order
     trims: dict[int, tuple[int, int]] = field(default_factory=dict)  # id -> [start, stop) steps kept
@@ -65,6 +70,7 @@ class View:
 
 
 def view_path(root: Path | str, name: str) -> Path:
+    """``<root>/views/<name>.json``; a name that is not a plain file name is refused."""
     if not _NAME.match(name or ""):
         raise ViewError(f"invalid view name {name!r}: use letters, digits, '-', '_' or '.'")
     return Path(root) / VIEWS / f"{name}.json"
@@ -79,6 +85,7 @@ def save_view(root: Path | str, view: View) -> Path:
 
 
 def list_views(root: Path | str) -> list[str]:
+    """Names of the dataset's views, sorted."""
     d = Path(root) / VIEWS
     return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
 

@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from teleforge.convert.card import parse_card_header, read_export_manifest, render_card
+from teleforge.convert.card import parse_card_header, render_card
+from teleforge.convert.manifest import read_export_manifest
 from teleforge.errors import HubError
 
 CARD = "README.md"
@@ -18,6 +19,8 @@ CARD = "README.md"
 
 @dataclass
 class PushResult:
+    """Where a push went: the repo, its URL, the commit and how many files it uploaded."""
+
     repo_id: str
     url: str
     commit: str | None
@@ -43,6 +46,7 @@ def push_export(folder: Path | str, repo_id: str, *, token: str | None = None, p
                 endpoint: str | None = None, license: str = "apache-2.0", pretty_name: str | None = None,
                 tags: list[str] | None = None, commit_message: str | None = None) -> PushResult:
     """Create the dataset repo (if new) and upload ``folder`` with a fresh card in one commit."""
+    # lazy: huggingface_hub and its HTTP client load only when pushing
     try:  # huggingface_hub's HTTP client (httpx2 in 2.x): its transport errors are not OSErrors
         import httpx2 as httpx
     except ImportError:  # pragma: no cover - older huggingface_hub

@@ -26,7 +26,7 @@ SVT_PRESET = 12
 
 def resolve_codec(vcodec: str = "auto") -> str:
     """``auto`` -> libsvtav1 (what LeRobot writes) when PyAV's FFmpeg has it, else libx264 (h264)."""
-    import av
+    import av  # lazy (here and below): FFmpeg's libraries load only when a video is written or read
 
     have = av.codecs_available
     if vcodec == "auto":
@@ -40,6 +40,7 @@ def resolve_codec(vcodec: str = "auto") -> str:
 
 
 def codec_options(vcodec: str, gop: int, crf: int) -> dict[str, str]:
+    """FFmpeg options for ``vcodec``: GOP size, CRF, and SVT-AV1's preset."""
     opts = {"g": str(gop), "crf": str(crf)}
     if vcodec == "libsvtav1":
         opts["preset"] = str(SVT_PRESET)
@@ -51,7 +52,7 @@ class VideoFileWriter:
 
     def __init__(self, path: Path, fps: int, height: int, width: int, vcodec: str, gop: int = DEFAULT_GOP,
                  crf: int = DEFAULT_CRF, threads: int | None = None) -> None:
-        import av
+        import av  # lazy: see resolve_codec
 
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner per file otherwise; keep errors only
         self.path = Path(path)
@@ -75,7 +76,8 @@ class VideoFileWriter:
         self._packet_bytes = 0
 
     def add(self, rgb: np.ndarray) -> None:
-        import av
+        """Encode one (H, W, 3) uint8 RGB frame as the file's next frame."""
+        import av  # lazy: see resolve_codec
 
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self.frames
@@ -103,7 +105,7 @@ class VideoFileWriter:
 
 def video_info(path: Path) -> dict[str, Any]:
     """The ``info`` block LeRobot puts on a video feature (same keys as its ``get_video_info``)."""
-    import av
+    import av  # lazy: see resolve_codec
 
     with av.open(str(path)) as c:
         s = c.streams.video[0]
@@ -132,7 +134,7 @@ class VideoFileReader:
         self._open()
 
     def _open(self) -> None:
-        import av
+        import av  # lazy: see resolve_codec
 
         try:
             self._container = av.open(str(self.path))

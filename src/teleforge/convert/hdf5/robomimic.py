@@ -23,22 +23,22 @@ from typing import Any
 
 import numpy as np
 
-from teleforge.convert.card import ExportSource, export_manifest, stage_output, write_export_manifest
-from teleforge.convert.hdf5 import (
-    NATIVE_COLUMNS,
+from teleforge.convert.hdf5.common import attr_text, dense_frames, open_h5, read_array
+from teleforge.convert.manifest import export_manifest, write_export_manifest
+from teleforge.convert.native import (
+    DEFAULT_N_JOINTS,
     ImportedEpisode,
     ImportReport,
-    attr_text,
-    dense_frames,
     native_arrays,
-    open_h5,
-    read_array,
     write_native_episode,
 )
+from teleforge.convert.staging import stage_output
 from teleforge.dataset.records import EpisodeStart
 from teleforge.dataset.schema import CameraConfig, DatasetSpec
+from teleforge.dataset.selection import ExportSource
 from teleforge.dataset.store import open_or_create
 from teleforge.errors import ImportFormatError
+from teleforge.spec import ACTION_DIM, ACTION_NAMES, NATIVE_COLUMN_NAMES
 
 # robomimic obs key -> native column
 OBS_KEYS = {
@@ -77,7 +77,7 @@ def _valid_split(ids: list[int], fraction: float) -> set[int]:
 def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: float = 0.0, overwrite: bool = False,
                      compression: str | None = "gzip") -> RobomimicExport:
     """Write ``out`` (one .hdf5 file); written to a temp name and renamed, so a crash leaves no half file."""
-    import h5py
+    import h5py  # lazy: the HDF5 library loads only for HDF5 exports
 
     out = Path(out)
     stage = stage_output(out, overwrite=overwrite, is_dir=False)
@@ -117,7 +117,7 @@ def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: floa
                     chunks = (1, *frames.shape[1:]) if t else None
                     obs.create_dataset(cam + IMAGE_SUFFIX, data=frames, chunks=chunks, compression=compression)
                 extra = g.create_group(EXTRAS_GROUP)
-                for col in NATIVE_COLUMNS:
+                for col in NATIVE_COLUMN_NAMES:
                     if col != "action" and col not in OBS_KEYS.values():
                         extra.create_dataset(col, data=cols[col])
                 extra.create_dataset("tick_ns", data=cols["tick_ns"])
@@ -128,7 +128,7 @@ def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: floa
                 # robomimic needs env_args only for rollouts; the teleforge sim is not a robomimic env.
                 "type": 2,
                 "env_kwargs": {"teleforge": {"spec": spec.to_dict(), "control_freq": spec.fps,
-                                             "action": "ee delta [dx,dy,dz,drx,dry,drz,gripper]; gripper 0=open 1=closed",
+                                             "action": f"ee delta [{','.join(ACTION_NAMES)}]; gripper 0=open 1=closed",
                                              "quat_order": "xyzw"}},
             })
             if valid_fraction > 0:
@@ -216,9 +216,9 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
             skipped.update(unknown_obs + unknown_top + [k for k in skip_set if k in obs_keys or k in keys])
             actions = read_array(g["actions"], f"{where}/actions").astype(np.float32)
             t = len(actions)
-            if actions.ndim != 2 or actions.shape[1] != 7:
+            if actions.ndim != 2 or actions.shape[1] != ACTION_DIM:
                 raise ImportFormatError(
-                    f"{where}/actions has shape {actions.shape}; the native action is 7-D EE delta + gripper. "
+                    f"{where}/actions has shape {actions.shape}; the native action is {ACTION_DIM}-D EE delta + gripper. "
                     "Convert the action space before importing (teleforge does not guess it)"
                 )
             cols: dict[str, np.ndarray] = {"action": actions}
@@ -238,14 +238,14 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
                     arr = read_array(g[EXTRAS_GROUP][col], f"{where}/{EXTRAS_GROUP}/{col}")
                     if col == "tick_ns":
                         tick_ns = arr.astype(np.int64)
-                    elif col in NATIVE_COLUMNS:
+                    elif col in NATIVE_COLUMN_NAMES:
                         cols[col] = arr
             frames = {k[: -len(IMAGE_SUFFIX)]: read_array(g["obs"][k], f"{where}/obs/{k}") for k in images}
             for cam, fr in frames.items():
                 if fr.dtype != np.uint8 or fr.ndim != 4 or fr.shape[-1] != 3:
                     raise ImportFormatError(f"{where}/obs/{cam}{IMAGE_SUFFIX}: expected (T,H,W,3) uint8, got {fr.dtype} {fr.shape}")
             if spec is None:
-                n = cols["observation.state.joint_pos"].shape[1] if "observation.state.joint_pos" in cols else 7
+                n = cols["observation.state.joint_pos"].shape[1] if "observation.state.joint_pos" in cols else DEFAULT_N_JOINTS
                 spec = DatasetSpec(
                     fps=float(fps or tf_info.get("control_freq") or (tf_info.get("spec") or {}).get("fps") or 20.0),
                     robot_embodiment=robot_embodiment or attr_text(g.attrs.get("robot_embodiment", "")) or
@@ -264,7 +264,7 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
             )
             ep = ImportedEpisode(start, cols, frames, outcome if outcome in ("success", "failure") else "unknown",
                                  tick_ns=tick_ns)
-            filled.update(c for c in NATIVE_COLUMNS if c not in cols)
+            filled.update(c for c in NATIVE_COLUMN_NAMES if c not in cols)
             ids.append(write_native_episode(Path(dataset), spec, ep))
             steps += t
     return ImportReport(Path(dataset), ids, steps, sorted(skipped), sorted(filled))

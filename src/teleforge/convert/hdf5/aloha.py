@@ -22,24 +22,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
-from teleforge.convert.card import ExportSource, export_manifest, stage_output, write_export_manifest
-from teleforge.convert.hdf5 import (
-    NATIVE_COLUMNS,
+from teleforge.convert.hdf5.common import attr_text, dense_frames, open_h5, read_array
+from teleforge.convert.manifest import export_manifest, write_export_manifest
+from teleforge.convert.native import (
     ImportedEpisode,
     ImportReport,
-    attr_text,
-    dense_frames,
     native_arrays,
-    open_h5,
-    read_array,
     write_native_episode,
 )
+from teleforge.convert.staging import stage_output
 from teleforge.dataset.records import EpisodeStart
 from teleforge.dataset.schema import CameraConfig, DatasetSpec
+from teleforge.dataset.selection import ExportSource
 from teleforge.dataset.store import open_or_create
 from teleforge.errors import ImportFormatError
+from teleforge.spec import ACTION_DIM, GRIPPER_INDEX, NATIVE_COLUMN_NAMES
 
 EXTRAS_GROUP = "teleforge"
 OBS_KNOWN = {"qpos", "qvel", "images"}
@@ -73,7 +73,7 @@ def export_aloha(src: ExportSource, out: Path | str, *, sim: bool = True, overwr
 
 
 def _write_aloha(src: ExportSource, work: Path, out: Path, sim: bool, compression: str | None) -> AlohaExport:
-    import h5py
+    import h5py  # lazy: the HDF5 library loads only for HDF5 exports
 
     ds = src.dataset
     fps = ds.spec.fps
@@ -87,7 +87,7 @@ def _write_aloha(src: ExportSource, work: Path, out: Path, sim: bool, compressio
         grip_vel = np.gradient(grip) * fps if t > 1 else np.zeros(t, np.float32)
         qpos = np.concatenate([cols["observation.state.joint_pos"], grip[:, None]], axis=1)
         qvel = np.concatenate([cols["observation.state.joint_vel"], grip_vel[:, None].astype(np.float32)], axis=1)
-        action = np.concatenate([cols["target.joint_pos"], (1.0 - cols["action"][:, 6:7])], axis=1).astype(np.float32)
+        action = np.concatenate([cols["target.joint_pos"], (1.0 - cols["action"][:, GRIPPER_INDEX:GRIPPER_INDEX + 1])], axis=1).astype(np.float32)
         path = work / f"episode_{k}.hdf5"
         with h5py.File(path, "w") as f:
             f.attrs.update(sim=bool(sim), compress=False, instruction=meta.instruction, task=meta.task,
@@ -96,7 +96,7 @@ def _write_aloha(src: ExportSource, work: Path, out: Path, sim: bool, compressio
             f.attrs["teleforge_layout"] = json.dumps({
                 "qpos": ["observation.state.joint_pos", "observation.state.gripper"],
                 "qvel": ["observation.state.joint_vel", "d/dt observation.state.gripper"],
-                "action": ["target.joint_pos", "1 - action[6] (gripper, 1 = open)"],
+                "action": ["target.joint_pos", f"1 - action[{GRIPPER_INDEX}] (gripper, 1 = open)"],
                 "n_joints": ds.spec.n_joints,
             })
             obs = f.create_group("observations")
@@ -110,7 +110,7 @@ def _write_aloha(src: ExportSource, work: Path, out: Path, sim: bool, compressio
                                     compression=compression)
             f.create_dataset("action", data=action)
             extra = f.create_group(EXTRAS_GROUP)
-            for col in NATIVE_COLUMNS:
+            for col in NATIVE_COLUMN_NAMES:
                 extra.create_dataset(col, data=cols[col])
             extra.create_dataset("tick_ns", data=cols["tick_ns"])
         files.append(out / path.name)
@@ -139,8 +139,6 @@ def _frames(ds: Any, compressed: bool, where: str) -> np.ndarray:
     if arr.dtype == np.uint8 and arr.ndim == 4 and arr.shape[-1] == 3:
         return arr
     if compressed and arr.ndim == 2:  # act-plus-plus: padded JPEG bytes per frame
-        import cv2
-
         frames = [cv2.imdecode(row, cv2.IMREAD_COLOR) for row in arr]
         if any(f is None for f in frames):
             raise ImportFormatError(f"{where}: a compressed frame does not decode; the file is corrupt")
@@ -197,7 +195,7 @@ def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | 
                     arr = read_array(f[EXTRAS_GROUP][col], f"{where}:/{EXTRAS_GROUP}/{col}")
                     if col == "tick_ns":
                         tick_ns = arr.astype(np.int64)
-                    elif col in NATIVE_COLUMNS:
+                    elif col in NATIVE_COLUMN_NAMES:
                         cols[col] = arr
                 n_joints = int(layout["n_joints"])
             else:
@@ -208,10 +206,10 @@ def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | 
                         f["observations/qvel"], f"{where}:/observations/qvel").astype(np.float32)
                 if action.shape[1] == n_joints:
                     cols["target.joint_pos"] = action
-                native_action = np.zeros((t, 7), np.float32)
+                native_action = np.zeros((t, ACTION_DIM), np.float32)
                 if gripper_index is not None:
                     cols["observation.state.gripper"] = qpos[:, gripper_index]
-                    native_action[:, 6] = 1.0 - action[:, gripper_index]
+                    native_action[:, GRIPPER_INDEX] = 1.0 - action[:, gripper_index]
                 cols["action"] = native_action
                 extras["action_space"] = "joint_pos (native EE-delta action is zero; joint targets in target.joint_pos)"
             if spec is None:

@@ -1,7 +1,7 @@
 """RLDS (TFDS folder of Example-per-episode TFRecords) -> native dataset, without TensorFlow.
 
 Reads ``features.json`` + ``dataset_info.json`` + shards with the TF-free reader
-(:class:`teleforge.convert.rlds.RldsReader`). Two kinds of source:
+(:class:`teleforge.convert.rlds.reader.RldsReader`). Two kinds of source:
 
 - a teleforge export (``teleforge_rlds.json`` beside it): every column comes back exactly
   (the OXE fields plus ``steps/native/*``), cameras get their original names, JPEG bytes
@@ -24,14 +24,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import simplejpeg
 
-from teleforge.convert.hdf5 import BOOL_COLUMNS, NATIVE_COLUMNS, SCALAR_COLUMNS, ImportReport
-from teleforge.convert.rlds import NATIVE_PREFIX, SIDECAR, FeatureSpec, RldsReader, native_key
-from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
+from teleforge.convert.native import (
+    DEFAULT_N_JOINTS,
+    ImportReport,
+    default_ticks,
+    fill_missing,
+    step_record,
+)
+from teleforge.convert.rlds.config import SIDECAR
+from teleforge.convert.rlds.features import NATIVE_PREFIX, FeatureSpec, native_key
+from teleforge.convert.rlds.reader import RldsReader
+from teleforge.dataset.records import EpisodeEnd, EpisodeStart
 from teleforge.dataset.schema import CameraConfig, DatasetSpec
 from teleforge.dataset.store import open_or_create
 from teleforge.dataset.writer import EpisodeWriter
 from teleforge.errors import ExportError, ImportFormatError
+from teleforge.spec import (
+    ACTION_DIM,
+    BOOL_COLUMNS,
+    NATIVE_COLUMN_NAMES,
+    SCALAR_COLUMNS,
+    column_sizes,
+)
 
 # Step features RLDS defines that carry no native column (or that we derive ourselves).
 _RLDS_BOOKKEEPING = {"is_first", "is_last", "is_terminal", "discount"}
@@ -46,8 +62,6 @@ _KNOWN_OBS = {
     "gripper": "observation.state.gripper", "gripper_state": "observation.state.gripper",
 }
 _MAP_RE = re.compile(r"^\s*(?P<key>[^\[=\s]+)\s*(?:\[(?P<a>\d*):(?P<b>\d*)\])?\s*=\s*(?P<col>[\w.]+)\s*$")
-_NATIVE_DIMS = {"action": 7, "observation.state.ee_pos": 3, "observation.state.ee_quat": 4, "target.ee_pos": 3,
-                "target.ee_quat": 4, "command.twist": 6}
 
 
 @dataclass(frozen=True)
@@ -65,8 +79,8 @@ class FieldMap:
         if not m:
             raise ImportFormatError(f"bad --map {text!r}: write KEY=COLUMN or KEY[a:b]=COLUMN, e.g. observation/state[0:3]=observation.state.ee_pos")
         col = m["col"]
-        if col not in NATIVE_COLUMNS:
-            raise ImportFormatError(f"--map {text!r}: {col!r} is not a native column; use one of {', '.join(NATIVE_COLUMNS)}")
+        if col not in NATIVE_COLUMN_NAMES:
+            raise ImportFormatError(f"--map {text!r}: {col!r} is not a native column; use one of {', '.join(NATIVE_COLUMN_NAMES)}")
         a = int(m["a"]) if m["a"] else None
         b = int(m["b"]) if m["b"] else None
         return cls(m["key"].removeprefix("steps/"), col, a, b)
@@ -145,7 +159,7 @@ class _Plan:
             described = ", ".join(f"{k} ({self._describe(feats[k])})" for k in unknown)
             raise ImportFormatError(
                 f"{reader.path}: teleforge cannot map step features {described}. Map them with --map KEY=COLUMN "
-                f"or KEY[a:b]=COLUMN (native columns: {', '.join(NATIVE_COLUMNS)}), or pass --skip "
+                f"or KEY[a:b]=COLUMN (native columns: {', '.join(NATIVE_COLUMN_NAMES)}), or pass --skip "
                 f"{','.join(unknown)} (or --skip-unknown) to import without them"
             )
         self.skipped += unknown + [u.split(" ")[0] for u in unsupported]
@@ -160,7 +174,7 @@ class _Plan:
         sc = self.sidecar
         if sc is not None:  # a teleforge export: its own layout, known exactly
             if key.startswith(NATIVE_PREFIX):
-                by_key = {native_key(c): c for c in (*NATIVE_COLUMNS, "tick_ns")}
+                by_key = {native_key(c): c for c in (*NATIVE_COLUMN_NAMES, "tick_ns")}
                 col = by_key.get(key[len(NATIVE_PREFIX):])
                 return None if col is None else [FieldMap(key, col)]
             if key == "observation/joint_state":
@@ -200,10 +214,11 @@ def _columns(plan: _Plan, steps: dict[str, Any], T: int, n_joints: int, where: s
                 raise ImportFormatError(f"{where}: {m.key} gives {v.size // max(T, 1)} values per step for scalar {m.column}; map one index, e.g. {m.key}[0:1]")
             cols[m.column] = v.astype(np.float32).reshape(T)
         else:
-            want = _NATIVE_DIMS.get(m.column, n_joints)
+            want = column_sizes(n_joints)[m.column]
             v = v.astype(np.float32).reshape(T, -1)
             if v.shape[1] != want:
-                hint = " (the native action is 7-D EE delta + gripper; map a joint-space action to target.joint_pos)" if m.column == "action" else ""
+                hint = (f" (the native action is {ACTION_DIM}-D EE delta + gripper; map a joint-space action to target.joint_pos)"
+                        if m.column == "action" else "")
                 raise ImportFormatError(f"{where}: {m.key} has {v.shape[1]} values per step but {m.column} needs {want}{hint}")
             cols[m.column] = v
     return cols
@@ -230,8 +245,6 @@ def _image_info(data: bytes, where: str) -> tuple[str, int, int]:
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         return "png", int.from_bytes(data[20:24], "big"), int.from_bytes(data[16:20], "big")
     if data[:2] == b"\xff\xd8":
-        import simplejpeg
-
         try:
             h, w, _, _ = simplejpeg.decode_jpeg_header(data)
         except ValueError as exc:
@@ -268,7 +281,7 @@ def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = 
         if m.column == "observation.state.joint_pos":
             spec_f = reader.step_features[m.key]
             n_joints_hint = (m.stop or spec_f.shape[-1]) - (m.start or 0)
-    n_joints = int(n_joints_hint or 7)
+    n_joints = int(n_joints_hint or DEFAULT_N_JOINTS)
     out_spec: DatasetSpec | None = None
     ids: list[int] = []
     filled: set[str] = set()
@@ -313,7 +326,7 @@ def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = 
             robot_embodiment=out_spec.robot_embodiment, seed=None, device="import:rlds", operator_id="",
             session_id=f"import:{reader.name}", fps=out_spec.fps, extras=extras,
         )
-        filled.update(c for c in NATIVE_COLUMNS if c not in cols)
+        filled.update(c for c in NATIVE_COLUMN_NAMES if c not in cols)
         ids.append(_write(Path(dataset), out_spec, start, cols, images, T, outcome))
         total += T
     if out_spec is None:
@@ -331,34 +344,19 @@ def _text(v: Any) -> str:
     return str(v)
 
 
-def _neutral(col: str, spec: DatasetSpec, T: int) -> np.ndarray:
-    if col in BOOL_COLUMNS:
-        return np.zeros(T, bool)
-    if col in SCALAR_COLUMNS:
-        return np.zeros(T, np.float32)
-    arr = np.zeros((T, _NATIVE_DIMS.get(col, spec.n_joints)), np.float32)
-    if col.endswith("ee_quat"):
-        arr[:, 0] = 1.0  # identity, wxyz
-    return arr
-
-
 def _write(root: Path, spec: DatasetSpec, start: EpisodeStart, cols: dict[str, np.ndarray], images: dict[str, list[bytes]],
            T: int, outcome: str) -> int:
     """One native episode; camera bytes are stored as they came (no re-encode)."""
     ticks = cols.pop("tick_ns", None)
     if ticks is None:
-        ticks = (np.arange(T) * (1e9 / spec.fps)).astype(np.int64)
-    filled = [c for c in NATIVE_COLUMNS if c not in cols]
-    for c in filled:
-        cols[c] = _neutral(c, spec, T)
+        ticks = default_ticks(spec, T)
+    filled = fill_missing(cols, spec, T)
     if filled:
         start = EpisodeStart(**{**start.__dict__, "extras": {**start.extras, "filled_columns": filled}})
     writer = EpisodeWriter(root, spec, start, batch_rows=64, flush_interval_s=5.0)
     try:
         for i in range(T):
-            rec = StepRecord(step=i, tick_ns=int(ticks[i]), **{
-                attr: (cols[name][i].item() if cols[name].ndim == 1 else cols[name][i]) for name, attr in NATIVE_COLUMNS.items()
-            })
+            rec = step_record(cols, i, ticks[i])
             encoded: dict[str, bytes] = {}
             for cam in spec.cameras:
                 encoded[cam.name] = bytes(images[cam.name][i])

@@ -181,6 +181,7 @@ def crc32c_fallback(data: bytes | memoryview, crc: int = 0) -> int:
 
 
 def _native() -> tuple[str, Callable[[bytes | memoryview, int], int]] | None:
+    """A C CRC32C backend if one is installed (tried in order); None means the numpy fallback."""
     try:
         import crc32c as _c  # type: ignore[import-not-found]
 

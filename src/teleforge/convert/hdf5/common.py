@@ -1,0 +1,72 @@
+"""What the HDF5 layouts (robomimic, ALOHA) share: dense camera frames for export, and
+opening foreign HDF5 files with errors that name the file and key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from teleforge.dataset.images import decode_image
+from teleforge.dataset.reader import Episode
+from teleforge.dataset.schema import image_column
+from teleforge.errors import ImportFormatError
+
+
+def dense_frames(ep: Episode, cam: str) -> tuple[np.ndarray, int]:
+    """(T, H, W, 3) uint8 frames of one camera and how many steps had no frame.
+
+    HDF5 layouts need a frame on every step; a step recorded before the camera
+    delivered gets the first frame that follows it (the nearest real image).
+    """
+    c = ep.spec.camera(cam)
+    raw = ep.table.column(image_column(cam)).to_pylist()
+    frames = np.zeros((len(raw), c.height, c.width, 3), np.uint8)
+    missing = [i for i, b in enumerate(raw) if b is None]
+    for i, data in enumerate(raw):
+        if data is not None:
+            frames[i] = decode_image(data, c)
+    present = [i for i, b in enumerate(raw) if b is not None]
+    if present and missing:
+        nxt = np.searchsorted(np.asarray(present), np.asarray(missing))
+        for i, k in zip(missing, nxt):
+            frames[i] = frames[present[min(int(k), len(present) - 1)]]
+    return frames, len(missing)
+
+
+@contextlib.contextmanager
+def open_h5(path: Path) -> Iterator[Any]:
+    """Open an HDF5 file read-only; a file h5py cannot open raises ImportFormatError naming it."""
+    import h5py  # lazy: the HDF5 library loads only for HDF5 imports and exports
+
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, ValueError) as exc:
+        raise ImportFormatError(
+            f"{path} is not a readable HDF5 file ({exc}); it may be truncated or still being written — re-copy it"
+        ) from exc
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def read_array(ds: Any, where: str) -> np.ndarray:
+    """Read a whole HDF5 dataset; a corrupt chunk raises ImportFormatError naming the file and key."""
+    try:
+        return np.asarray(ds[()])
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ImportFormatError(f"{where}: cannot read ({exc}); the file is corrupt — re-copy or re-export it") from exc
+
+
+def attr_text(value: Any) -> str:
+    """An HDF5 attribute as text (h5py returns bytes or numpy strings depending on how it was written)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return attr_text(value.item())
+    return str(value)

@@ -1,0 +1,355 @@
+"""LeRobot v3.0 export: a native dataset (or a curated view) as ``LeRobotDataset`` of lerobot 0.4 loads it.
+
+Layout written::
+
+    meta/info.json                  codebase_version "v3.0", fps, features (+ video info), totals, paths
+    meta/stats.json                 min/max/mean/std/count/q01..q99 per feature (images: per channel, /255)
+    meta/tasks.parquet              task (index) -> task_index; a task is the episode's instruction
+    meta/episodes/chunk-000/file-000.parquet   one row per episode: data/video chunk+file indices,
+                                    dataset_from/to_index, video from/to timestamps, stats/<key>/<stat>
+    data/chunk-000/file-000.parquet one row per step: action, observation.state, next.*, teleforge.*
+                                    (the other native columns), timestamp and the index columns
+    videos/observation.images.<cam>/chunk-000/file-000.mp4   episodes back to back (PyAV)
+
+Files roll over the way lerobot's own writer does (:mod:`.files`). ``action`` is the
+native 7-D EE delta + gripper (0 = open, 1 = closed); ``observation.state`` is
+``[x, y, z, qw, qx, qy, qz, gripper]`` (``state="ee"``) or ``[joints..., gripper]``
+(``state="joints"``). Everything is written under a hidden ``.<out>.partial`` folder and
+renamed at the end, so an interrupted export never looks like a dataset. The importer
+lives in :mod:`teleforge.convert.lerobot.importer`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from teleforge.convert.lerobot.files import (
+    CameraVideos,
+    ParquetFiles,
+    arrow_column,
+    write_tasks,
+)
+from teleforge.convert.lerobot.layout import (
+    CODEBASE_VERSION,
+    DATA_PATH,
+    EPISODES_PATH,
+    EXTRA_COLUMNS,
+    EXTRA_PREFIX,
+    STATE_SPACES,
+    VIDEO_PATH,
+    arrow_type,
+    features,
+    hf_feature,
+)
+from teleforge.convert.lerobot.stats import (
+    ImageStats,
+    StatsAggregator,
+    downsample,
+    jsonable,
+    sample_indices,
+    vector_stats,
+)
+from teleforge.convert.lerobot.video import (
+    DEFAULT_CRF,
+    DEFAULT_GOP,
+    resolve_codec,
+    video_info,
+)
+from teleforge.convert.manifest import export_manifest, write_export_manifest
+from teleforge.convert.staging import stage_output
+from teleforge.dataset.images import decode_image
+from teleforge.dataset.reader import Dataset, Episode
+from teleforge.dataset.schema import CameraConfig, image_column
+from teleforge.dataset.selection import ExportSource, select
+from teleforge.errors import ExportError
+from teleforge.spec import (
+    ACTION_DIM,
+    ACTION_NAMES,
+    BOOL_COLUMNS,
+    GRIPPER_INDEX,
+    NATIVE_COLUMN_NAMES,
+)
+
+EPISODE_ROWS_PER_WRITE = 64  # meta/episodes rows buffered before they are written
+
+
+@dataclass
+class LeRobotExport:
+    """What an export wrote."""
+
+    root: Path
+    repo_id: str
+    episodes: int
+    frames: int
+    tasks: int
+    vcodec: str
+    data_files: int
+    video_files: int
+    seconds: float
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+# --- reading native episodes ---------------------------------------------------------
+def _state(cols: dict[str, np.ndarray], state: str) -> np.ndarray:
+    g = cols["observation.state.gripper"].reshape(-1, 1)
+    if state == "ee":
+        return np.concatenate([cols["observation.state.ee_pos"], cols["observation.state.ee_quat"], g], axis=1)
+    return np.concatenate([cols["observation.state.joint_pos"], g], axis=1)
+
+
+def _camera_sources(ep: Episode, cam: CameraConfig) -> tuple[list[int], list[Any]]:
+    """Which stored frame each step shows: a step before the camera delivered shows the next real frame."""
+    raw = ep.table.column(image_column(cam.name)).to_pylist()
+    present = [i for i, b in enumerate(raw) if b is not None]
+    if not present:
+        raise ExportError(f"episode {ep.episode_id}: camera {cam.name!r} has no frames; it cannot become a video")
+    nxt = np.searchsorted(np.asarray(present), np.arange(len(raw)))
+    return [present[min(int(k), len(present) - 1)] for k in nxt], raw
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if not out.exists():
+        return
+    if not overwrite:
+        raise ExportError(f"{out} already exists; pass --overwrite to replace it or choose another folder")
+    if (out / "teleforge.json").exists() or (out / "catalog.parquet").exists():
+        raise ExportError(f"{out} is a native teleforge dataset; refusing to overwrite recorded data — choose another --out")
+    if any(out.iterdir()) and not (out / "meta" / "info.json").exists():
+        raise ExportError(f"{out} is not a LeRobot export (no meta/info.json); refusing to replace it — choose another --out")
+
+
+def _frame_values(ep: Episode, k: int, first_index: int, task_index: int, state: str, fps: int,
+                  native_columns: bool) -> dict[str, np.ndarray]:
+    """Every data column of one episode, (T,) or (T, k), keyed by feature name."""
+    t = ep.num_steps
+    cols = {c: np.asarray(ep.column(c)) for c in NATIVE_COLUMN_NAMES}
+    cols["tick_ns"] = np.asarray(ep.column("tick_ns"), np.int64)
+    done = np.zeros(t, bool)
+    done[-1] = True
+    values: dict[str, np.ndarray] = {
+        "action": cols["action"].astype(np.float32),
+        "observation.state": _state(cols, state).astype(np.float32),
+        "next.reward": cols["reward"].astype(np.float32),
+        "next.done": done,
+        "next.success": cols["success"].astype(bool),
+        "timestamp": (np.arange(t) / fps).astype(np.float32),
+        "frame_index": np.arange(t, dtype=np.int64),
+        "episode_index": np.full(t, k, np.int64),
+        "index": np.arange(first_index, first_index + t, dtype=np.int64),
+        "task_index": np.full(t, task_index, np.int64),
+    }
+    if native_columns:
+        for c in EXTRA_COLUMNS:
+            values[EXTRA_PREFIX + c] = cols[c].astype(bool) if c in BOOL_COLUMNS else cols[c]
+    return values
+
+
+def _encode_videos(ep: Episode, videos: dict[str, CameraVideos], fps: int, row: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """Append the episode's frames to each camera's video; fill the row's video columns; returns image stats."""
+    t = ep.num_steps
+    ep_stats: dict[str, dict[str, np.ndarray]] = {}
+    sample = set(sample_indices(t))
+    for key, vid in videos.items():
+        vchunk, vfile, start = vid.start_episode(t)
+        srcs, raw = _camera_sources(ep, vid.cam)
+        stats = ImageStats()
+        last_i, img = -1, None
+        assert vid.writer is not None
+        for i in range(t):
+            if srcs[i] != last_i:
+                last_i = srcs[i]
+                img = decode_image(raw[last_i], vid.cam)
+            vid.writer.add(img)
+            if i in sample:
+                stats.add(downsample(img))
+        ep_stats[key] = stats.result()
+        row.update({f"videos/{key}/chunk_index": vchunk, f"videos/{key}/file_index": vfile,
+                    f"videos/{key}/from_timestamp": start / fps, f"videos/{key}/to_timestamp": (start + t) / fps})
+    return ep_stats
+
+
+class _Output:
+    """The open files of an export: data parquet, meta/episodes parquet (rows buffered), one video per camera."""
+
+    def __init__(self, tmp: Path, feats: dict[str, dict[str, Any]], spec_cameras: list[CameraConfig], fps: int,
+                 codec: str, chunks_size: int, data_mb: float, video_mb: float, gop: int, crf: int,
+                 threads: int | None) -> None:
+        self.data_keys = [k for k, f in feats.items() if f["dtype"] != "video"]
+        self.types = {k: arrow_type(feats[k]) for k in self.data_keys}
+        hf_meta = json.dumps({"info": {"features": {k: hf_feature(feats[k]) for k in self.data_keys}}})
+        self.schema = pa.schema([pa.field(k, self.types[k]) for k in self.data_keys], metadata={"huggingface": hf_meta})
+        self.data = ParquetFiles(tmp, DATA_PATH, self.schema, data_mb, chunks_size)
+        self.episodes = ParquetFiles(tmp, EPISODES_PATH, None, data_mb, chunks_size)
+        self.videos = {image_column(c.name): CameraVideos(tmp, image_column(c.name), c, fps, codec, video_mb,
+                                                          chunks_size, gop, crf, threads) for c in spec_cameras}
+        self.rows: list[dict[str, Any]] = []
+
+    def write_frames(self, values: dict[str, np.ndarray], t: int) -> tuple[int, int]:
+        """Append one episode's data rows; returns the (chunk, file) they went to."""
+        chunk, file = self.data.place(t)
+        self.data.write(pa.Table.from_arrays([arrow_column(values[key], self.types[key]) for key in self.data_keys],
+                                             schema=self.schema))
+        return chunk, file
+
+    def add_episode_row(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= EPISODE_ROWS_PER_WRITE:
+            self.flush_episode_rows()
+
+    def flush_episode_rows(self) -> None:
+        if not self.rows:
+            return
+        chunk, file = self.episodes.place(len(self.rows))
+        for r in self.rows:
+            r["meta/episodes/chunk_index"], r["meta/episodes/file_index"] = chunk, file
+        self.episodes.write(pa.Table.from_pylist(self.rows, schema=self.episodes.schema))
+        self.rows.clear()
+
+    def close(self) -> None:
+        self.data.close()
+        self.episodes.close()
+        for vid in self.videos.values():
+            vid.close()
+
+
+def export_lerobot(
+    src: ExportSource | Dataset | Path | str,
+    out: Path | str,
+    *,
+    repo_id: str = "teleforge/dataset",
+    state: str = "ee",
+    native_columns: bool = True,
+    vcodec: str = "auto",
+    crf: int = DEFAULT_CRF,
+    gop: int = DEFAULT_GOP,
+    chunks_size: int = 1000,
+    data_files_size_in_mb: float = 100,
+    video_files_size_in_mb: float = 200,
+    encoder_threads: int | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> LeRobotExport:
+    """Write ``out`` as a LeRobot v3.0 dataset, one episode at a time.
+
+    Memory holds one episode's numbers and one frame per camera, whatever the dataset size.
+    A view's trims are applied (only the kept steps are written). ``progress(done, total)``
+    is called after each episode.
+    """
+    t0 = time.perf_counter()
+    if not isinstance(src, ExportSource):
+        src = select(src)
+    if state not in STATE_SPACES:
+        raise ExportError(f"unknown state space {state!r}; use one of {', '.join(STATE_SPACES)}")
+    spec = src.dataset.spec
+    fps = int(round(spec.fps))
+    if abs(spec.fps - fps) > 1e-6:
+        raise ExportError(f"LeRobot stores an integer fps; this dataset runs at {spec.fps} Hz — resample it before export")
+    out = Path(out)
+    _check_out(out, overwrite)
+    # Written under .<out>.partial and renamed into place at the end; a .partial left by a killed
+    # export is refused (PartialExportError) unless --overwrite — the same rule as every exporter.
+    stage = stage_output(out, overwrite=overwrite)
+    codec = resolve_codec(vcodec) if spec.cameras else ""
+    feats = features(spec, state, native_columns)
+    output = _Output(stage.staging, feats, spec.cameras, fps, codec, chunks_size, data_files_size_in_mb,
+                     video_files_size_in_mb, gop, crf, encoder_threads)
+    try:
+        tasks, total, stats = _write_episodes(src, output, feats, state, fps, native_columns, progress)
+    except BaseException:
+        output.close()
+        stage.abort()
+        raise
+    output.close()
+    for key, vid in output.videos.items():
+        assert vid.first_path is not None
+        feats[key]["info"] = video_info(vid.first_path)
+    _write_meta(stage.staging, src, feats, tasks, total, stats, fps, codec, repo_id, state, chunks_size,
+                data_files_size_in_mb, video_files_size_in_mb, has_videos=bool(output.videos))
+    stage.publish()  # --overwrite: the old export goes only once the new one is complete
+    return LeRobotExport(out, repo_id, len(src.episode_ids), total, len(tasks), codec, output.data.files,
+                         sum(v.files for v in output.videos.values()), time.perf_counter() - t0)
+
+
+def _write_episodes(src: ExportSource, output: _Output, feats: dict[str, dict[str, Any]], state: str, fps: int,
+                    native_columns: bool, progress: Callable[[int, int], None] | None,
+                    ) -> tuple[dict[str, int], int, dict[str, dict[str, Any]]]:
+    """Write every selected episode's frames, videos and meta/episodes row; returns (tasks, frames, stats)."""
+    infos = {e.episode_id: e for e in src.dataset.episodes}
+    tasks: dict[str, int] = {}
+    agg = StatsAggregator()
+    total = 0
+    for k, eid in enumerate(src.episode_ids):
+        ep = src.episode(eid)  # a view's episode: only its kept (trimmed) steps, relabels applied
+        meta = infos.get(eid) or ep.meta
+        t = ep.num_steps
+        if t == 0:
+            raise ExportError(f"episode {eid} has no steps; drop it from the selection before export")
+        task = meta.instruction
+        task_index = tasks.setdefault(task, len(tasks))
+        values = _frame_values(ep, k, total, task_index, state, fps, native_columns)
+        chunk, file = output.write_frames(values, t)
+        # Column order follows lerobot's writer: episode, tasks, length, data/…, dataset_*, videos/…, stats/…, meta/…
+        row: dict[str, Any] = {"episode_index": k, "tasks": [task], "length": t, "data/chunk_index": chunk,
+                               "data/file_index": file, "dataset_from_index": total, "dataset_to_index": total + t}
+        ep_stats = _encode_videos(ep, output.videos, fps, row)
+        for key in output.data_keys:
+            ep_stats[key] = vector_stats(values[key])
+        ordered = {key: ep_stats[key] for key in feats}
+        for key, st in ordered.items():
+            for name, v in st.items():
+                row[f"stats/{key}/{name}"] = np.asarray(v).tolist()
+        # Native provenance (extra columns: lerobot loads and ignores them; our importer reads them).
+        row["teleforge/episode_id"] = int(eid)
+        row["teleforge/task"] = meta.task
+        row["teleforge/outcome"] = meta.outcome
+        row["teleforge/trim_start"] = int(src.trims.get(eid, (0, t))[0])
+        output.add_episode_row(row)
+        agg.add(ordered)
+        total += t
+        if progress is not None:
+            progress(k + 1, len(src.episode_ids))
+    output.flush_episode_rows()
+    return tasks, total, agg.result()
+
+
+def _write_meta(tmp: Path, src: ExportSource, feats: dict[str, dict[str, Any]], tasks: dict[str, int], total: int,
+                stats: dict[str, dict[str, Any]], fps: int, codec: str, repo_id: str, state: str, chunks_size: int,
+                data_mb: float, video_mb: float, has_videos: bool) -> None:
+    """meta/info.json, meta/stats.json, meta/tasks.parquet and the teleforge export manifest."""
+    n_eps = len(src.episode_ids)
+    info = {
+        "codebase_version": CODEBASE_VERSION,
+        "robot_type": src.dataset.spec.robot_embodiment,
+        "total_episodes": n_eps,
+        "total_frames": total,
+        "total_tasks": len(tasks),
+        "chunks_size": chunks_size,
+        "data_files_size_in_mb": data_mb,
+        "video_files_size_in_mb": video_mb,
+        "fps": fps,
+        "splits": {"train": f"0:{n_eps}"},
+        "data_path": DATA_PATH,
+        "video_path": VIDEO_PATH if has_videos else None,
+        "features": feats,
+    }
+    (tmp / "meta").mkdir(exist_ok=True)
+    (tmp / "meta" / "info.json").write_text(json.dumps(info, indent=4, ensure_ascii=False))
+    (tmp / "meta" / "stats.json").write_text(json.dumps(jsonable({k: stats[k] for k in feats if k in stats}), indent=4))
+    write_tasks(tmp, tasks)
+    trims = dict(src.trims)
+    write_export_manifest(tmp, export_manifest(src, "lerobot", {
+        "lerobot": {"repo_id": repo_id, "codebase_version": CODEBASE_VERSION, "state": state,
+                    "state_names": feats["observation.state"]["names"], "vcodec": codec, "trims": {str(k): list(v) for k, v in trims.items()}},
+        "conventions": {"action": f"native {ACTION_DIM}-D EE delta [{', '.join(ACTION_NAMES)}]",
+                        "gripper": f"action[{GRIPPER_INDEX}] and the state's gripper: 0 = open, 1 = closed (native convention)"}}))

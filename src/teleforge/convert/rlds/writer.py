@@ -1,0 +1,299 @@
+"""RLDS / Open X-Embodiment export without TensorFlow.
+
+The output is what ``tfds.builder_from_directory`` loads: ``<out>/<name>/<version>/``
+with ``features.json`` (the FeaturesDict JSON TFDS writes), ``dataset_info.json``
+(only keys tensorflow-datasets 4.9.3 knows) and ``<name>-train.tfrecord-XXXXX-of-YYYYY``
+shards, plus OpenVLA's ``dataset_statistics.json`` and teleforge's sidecar. Camera
+JPEG/PNG bytes are copied as stored, never re-encoded. Shards are written in worker
+processes when asked, and a killed export resumes from its finished shards.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from teleforge.convert.rlds.config import (
+    ACTION_DOCS,
+    SIDECAR,
+    STATISTICS,
+    RldsExportConfig,
+    state_doc,
+)
+from teleforge.convert.rlds.example_proto import encode_example
+from teleforge.convert.rlds.features import (
+    EPISODE_FEATURES,
+    NATIVE_PREFIX,
+    camera_keys,
+    dataset_info,
+    features_json,
+    native_extra_columns,
+    native_key,
+    step_features,
+)
+from teleforge.convert.rlds.reader import RldsCheckReport, check_rlds
+from teleforge.convert.rlds.statistics import dataset_statistics, write_statistics
+from teleforge.convert.rlds.tfrecord import TFRecordWriter
+from teleforge.convert.staging import stage_output
+from teleforge.dataset.images import decode_image
+from teleforge.dataset.reader import Dataset, Episode
+from teleforge.dataset.schema import DatasetSpec, image_column
+from teleforge.dataset.selection import ExportSource, select
+from teleforge.errors import ExportError
+from teleforge.spec import BOOL_COLUMNS, GRIPPER_INDEX
+
+
+# --- one episode -> one Example -----------------------------------------------
+def _fill_frames(frames: np.ndarray, cam: str, spec: DatasetSpec) -> list[bytes]:
+    """Every step needs a frame: steps before a camera's first frame reuse that first frame."""
+    out: list[bytes | None] = list(frames)
+    nxt: bytes | None = None
+    for i in range(len(out) - 1, -1, -1):
+        if out[i] is None:
+            out[i] = nxt
+        else:
+            nxt = out[i]
+    if any(f is None for f in out):
+        raise ExportError(f"camera {cam!r} delivered no frame in this episode; export without it or re-record")
+    c = spec.camera(cam)
+    if c.encoding == "raw":  # TFDS Image needs an encoded file: store raw frames as lossless PNG
+        png: list[bytes] = []
+        for f in out:
+            ok, buf = cv2.imencode(".png", decode_image(f, c)[:, :, ::-1])  # type: ignore[arg-type]
+            if not ok:
+                raise ExportError(f"camera {cam!r}: PNG encoding failed")
+            png.append(buf.tobytes())
+        return png
+    return [bytes(f) for f in out]  # type: ignore[arg-type]
+
+
+def episode_arrays(ep: Episode, spec: DatasetSpec, cfg: RldsExportConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """The flattened Example features of one episode, plus its (T, A) actions and (T, S) states."""
+    T = ep.num_steps
+    if T == 0:
+        raise ExportError(f"episode {ep.episode_id} has no steps; exclude it from the export")
+    col = ep.column
+    grip = col("observation.state.gripper").astype(np.float32).reshape(T, 1)
+    native = col("action").astype(np.float32)
+    gripper = native[:, GRIPPER_INDEX:GRIPPER_INDEX + 1]  # native: 0 = open, 1 = closed
+    if cfg.action_space == "ee_delta":
+        action = native
+    elif cfg.action_space == "openvla":
+        action = np.concatenate([native[:, :GRIPPER_INDEX], 1.0 - gripper], axis=1)  # OpenVLA: 1 = open
+    else:
+        action = np.concatenate([col("target.joint_pos").astype(np.float32), gripper], axis=1)
+    joints = col("observation.state.joint_pos").astype(np.float32)
+    if cfg.state == "eef":
+        state = np.concatenate([col("observation.state.ee_pos"), col("observation.state.ee_quat"), grip], axis=1)
+    else:
+        state = np.concatenate([joints, grip], axis=1)
+    state = state.astype(np.float32)
+    meta = ep.meta
+    last = np.zeros(T, bool)
+    last[-1] = True
+    first = np.zeros(T, bool)
+    first[0] = True
+    feats: dict[str, Any] = {
+        "steps/observation/state": state,
+        "steps/observation/joint_state": joints,
+        "steps/action": action,
+        "steps/reward": col("reward").astype(np.float32),
+        "steps/discount": np.ones(T, np.float32),
+        "steps/is_first": first,
+        "steps/is_last": last,
+        "steps/is_terminal": last & (meta.outcome == "success"),
+        "steps/language_instruction": [meta.instruction.encode()] * T,
+        "episode_metadata/file_path": [str(ep.path).encode()],
+        "episode_metadata/episode_id": np.array([ep.episode_id], np.int64),
+        "episode_metadata/task": [meta.task.encode()],
+        "episode_metadata/outcome": [meta.outcome.encode()],
+        "episode_metadata/robot_embodiment": [(meta.robot_embodiment or spec.robot_embodiment).encode()],
+    }
+    for cam, key in camera_keys(spec, cfg.primary_camera).items():
+        feats[f"steps/observation/{key}"] = _fill_frames(col(image_column(cam)), cam, spec)
+    if cfg.native_columns:
+        for c in native_extra_columns(cfg):
+            v = np.asarray(col(c))
+            feats[f"steps/{NATIVE_PREFIX}{native_key(c)}"] = (
+                v.astype(np.int64) if c == "tick_ns" else v.astype(bool) if c in BOOL_COLUMNS else v.astype(np.float32))
+    return feats, action, state
+
+
+# --- shards ------------------------------------------------------------------
+def shard_name(name: str, index: int, count: int) -> str:
+    """TFDS's shard file name: ``<name>-train.tfrecord-00000-of-00004``."""
+    return f"{name}-train.tfrecord-{index:05d}-of-{count:05d}"
+
+
+@dataclass
+class _ShardJob:
+    source: dict[str, Any]  # ExportSource.to_state(): root, ids, trims, relabels
+    episode_ids: list[int]
+    path: str
+    config: RldsExportConfig
+
+
+@dataclass
+class _ShardResult:
+    num_records: int
+    data_bytes: int
+    steps: list[int]
+    actions: np.ndarray
+    states: np.ndarray
+
+
+def _result_path(shard: str | Path) -> Path:
+    return Path(f"{shard}.result.npz")
+
+
+def _load_result(shard: Path) -> _ShardResult | None:
+    """The saved result of a shard a previous (interrupted) run finished, or None."""
+    res = _result_path(shard)
+    if not (shard.is_file() and res.is_file()):
+        return None
+    try:
+        with np.load(res) as z:
+            return _ShardResult(int(z["num_records"]), int(z["data_bytes"]), z["steps"].tolist(), z["actions"], z["states"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _write_shard(job: _ShardJob) -> _ShardResult:
+    """Write one shard (in this process or a worker): its episodes, then its result file, then its final name."""
+    src = ExportSource.from_state(job.source)
+    ds = src.dataset
+    actions: list[np.ndarray] = []
+    states: list[np.ndarray] = []
+    steps: list[int] = []
+    final = Path(job.path)
+    tmp = final.with_name(final.name + ".tmp")
+    with TFRecordWriter(tmp) as w:
+        for eid in job.episode_ids:
+            ep = src.episode(eid)  # only the view's kept steps
+            feats, action, state = episode_arrays(ep, ds.spec, job.config)
+            w.write(encode_example(feats))
+            actions.append(action)
+            states.append(state)
+            steps.append(len(action))
+            del ep, feats  # one episode in memory at a time
+    result = _ShardResult(w.num_records, w.data_bytes, steps, np.concatenate(actions), np.concatenate(states))
+    # The result is saved before the shard gets its final name: a shard under its final name
+    # is complete and its numbers are known, so a resumed export can skip it.
+    res_tmp = final.with_name(final.name + ".result.tmp.npz")
+    np.savez(res_tmp, num_records=result.num_records, data_bytes=result.data_bytes, steps=np.asarray(steps, np.int64),
+             actions=result.actions, states=result.states)
+    os.replace(res_tmp, _result_path(final))
+    os.replace(tmp, final)
+    return result
+
+
+def _shard_boundaries(num_examples: int, num_shards: int) -> list[int]:
+    """Same split TFDS uses (shard_utils.get_shard_boundaries): round(n * (i+1) / k)."""
+    return [int(round(num_examples * (i + 1) / num_shards)) for i in range(num_shards)]
+
+
+@dataclass
+class RldsExportResult:
+    """What an RLDS export wrote (and, with ``check``, what reading it back found)."""
+
+    path: Path
+    num_episodes: int
+    num_steps: int
+    shard_lengths: list[int]
+    num_bytes: int
+    seconds: float
+    check: RldsCheckReport | None = None
+    resumed_shards: int = 0  # shards an interrupted run had finished, reused
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.num_steps / self.seconds if self.seconds > 0 else float("inf")
+
+
+def export_rlds(source: ExportSource | Dataset | Path | str, out: Path | str,
+                config: RldsExportConfig | None = None) -> RldsExportResult:
+    """Export a native dataset, some of its episodes, or a curated view as a TFDS-loadable RLDS dataset.
+
+    Only a view's kept steps are written (is_first / is_last mark the trimmed range).
+    Shards go into ``<out>/<name>/.<version>.partial`` and the folder is renamed to
+    ``<out>/<name>/<version>`` only when every shard and the metadata are complete, so an
+    interrupted export never looks like a dataset; re-running the same export resumes it
+    (finished shards are kept), a different one is refused unless ``overwrite``.
+    """
+    t0 = time.perf_counter()
+    cfg = config or RldsExportConfig()
+    src = source if isinstance(source, ExportSource) else select(source, cfg.episodes, cfg.view)
+    ds = src.dataset
+    cfg.validate(ds.spec)
+    ids = list(src.episode_ids)
+    infos = {e.episode_id: e for e in ds.episodes}
+    final = Path(out) / cfg.name / cfg.version
+    total = sum(max(1, infos[i].bytes) for i in ids)
+    n = cfg.num_shards or max(1, math.ceil(total / cfg.shard_target_bytes))
+    n = max(n, cfg.workers) if cfg.num_shards is None else n
+    n = max(1, min(n, len(ids)))
+    shaping = {k: v for k, v in asdict(cfg).items() if k not in ("workers", "overwrite", "check", "episodes", "view")}
+    resume_key = {"source": str(ds.root.resolve()), "episode_ids": ids, "num_shards": n,
+                  "trims": {str(i): list(t) for i, t in src.trims.items()},
+                  "relabels": {str(i): r for i, r in src.relabels.items()},
+                  "shards": [(infos[i].file, infos[i].bytes) for i in ids], "config": shaping}
+    stage = stage_output(final, overwrite=cfg.overwrite, resume_key=resume_key)
+    tmp = stage.staging
+    bounds = _shard_boundaries(len(ids), n)
+    jobs, start = [], 0
+    state = src.to_state()
+    for k, end in enumerate(bounds):
+        jobs.append(_ShardJob(state, ids[start:end], str(tmp / shard_name(cfg.name, k, n)), cfg))
+        start = end
+    done = {j.path: r for j in jobs if (r := _load_result(Path(j.path))) is not None}
+    todo = [j for j in jobs if j.path not in done]
+    workers = min(cfg.workers, max(1, len(todo)))
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            done.update(zip((j.path for j in todo), pool.map(_write_shard, todo)))
+    else:
+        for j in todo:
+            done[j.path] = _write_shard(j)
+    results = [done[j.path] for j in jobs]
+    for j in jobs:
+        _result_path(j.path).unlink(missing_ok=True)
+
+    steps_f = step_features(ds.spec, cfg)
+    (tmp / "features.json").write_text(json.dumps(features_json(steps_f, EPISODE_FEATURES), indent=4))
+    lengths = [r.num_records for r in results]
+    num_bytes = sum(r.data_bytes for r in results)
+    (tmp / "dataset_info.json").write_text(json.dumps(dataset_info(cfg, ds, lengths, num_bytes), indent=2))
+    actions = np.concatenate([r.actions for r in results])
+    states = np.concatenate([r.states for r in results])
+    write_statistics(tmp / STATISTICS, cfg.name, dataset_statistics(actions, states, len(ids)))
+    sidecar = {
+        "source": str(ds.root),
+        "episode_ids": ids,
+        "view": src.view,
+        "trims": {str(i): list(t) for i, t in src.trims.items()},
+        "action_space": cfg.action_space,
+        "action_convention": ACTION_DOCS[cfg.action_space],
+        "state": cfg.state,
+        "state_convention": state_doc(cfg.state),
+        "cameras": camera_keys(ds.spec, cfg.primary_camera),
+        "fps": ds.spec.fps,
+        "robot_embodiment": ds.spec.robot_embodiment,
+        "steps_per_shard": [int(sum(r.steps)) for r in results],
+    }
+    (tmp / SIDECAR).write_text(json.dumps(sidecar, indent=2))
+    stage.publish()
+    report = None
+    if cfg.check:
+        report = check_rlds(final, expected_steps={eid: src.num_steps(eid) for eid in ids})
+    return RldsExportResult(final, len(ids), int(len(actions)), lengths, num_bytes, time.perf_counter() - t0, report,
+                            resumed_shards=len(jobs) - len(todo))
