@@ -101,16 +101,21 @@ def dumps(obj: Any) -> str:
 
 # --- manifest ------------------------------------------------------------------
 def manifest_dict(spec: DatasetSpec) -> dict[str, Any]:
-    return {
+    """The teleforge.json contents for a new dataset of ``spec``."""
+    d = spec.to_dict()
+    out: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "created_at": now_iso(),
         "fps": spec.fps,
         "robot_embodiment": spec.robot_embodiment,
         "n_joints": spec.n_joints,
         "cameras": [asdict(c) for c in spec.cameras],
-        "features": feature_schema(spec),
-        "sessions": SESSIONS + "/",
     }
+    # Format 1.1 fields, present only when they differ from the 1.0 defaults.
+    out.update({k: d[k] for k in ("action_dim", "extra_state") if k in d})
+    out["features"] = feature_schema(spec)
+    out["sessions"] = SESSIONS + "/"
+    return out
 
 
 def read_manifest(root: Path) -> tuple[dict[str, Any], DatasetSpec]:
@@ -162,6 +167,10 @@ def check_compatible(root: Path, have: DatasetSpec, want: DatasetSpec) -> None:
     problems = []
     if have.n_joints != want.n_joints:
         problems.append(f"n_joints {have.n_joints} vs {want.n_joints}")
+    if have.action_dim != want.action_dim:
+        problems.append(f"action_dim {have.action_dim} vs {want.action_dim}")
+    if have.extra_state != want.extra_state:
+        problems.append(f"extra state features {have.extra_state} vs {want.extra_state}")
     if have.robot_embodiment != want.robot_embodiment:
         problems.append(f"robot {have.robot_embodiment!r} vs {want.robot_embodiment!r}")
     if [(c.name, c.height, c.width, c.encoding) for c in have.cameras] != [

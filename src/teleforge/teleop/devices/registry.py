@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from teleforge.errors import DeviceError
+from teleforge.spec import ACTION_DIM
 from teleforge.teleop.command import Device
 
 
@@ -48,7 +49,9 @@ def _replay(**config: Any) -> Device:
     from teleforge.teleop.devices.replay import ReplayDevice
 
     if "actions" not in config:
-        raise DeviceError("the replay device needs actions=<(T, 7) array>; `teleforge replay` loads them from an episode")
+        raise DeviceError(
+            f"the replay device needs actions=<(T, {ACTION_DIM}) array>; `teleforge replay` loads them from an episode"
+        )
     return ReplayDevice(**config)
 
 
