@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from teleforge.dataset.layout import CATALOG, EPISODES, atomic_write_bytes, dumps, parse_shard_name
+from teleforge.dataset.shard import read_shard_meta
+from teleforge.errors import CorruptShardError
 
 CATALOG_SCHEMA = pa.schema(
     [
@@ -134,9 +136,6 @@ def rebuild_catalog(root: Path | str) -> pa.Table:
     Unreadable shards are skipped (``teleforge recover`` reports and quarantines
     them); extra columns of the previous catalog are carried over by episode id.
     """
-    from teleforge.dataset.shard import read_shard_meta  # shard imports catalog for rows
-    from teleforge.errors import CorruptShardError
-
     root = Path(root)
     rows = []
     for p in sorted((root / EPISODES).glob("ep-*.arrow")):

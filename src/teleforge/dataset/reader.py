@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from teleforge.dataset.catalog import catalog_row, json_field, read_catalog
+from teleforge.dataset.hf import to_hf_dataset
 from teleforge.dataset.images import decode_image
 from teleforge.dataset.layout import (
     EPISODES,
@@ -278,8 +279,6 @@ class Dataset:
 
     def to_hf(self, episodes: Iterable[int] | None = None) -> Any:
         """A ``datasets.Dataset``: one row per step, cameras as Image features, episode columns added."""
-        from teleforge.dataset.hf import to_hf_dataset
-
         return to_hf_dataset(self, episodes)
 
     def __repr__(self) -> str:

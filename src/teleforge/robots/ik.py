@@ -22,12 +22,6 @@ def quat_from_mat(mat: np.ndarray) -> np.ndarray:
     return q
 
 
-def mat_from_quat(quat: np.ndarray) -> np.ndarray:
-    m = np.empty(9)
-    mujoco.mju_quat2Mat(m, np.asarray(quat, dtype=np.float64))
-    return m.reshape(3, 3)
-
-
 def mat_from_axis_angle(rotvec: np.ndarray) -> np.ndarray:
     """Rotation matrix of an axis-angle vector (Rodrigues)."""
     rotvec = np.asarray(rotvec, dtype=np.float64)

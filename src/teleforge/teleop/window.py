@@ -162,7 +162,7 @@ class OperatorWindow:
             return
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
         try:
-            import pygame
+            import pygame  # lazy: the module imports (and tests its layout helpers) without pygame
         except ImportError as exc:  # pragma: no cover - pygame is a dependency
             raise WindowError("the operator window needs pygame: pip install pygame, or run with --headless") from exc
         self._pg = pygame
@@ -198,10 +198,6 @@ class OperatorWindow:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @property
-    def is_open(self) -> bool:
-        return self._screen is not None
 
     @property
     def surface(self) -> Any:

@@ -87,7 +87,7 @@ KEY_HELP: list[tuple[str, str]] = [
 def _pygame() -> Any:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # keep CLI output clean
     try:
-        import pygame
+        import pygame  # lazy: listing devices and headless sessions work without pygame
     except ImportError as exc:
         raise DeviceError(f"the keyboard and gamepad devices need pygame ({exc}); `pip install pygame`") from exc
     return pygame
@@ -235,5 +235,4 @@ class KeyboardDevice:
 
 def held_keys(names: Iterable[str]) -> set[int]:
     """Key codes for pygame key names: build a ``set_pressed`` argument in scripts and tests."""
-    pg = _pygame()
     return {key_code(n) for n in names}

@@ -157,19 +157,19 @@ def resolve_buttons(mapping: dict[str, str], model: SpaceMouseModel | None) -> d
 
 
 def _import_hid() -> ModuleType:
-    # Lazy: hidapi is needed only when a SpaceMouse is actually opened.
     try:
-        import hid
+        import hid  # lazy: hidapi is needed only when a SpaceMouse is actually opened
     except ImportError as exc:  # the wheel bundles libhidapi; a broken install lands here
         raise DeviceError(f"cannot import hidapi ({exc}); install it with `pip install hidapi`") from exc
     return hid
 
 
-def _path_str(path: Any) -> str:
+def path_str(path: Any) -> str:
+    """A hidapi path (bytes or str) as text."""
     return path.decode(errors="replace") if isinstance(path, bytes) else str(path)
 
 
-def _device_node(path: str) -> str | None:
+def device_node(path: str) -> str | None:
     """The /dev node behind a hidapi path: hidraw paths are nodes; libusb paths are bus:dev:iface."""
     if path.startswith("/dev/"):
         return path
@@ -182,7 +182,7 @@ def _device_node(path: str) -> str | None:
 def _permission_denied(path: str, exc: OSError) -> bool:
     if exc.errno in (errno.EACCES, errno.EPERM):
         return True
-    node = _device_node(path)
+    node = device_node(path)
     return bool(node and os.path.exists(node) and not os.access(node, os.R_OK | os.W_OK))
 
 
@@ -268,7 +268,7 @@ class SpaceMouseDevice(ReaderDevice):
         cfg = self.config
         candidates = find_spacemice(self._hid)
         if cfg.path is not None:
-            candidates = [c for c in candidates if _path_str(c["path"]) == cfg.path]
+            candidates = [c for c in candidates if path_str(c["path"]) == cfg.path]
         if cfg.model is not None:
             candidates = [c for c in candidates if c["model"].lower() == cfg.model.lower()]
         if not candidates:
@@ -287,7 +287,7 @@ class SpaceMouseDevice(ReaderDevice):
         try:
             dev.open_path(path)
         except OSError as exc:
-            p = _path_str(path)
+            p = path_str(path)
             if _permission_denied(p, exc):
                 raise DevicePermissionError(
                     f"{info['model']} found at {p} but this user may not open it (permission denied). "
