@@ -161,6 +161,7 @@ def rebuild_catalog(root: Path | str) -> pa.Table:
 
 
 def json_field(value: str | None) -> Any:
+    """Parse a JSON text column value; None, empty or invalid JSON gives an empty dict."""
     if not value:
         return {}
     try:

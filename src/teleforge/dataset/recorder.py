@@ -185,6 +185,7 @@ class AsyncRecorder:
             self._error = None
 
     def status(self) -> RecorderStatus:
+        """A snapshot of the pipeline (cheap: no locks, no I/O)."""
         depth = max(0, self._submitted - self._consumed)
         w = self._writer
         return RecorderStatus(

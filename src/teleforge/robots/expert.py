@@ -85,6 +85,7 @@ class ScriptedExpert:
         }
 
     def reset(self, robot: Any) -> None:
+        """Read the new scene (task binding, rate, action bounds) and restart the phase machine."""
         binding = robot.binding
         self._hz = float(robot.control_hz)
         high = np.asarray(robot.action_spec.high, dtype=np.float64)
@@ -116,6 +117,7 @@ class ScriptedExpert:
             self._injected_at = 0
 
     def act(self, robot: Any) -> np.ndarray:
+        """The next native (ACTION_DIM,) action, float64, for the scene as ``robot`` observes it now."""
         self._step += 1
         self._phase_steps += 1
         if self.failure == "idle" and self._idle_hook():

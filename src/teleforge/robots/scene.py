@@ -55,6 +55,7 @@ class SceneConfig:
 
     @property
     def n_cubes(self) -> int:
+        """Number of cubes in the scene."""
         return len(self.cube_sizes)
 
 
@@ -219,6 +220,7 @@ def build_scene_xml(cfg: SceneConfig | None = None) -> str:
 
 
 def cube_geom_ids(model: mujoco.MjModel) -> np.ndarray:
+    """Geom ids of cube0, cube1, ... in order."""
     ids = []
     i = 0
     while True:

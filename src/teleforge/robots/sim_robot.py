@@ -119,18 +119,22 @@ class SimRobot:
 
     @property
     def control_hz(self) -> float:
+        """Control rate (Hz): one act() advances 1 / control_hz seconds."""
         return self.config.control_hz
 
     def connect(self) -> None:
+        """Claim the arm (scene reset to pick_cube, seed 0, when nothing was reset yet)."""
         if not self._connected:
             self._connected = True
             if self._task is None:
                 self.reset("pick_cube", 0)
 
     def disconnect(self) -> None:
+        """Release the arm; observe/act raise until connect() again."""
         self._connected = False
 
     def observe(self) -> RobotState:
+        """Joint positions (rad) / velocities (rad/s), TCP pose (m, wxyz) and gripper opening."""
         self._require_connected()
         d = self.data
         q = d.qpos[self._qadr].copy()
@@ -228,12 +232,14 @@ class SimRobot:
         return self._info
 
     def success(self) -> bool:
+        """True while the current task's success predicate holds."""
         if self._task is None:
             return False
         return self._task.success(self, self._binding)
 
     @property
     def task_info(self) -> TaskInfo | None:
+        """The last reset's TaskInfo (None before the first reset)."""
         return self._info
 
     @property
@@ -248,10 +254,12 @@ class SimRobot:
 
     @property
     def step_count(self) -> int:
+        """Control steps since the last reset."""
         return self._step
 
     @property
     def sim_time(self) -> float:
+        """Simulated time (s) of the physics."""
         return float(self.data.time)
 
     def gripper_opening(self) -> float:
@@ -312,6 +320,7 @@ class SimRobot:
         return np.concatenate([phys, ctrl])
 
     def set_sim_state(self, state: np.ndarray) -> None:
+        """Restore a :meth:`get_sim_state` vector exactly (physics and controller)."""
         state = np.asarray(state, dtype=np.float64).ravel()
         n_phys = mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_INTEGRATION)
         n_cubes = len(self._cube_geoms)

@@ -49,12 +49,15 @@ class ExpertDevice:
         self.give_up_after_s = 1.5
 
     def open(self) -> None:
+        """Nothing to open: the expert lives in the process."""
         pass
 
     def close(self) -> None:
+        """Nothing to release."""
         pass
 
     def connected(self) -> bool:
+        """Always True."""
         return True
 
     def _episode_setting(self, seed: int) -> tuple[float, str | None]:
@@ -75,6 +78,7 @@ class ExpertDevice:
         self._finished_steps = 0
 
     def read(self) -> Command:
+        """The expert's next native action (and STOP once it has given up)."""
         if self._expert is None:
             return Command(t_ns=time.monotonic_ns())
         a = np.asarray(self._expert.act(self._robot), dtype=np.float32)
@@ -89,4 +93,5 @@ class ExpertDevice:
         return Command(gripper=float(a[GRIPPER_INDEX]), t_ns=time.monotonic_ns(), native_action=a, events=events)
 
     def labels(self) -> dict[str, Any]:
+        """The expert's ground-truth labels for the current episode."""
         return dict(self._expert.labels) if self._expert is not None else {}

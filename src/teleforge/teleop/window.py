@@ -121,6 +121,7 @@ def jitter_colour(jitter_p99_ms: float, target_hz: float) -> tuple[int, int, int
 
 
 def age_colour(age_ms: float) -> tuple[int, int, int]:
+    """HUD colour for a camera frame age (ms): plain text up to 100, amber up to 250, red beyond or unknown."""
     if not math.isfinite(age_ms):
         return RED
     if age_ms <= 100:
@@ -183,6 +184,7 @@ class OperatorWindow:
         self._static = self._build_static()
 
     def close(self) -> None:
+        """Close the window (safe to call twice)."""
         if self._screen is None:
             return
         self._screen = None

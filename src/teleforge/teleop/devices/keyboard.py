@@ -157,11 +157,13 @@ class KeyboardDevice:
 
     # --- Device protocol --------------------------------------------------------
     def open(self) -> None:
+        """Start taking keys (standalone: open a hidden pygame display of its own)."""
         if self.config.standalone:
             open_dummy_display()
         self._open = True
 
     def read(self) -> Command:
+        """Twist in [-1, 1] from the held keys, the gripper target and key events."""
         if self.config.standalone and self._open:
             self.pump()
         with self._lock:
@@ -173,9 +175,11 @@ class KeyboardDevice:
             return Command(twist=twist, gripper=self._gripper, events=events, t_ns=self._fed_ns)
 
     def connected(self) -> bool:
+        """True between open() and close()."""
         return self._open
 
     def close(self) -> None:
+        """Stop taking keys."""
         self._open = False
         with self._lock:
             self._held.clear()
@@ -213,9 +217,11 @@ class KeyboardDevice:
     # --- extras -----------------------------------------------------------------
     @property
     def fine(self) -> bool:
+        """True while fine mode (slow motion) is on."""
         return self._fine
 
     def key_help(self) -> list[tuple[str, str]]:
+        """(key, what it does) rows for the HUD."""
         return list(KEY_HELP)
 
     def _key_down(self, key: int, mod: int) -> None:
