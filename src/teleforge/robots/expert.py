@@ -66,8 +66,8 @@ class ScriptedExpert:
         self.severity = max(self.severity, 0.2) if failure else 0.0
         self._injected_at: int | None = None
         self._step = 0
-        self._obj: str | None = None  # set by reset()
-        self._phase: str | None = None
+        self._obj = ""  # set by reset()
+        self._phase = ""
 
     # --- public ----------------------------------------------------------------
 
@@ -80,8 +80,8 @@ class ScriptedExpert:
             "severity": round(self.severity, 3) if self.failure else 0.0,
             "injected_at_step": self._injected_at,
             "executed": bool(self.failure) and self._injected_at is not None,
-            "manipulated_object": self._obj,
-            "phase": self._phase,
+            "manipulated_object": self._obj or None,
+            "phase": self._phase or None,
         }
 
     def reset(self, robot: Any) -> None:

@@ -6,7 +6,7 @@ small fakes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -105,7 +105,10 @@ class Window(Protocol):
 class CameraRig(Protocol):
     """Cameras that need the robot state (sim renderers); real cameras ignore publish."""
 
-    cameras: dict[str, Camera]
+    @property
+    def cameras(self) -> Mapping[str, Camera]:
+        """Camera name -> camera, in display order."""
+        ...
 
     def publish(self, qpos: np.ndarray, t_ns: int) -> None:
         """Hand the renderers the world state at ``t_ns`` (session clock)."""
