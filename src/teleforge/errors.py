@@ -49,10 +49,6 @@ class UnknownTaskError(RobotError):
     """A task name the workcell does not define."""
 
 
-class IKError(RobotError):
-    """Inverse kinematics could not reach the requested target."""
-
-
 class RemoteRobotError(RobotError):
     """The robot server is unreachable, refused the request, or answered something unreadable."""
 

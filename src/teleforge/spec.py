@@ -36,10 +36,14 @@ GRIPPER_OPEN: float = 0.0
 GRIPPER_CLOSED: float = 1.0
 """Native gripper *target* value for a closed gripper."""
 
-ACTION_MEANING = "EE delta (m, axis-angle rad) in base frame per step; gripper target 0=open 1=closed"
+ACTION_MEANING: str = "EE delta (m, axis-angle rad) in base frame per step; gripper target 0=open 1=closed"
+"""One-line meaning of the native action, written into manifests and exports."""
 
 Kind = Literal["vector", "scalar", "bool"]
+"""How a native column stores a step: a float32 vector, one float32, or one bool."""
+
 Size = Literal["action", "joints", "fixed"]
+"""Where a vector column's length comes from (see :meth:`NativeColumn.length`)."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +62,11 @@ class NativeColumn:
     width: int = 1
     meaning: str = ""
 
-    def length(self, n_joints: int) -> int:
-        """Number of values per step (1 for scalars)."""
+    def length(self, n_joints: int, action_dim: int = ACTION_DIM) -> int:
+        """Number of values per step (1 for scalars) for an arm with ``n_joints``
+        joints and an ``action_dim``-wide action (the native 7 by default)."""
         if self.size == "action":
-            return ACTION_DIM
+            return int(action_dim)
         if self.size == "joints":
             return int(n_joints)
         return self.width
@@ -88,9 +93,25 @@ NATIVE_COLUMNS: tuple[NativeColumn, ...] = (
 """Every numeric native step column, in shard order (after ``step`` and ``tick_ns``)."""
 
 NATIVE_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in NATIVE_COLUMNS)
+"""Names of :data:`NATIVE_COLUMNS`, in shard order."""
+
 VECTOR_COLUMNS: tuple[str, ...] = tuple(c.name for c in NATIVE_COLUMNS if c.kind == "vector")
+"""Native columns holding a fixed-size float32 vector per step."""
+
 SCALAR_COLUMNS: tuple[str, ...] = tuple(c.name for c in NATIVE_COLUMNS if c.kind != "vector")
+"""Native columns holding one value per step (float32 or bool)."""
+
 BOOL_COLUMNS: tuple[str, ...] = tuple(c.name for c in NATIVE_COLUMNS if c.kind == "bool")
+"""Native columns holding one bool per step."""
+
+STATE_PREFIX = "observation.state."
+"""Prefix of every proprioceptive state column (native and robot-declared extras)."""
+
+NATIVE_STATE_NAMES: tuple[str, ...] = tuple(
+    c.name[len(STATE_PREFIX):] for c in NATIVE_COLUMNS if c.name.startswith(STATE_PREFIX)
+)
+"""State features every robot records natively (joint_pos, joint_vel, ee_pos, ee_quat, gripper);
+a robot's other declared state features become extra ``observation.state.<name>`` columns."""
 
 
 def native_column(name: str) -> NativeColumn:
@@ -101,6 +122,6 @@ def native_column(name: str) -> NativeColumn:
     raise KeyError(name)
 
 
-def column_sizes(n_joints: int) -> dict[str, int]:
+def column_sizes(n_joints: int, action_dim: int = ACTION_DIM) -> dict[str, int]:
     """Vector column name -> values per step for an arm with ``n_joints`` joints."""
-    return {c.name: c.length(n_joints) for c in NATIVE_COLUMNS if c.kind == "vector"}
+    return {c.name: c.length(n_joints, action_dim) for c in NATIVE_COLUMNS if c.kind == "vector"}

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def image_strip(frames: Sequence[np.ndarray] | np.ndarray, n: int = 8, height: i
 
 def save_png(array: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Save an image array (H, W), (H, W, 3) or (H, W, 4) as PNG; float arrays are read as [0, 1]."""
-    import imageio.v3 as iio
+    import imageio.v3 as iio  # lazy: imageio and av take ~0.35 s to import; pay it only when writing media
 
     path = Path(path)
     if path.suffix.lower() != ".png":
@@ -143,8 +144,8 @@ def _pad_even(rgb: np.ndarray) -> np.ndarray:
     return np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
 
 
-def _open_encoder(container, fps: float, width: int, height: int):
-    import av
+def _open_encoder(container: Any, fps: float, width: int, height: int) -> Any:
+    import av  # lazy, as imageio above
 
     rate = Fraction(fps).limit_denominator(1001)
     last: Exception | None = None
@@ -164,7 +165,7 @@ def _open_encoder(container, fps: float, width: int, height: int):
 
 
 def _write_av(frames: Iterator[np.ndarray], tmp: Path, fps: float, fmt: str) -> None:
-    import av
+    import av  # lazy, as imageio above
 
     first = next(frames)  # sizes the stream; raises VideoError when there are no frames
     h, w = _pad_even(first).shape[:2]
@@ -184,7 +185,7 @@ def _chain_first(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.n
 
 
 def _write_gif(frames: Iterator[np.ndarray], tmp: Path, fps: float) -> None:
-    import imageio.v3 as iio
+    import imageio.v3 as iio  # lazy: imageio and av take ~0.35 s to import; pay it only when writing media
 
     # GIF needs every frame before writing its palette; quick looks are short.
     stack = np.stack(list(frames))

@@ -92,7 +92,6 @@ def test_jitter_adds_high_frequency_noise(robot):
 
 def test_overshoot_goes_past_the_cube_then_corrects(robot):
     robot.reset("pick_cube", 4)
-    cube = robot.object_states()[robot.binding["object"]].pos.copy()
     ok, expert, _ = run_expert(robot, "pick_cube", 4, failure="overshoot")
     assert expert.labels["injected_at_step"] is not None
     assert ok  # overshoot is corrected: the task still succeeds

@@ -1,5 +1,4 @@
 import mujoco
-import numpy as np
 import pytest
 
 from teleforge.errors import UnknownTaskError

@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from teleforge.dataset.layout import CATALOG, EPISODES, atomic_write_bytes, dumps, parse_shard_name
+from teleforge.dataset.shard import read_shard_meta
+from teleforge.errors import CorruptShardError
 
 # Edit columns curation writes (``teleforge curate relabel`` / ``delete``) and every
 # reader of "which episodes" honours: the effective outcome / instruction is the
@@ -142,9 +144,6 @@ def rebuild_catalog(root: Path | str) -> pa.Table:
     Unreadable shards are skipped (``teleforge recover`` reports and quarantines
     them); extra columns of the previous catalog are carried over by episode id.
     """
-    from teleforge.dataset.shard import read_shard_meta  # shard imports catalog for rows
-    from teleforge.errors import CorruptShardError
-
     root = Path(root)
     rows = []
     for p in sorted((root / EPISODES).glob("ep-*.arrow")):
@@ -170,6 +169,7 @@ def rebuild_catalog(root: Path | str) -> pa.Table:
 
 
 def json_field(value: str | None) -> Any:
+    """Parse a JSON text column value; None, empty or invalid JSON gives an empty dict."""
     if not value:
         return {}
     try:

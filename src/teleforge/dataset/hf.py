@@ -42,6 +42,8 @@ def _episode_table(ds: Dataset, episode_id: int) -> pa.Table:
 
 
 def to_hf_dataset(ds: Dataset, episodes: Iterable[int] | None = None) -> Any:
+    # Lazy: `datasets` takes seconds to import and only this conversion needs it.
+    """Concatenate the selected episodes into one in-memory ``datasets.Dataset`` (one row per step)."""
     import datasets
 
     ids = list(ds.episode_ids if episodes is None else episodes)

@@ -39,10 +39,12 @@ _EP_RE = re.compile(r"^ep-(\d{6,})\.arrow(\.partial)?$")
 
 
 def now_iso() -> str:
+    """The current UTC time as ISO 8601, to the second."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def shard_name(episode_id: int, partial: bool = False) -> str:
+    """File name of an episode shard: 'ep-000012.arrow' (or '.arrow.partial')."""
     return f"ep-{episode_id:06d}" + (PARTIAL_SUFFIX if partial else FINAL_SUFFIX)
 
 
@@ -53,6 +55,7 @@ def parse_shard_name(name: str) -> tuple[int, bool] | None:
 
 
 def fsync_dir(path: Path) -> None:
+    """fsync a directory so a rename inside it survives a power cut."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -61,6 +64,7 @@ def fsync_dir(path: Path) -> None:
 
 
 def is_disk_full(exc: BaseException) -> bool:
+    """True for ENOSPC / EDQUOT."""
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -80,6 +84,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically (numpy values allowed)."""
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n").encode())
 
 
@@ -101,16 +106,21 @@ def dumps(obj: Any) -> str:
 
 # --- manifest ------------------------------------------------------------------
 def manifest_dict(spec: DatasetSpec) -> dict[str, Any]:
-    return {
+    """The teleforge.json contents for a new dataset of ``spec``."""
+    d = spec.to_dict()
+    out: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "created_at": now_iso(),
         "fps": spec.fps,
         "robot_embodiment": spec.robot_embodiment,
         "n_joints": spec.n_joints,
         "cameras": [asdict(c) for c in spec.cameras],
-        "features": feature_schema(spec),
-        "sessions": SESSIONS + "/",
     }
+    # Format 1.1 fields, present only when they differ from the 1.0 defaults.
+    out.update({k: d[k] for k in ("action_dim", "extra_state") if k in d})
+    out["features"] = feature_schema(spec)
+    out["sessions"] = SESSIONS + "/"
+    return out
 
 
 def read_manifest(root: Path) -> tuple[dict[str, Any], DatasetSpec]:
@@ -162,6 +172,10 @@ def check_compatible(root: Path, have: DatasetSpec, want: DatasetSpec) -> None:
     problems = []
     if have.n_joints != want.n_joints:
         problems.append(f"n_joints {have.n_joints} vs {want.n_joints}")
+    if have.action_dim != want.action_dim:
+        problems.append(f"action_dim {have.action_dim} vs {want.action_dim}")
+    if have.extra_state != want.extra_state:
+        problems.append(f"extra state features {have.extra_state} vs {want.extra_state}")
     if have.robot_embodiment != want.robot_embodiment:
         problems.append(f"robot {have.robot_embodiment!r} vs {want.robot_embodiment!r}")
     if [(c.name, c.height, c.width, c.encoding) for c in have.cameras] != [
@@ -178,6 +192,7 @@ def check_compatible(root: Path, have: DatasetSpec, want: DatasetSpec) -> None:
 
 # --- episode ids -----------------------------------------------------------------
 def existing_ids(root: Path) -> list[int]:
+    """Every episode id with a file in episodes/ or episodes/corrupt/, sorted."""
     ids: set[int] = set()
     for d in (root / EPISODES, root / EPISODES / CORRUPT):
         if d.is_dir():
@@ -247,6 +262,7 @@ def ensure_session(root: Path, record: SessionRecord) -> None:
 
 
 def read_sessions(root: Path | str) -> list[SessionRecord]:
+    """Every ``sessions/<id>.json`` record, sorted by file name."""
     out = []
     d = Path(root) / SESSIONS
     if d.is_dir():

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from teleforge.dataset.catalog import catalog_row, json_field, read_catalog
+from teleforge.dataset.hf import to_hf_dataset
 from teleforge.dataset.images import decode_image
 from teleforge.dataset.layout import (
     EPISODES,
@@ -58,6 +59,7 @@ class EpisodeInfo:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> EpisodeInfo:
+        """Build from a catalog row; JSON fields parsed, unknown columns kept in ``metrics``."""
         known = set(cls.__dataclass_fields__)
         kw = {k: v for k, v in row.items() if k in known and k != "metrics"}
         for k in ("frame_age_p99_ms", "loop_stats", "labels", "extras"):
@@ -100,6 +102,7 @@ class Episode:
 
     @property
     def num_steps(self) -> int:
+        """Number of control steps (rows) in the shard."""
         return self._load().num_rows
 
     def __len__(self) -> int:
@@ -107,6 +110,7 @@ class Episode:
 
     @property
     def columns(self) -> list[str]:
+        """Column names of the shard, in schema order."""
         return self._load().column_names
 
     def column(self, name: str) -> np.ndarray:
@@ -127,6 +131,7 @@ class Episode:
         return col.to_numpy(zero_copy_only=False)
 
     def image_bytes(self, cam: str, step: int) -> bytes | None:
+        """Encoded (JPEG/PNG/raw) bytes of one camera frame; None if the camera had no frame yet."""
         self.spec.camera(cam)
         self._check_step(step)
         return self._load().column(image_column(cam))[step].as_py()
@@ -146,6 +151,7 @@ class Episode:
                     yield decode_image(data, c)
 
     def step(self, i: int, decode_images: bool = True) -> dict[str, Any]:
+        """Step ``i`` as a dict keyed by column name (vectors as float32 arrays)."""
         self._check_step(i)
         row = self._load().slice(i, 1).to_pylist()[0]
         return self._convert_row(row, decode_images)
@@ -188,12 +194,14 @@ class Dataset:
 
     @classmethod
     def open(cls, path: Path | str) -> Dataset:
+        """Open the dataset folder at ``path`` (checks teleforge.json and its format version)."""
         root = Path(path)
         manifest, spec = read_manifest(root)
         return cls(root, manifest, spec)
 
     @property
     def format_version(self) -> str:
+        """The format version teleforge.json was written with, e.g. '1.1'."""
         return str(self.manifest.get("format_version"))
 
     @property
@@ -212,14 +220,17 @@ class Dataset:
 
     @property
     def episodes(self) -> list[EpisodeInfo]:
+        """Every catalog row as an EpisodeInfo, in catalog order."""
         return [EpisodeInfo.from_row(r) for r in self.catalog.to_pylist()]
 
     @property
     def episode_ids(self) -> list[int]:
+        """Episode ids in catalog order."""
         return [int(i) for i in self.catalog.column("episode_id").to_pylist()]
 
     @property
     def sessions(self) -> list[SessionRecord]:
+        """The collection sessions recorded in ``sessions/``."""
         return read_sessions(self.root)
 
     @property
@@ -249,6 +260,7 @@ class Dataset:
         ]
 
     def episode(self, episode_id: int) -> Episode:
+        """The episode with this id; EpisodeNotFoundError says which ids exist."""
         ids = self.catalog.column("episode_id").to_pylist()
         if episode_id in ids:
             file = self.catalog.column("file")[ids.index(episode_id)].as_py()
@@ -278,8 +290,6 @@ class Dataset:
 
     def to_hf(self, episodes: Iterable[int] | None = None) -> Any:
         """A ``datasets.Dataset``: one row per step, cameras as Image features, episode columns added."""
-        from teleforge.dataset.hf import to_hf_dataset
-
         return to_hf_dataset(self, episodes)
 
     def __repr__(self) -> str:

@@ -31,11 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import pyarrow as pa
+
 from teleforge._threads import make_background_thread
 from teleforge.dataset.images import encode_image
 from teleforge.dataset.layout import SessionRecord, ensure_session, is_disk_full
+from teleforge.dataset.reader import Dataset
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
-from teleforge.dataset.schema import DatasetSpec
+from teleforge.dataset.schema import BatchBuilder, DatasetSpec, step_schema
 from teleforge.dataset.writer import EpisodeSummary, EpisodeWriter
 from teleforge.errors import DiskFullError, RecorderError, TeleforgeError
 
@@ -88,8 +91,6 @@ class AsyncRecorder:
         self.root = Path(dataset) if is_path else Path(dataset.root)
         spec = None if is_path else getattr(dataset, "spec", None)
         if spec is None:
-            from teleforge.dataset.reader import Dataset
-
             spec = Dataset.open(self.root).spec
         self.spec: DatasetSpec = spec
         fps = max(1.0, float(self.spec.fps))
@@ -184,6 +185,7 @@ class AsyncRecorder:
             self._error = None
 
     def status(self) -> RecorderStatus:
+        """A snapshot of the pipeline (cheap: no locks, no I/O)."""
         depth = max(0, self._submitted - self._consumed)
         w = self._writer
         return RecorderStatus(
@@ -312,10 +314,6 @@ class AsyncRecorder:
     def _warm_up(self) -> None:
         # pyarrow initialises its kernels lazily (~0.3-0.7 s on the first
         # FixedSizeListArray); pay that now, not during the first episode.
-        import pyarrow as pa
-
-        from teleforge.dataset.schema import BatchBuilder, step_schema
-
         try:
             BatchBuilder(self.spec, step_schema(self.spec)).build()
             pa.array([b""], pa.binary())

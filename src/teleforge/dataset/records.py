@@ -20,7 +20,7 @@ class StepRecord:
 
     step: int
     tick_ns: int  # time.monotonic_ns() of the tick deadline actually hit
-    action: np.ndarray  # (7,) native action [dx,dy,dz,drx,dry,drz,gripper]
+    action: np.ndarray  # (action_dim,) native action [dx,dy,dz,drx,dry,drz,gripper] (teleforge.spec.ACTION_NAMES)
     joint_pos: np.ndarray  # (n_joints,)
     joint_vel: np.ndarray  # (n_joints,)
     ee_pos: np.ndarray  # (3,)
@@ -29,7 +29,7 @@ class StepRecord:
     target_ee_pos: np.ndarray  # (3,)
     target_ee_quat: np.ndarray  # (4,) wxyz
     target_joint_pos: np.ndarray  # (n_joints,)
-    command_twist: np.ndarray  # (6,) device twist in [-1, 1] (zeros for native devices)
+    command_twist: np.ndarray  # (TWIST_DIM = 6,) device twist in [-1, 1] (zeros for native devices)
     command_gripper: float  # device gripper command [0, 1]
     reward: float = 0.0
     success: bool = False  # task success predicate at this step
@@ -39,6 +39,8 @@ class StepRecord:
     images: dict[str, np.ndarray] = field(default_factory=dict)  # cam -> (H,W,3) uint8
     image_t_ns: dict[str, int] = field(default_factory=dict)  # cam -> capture time
     image_seq: dict[str, int] = field(default_factory=dict)  # cam -> frame counter
+    # Robot-declared state beyond the native features (DatasetSpec.extra_state): name -> (k,) float32.
+    state_extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass

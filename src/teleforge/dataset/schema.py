@@ -2,11 +2,18 @@
 
 ``teleforge.json`` stores the :class:`DatasetSpec` and the format version;
 every shard carries the same Arrow schema, built here from the spec and only here.
+The native columns come from :data:`teleforge.spec.NATIVE_COLUMNS`; a robot's
+extra declared state features add ``observation.state.<name>`` columns.
+
+Format history: 1.0 native columns only; 1.1 adds the optional spec fields
+``action_dim`` and ``extra_state`` (absent = the native 7-D action, no extras).
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,13 +22,13 @@ import pyarrow as pa
 
 from teleforge.dataset.records import StepRecord
 from teleforge.errors import DatasetError, FormatVersionError
+from teleforge.spec import ACTION_DIM, ACTION_NAMES, NATIVE_COLUMNS, NATIVE_STATE_NAMES, STATE_PREFIX, NativeColumn
 
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+FORMAT_MINOR = 1
 FORMAT_VERSION = f"{FORMAT_MAJOR}.{FORMAT_MINOR}"
 
 ENCODINGS = ("jpeg", "png", "raw")
-ACTION_DIM = 7
 
 # Shard metadata keys (schema metadata holds the start, the last batch's custom metadata the end).
 META_START = b"teleforge.episode_start"
@@ -53,14 +60,58 @@ class CameraConfig:
 
 @dataclass
 class DatasetSpec:
-    """What every episode of a dataset shares: rate, robot and cameras."""
+    """What every episode of a dataset shares: rate (Hz), robot, cameras and the
+    recorded features -- joint count, action width and extra state features
+    (name -> float32 values per step, recorded as ``observation.state.<name>``)."""
 
     fps: float
     robot_embodiment: str
     n_joints: int
     cameras: list[CameraConfig] = field(default_factory=list)
+    action_dim: int = ACTION_DIM
+    extra_state: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if int(self.action_dim) < 1:
+            raise DatasetError(f"action_dim must be at least 1, got {self.action_dim}")
+        for name, width in self.extra_state.items():
+            if not name or "." in name or "/" in name or name in NATIVE_STATE_NAMES:
+                raise DatasetError(
+                    f"extra state feature {name!r} must be non-empty, contain no '.' or '/', and not be one of the "
+                    f"native ones ({', '.join(NATIVE_STATE_NAMES)})"
+                )
+            if int(width) < 1:
+                raise DatasetError(f"extra state feature {name!r} needs at least one value per step, got {width}")
+
+    @classmethod
+    def from_features(
+        cls,
+        fps: float,
+        robot_embodiment: str,
+        state: Mapping[str, tuple[int, ...]],
+        action_shape: tuple[int, ...] = (ACTION_DIM,),
+        cameras: list[CameraConfig] | None = None,
+        n_joints: int | None = None,
+    ) -> DatasetSpec:
+        """The spec a robot's declared features ask for, from plain shapes: ``state`` maps
+        feature name -> shape (``joint_pos`` gives the joint count unless ``n_joints`` is
+        given; names beyond the native ones become extra float32 columns, flattened)."""
+        if n_joints is None:
+            if "joint_pos" not in state:
+                raise DatasetError("the robot declares no 'joint_pos' state feature; pass n_joints explicitly")
+            n_joints = _width(state["joint_pos"])
+        extras = {name: _width(shape) for name, shape in state.items() if name not in NATIVE_STATE_NAMES}
+        return cls(
+            fps=float(fps),
+            robot_embodiment=str(robot_embodiment),
+            n_joints=int(n_joints),
+            cameras=list(cameras or []),
+            action_dim=_width(action_shape),
+            extra_state=extras,
+        )
 
     def camera(self, name: str) -> CameraConfig:
+        """The camera called ``name``; DatasetError listing the cameras otherwise."""
         for c in self.cameras:
             if c.name == name:
                 return c
@@ -68,25 +119,42 @@ class DatasetSpec:
 
     @property
     def camera_names(self) -> list[str]:
+        """Camera names, in column order."""
         return [c.name for c in self.cameras]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready dict; the 1.1 fields appear only when they differ from the 1.0 defaults,
+        so a native-only spec reads exactly as before."""
+        d = asdict(self)
+        if d["action_dim"] == ACTION_DIM:
+            del d["action_dim"]
+        if not d["extra_state"]:
+            del d["extra_state"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DatasetSpec:
+        """Parse :meth:`to_dict` output (or a manifest); fields added after 1.0 default when absent."""
         try:
             return cls(
                 fps=float(d["fps"]),
                 robot_embodiment=str(d["robot_embodiment"]),
                 n_joints=int(d["n_joints"]),
                 cameras=[CameraConfig(**c) for c in d.get("cameras", [])],
+                action_dim=int(d.get("action_dim", ACTION_DIM)),
+                extra_state={str(k): int(v) for k, v in (d.get("extra_state") or {}).items()},
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DatasetError(f"malformed dataset spec ({exc}); expected fps, robot_embodiment, n_joints, cameras") from exc
 
 
+def _width(shape: tuple[int, ...] | list[int]) -> int:
+    """Values per step of a feature of ``shape`` (a scalar, shape (), has one)."""
+    return int(math.prod(int(n) for n in shape))
+
+
 def parse_version(version: str) -> tuple[int, int]:
+    """'1.0' -> (1, 0); DatasetError for anything else."""
     try:
         major, minor = (int(x) for x in str(version).split(".")[:2])
     except ValueError as exc:
@@ -111,36 +179,34 @@ def check_version(version: str, where: str) -> tuple[int, int]:
 
 
 def image_column(cam: str) -> str:
+    """The column holding camera ``cam``'s encoded frames."""
     return f"{IMAGE_PREFIX}{cam}"
+
+
+def state_column(name: str) -> str:
+    """The column of state feature ``name`` (native or extra): ``observation.state.<name>``."""
+    return f"{STATE_PREFIX}{name}"
 
 
 def _vec(n: int) -> pa.DataType:
     return pa.list_(pa.float32(), n)
 
 
+def _native_type(col: NativeColumn, spec: DatasetSpec) -> pa.DataType:
+    if col.kind == "vector":
+        return _vec(col.length(spec.n_joints, spec.action_dim))
+    return pa.bool_() if col.kind == "bool" else pa.float32()
+
+
 def step_fields(spec: DatasetSpec) -> list[pa.Field]:
-    """Column order of a shard. Image columns are nullable: a camera may not have delivered yet."""
-    n = spec.n_joints
+    """Column order of a shard: step, tick_ns, the native columns, extra state, cameras.
+    Image columns are nullable: a camera may not have delivered yet."""
     fields = [
         pa.field("step", pa.int32(), nullable=False),
         pa.field("tick_ns", pa.int64(), nullable=False),
-        pa.field("action", _vec(ACTION_DIM), nullable=False),
-        pa.field("observation.state.joint_pos", _vec(n), nullable=False),
-        pa.field("observation.state.joint_vel", _vec(n), nullable=False),
-        pa.field("observation.state.ee_pos", _vec(3), nullable=False),
-        pa.field("observation.state.ee_quat", _vec(4), nullable=False),
-        pa.field("observation.state.gripper", pa.float32(), nullable=False),
-        pa.field("target.ee_pos", _vec(3), nullable=False),
-        pa.field("target.ee_quat", _vec(4), nullable=False),
-        pa.field("target.joint_pos", _vec(n), nullable=False),
-        pa.field("command.twist", _vec(6), nullable=False),
-        pa.field("command.gripper", pa.float32(), nullable=False),
-        pa.field("reward", pa.float32(), nullable=False),
-        pa.field("success", pa.bool_(), nullable=False),
-        pa.field("safety.hold", pa.bool_(), nullable=False),
-        pa.field("safety.estop", pa.bool_(), nullable=False),
-        pa.field("safety.clamped", pa.bool_(), nullable=False),
     ]
+    fields += [pa.field(c.name, _native_type(c, spec), nullable=False) for c in NATIVE_COLUMNS]
+    fields += [pa.field(state_column(name), _vec(width), nullable=False) for name, width in spec.extra_state.items()]
     for cam in spec.cameras:
         col = image_column(cam.name)
         fields += [
@@ -152,6 +218,7 @@ def step_fields(spec: DatasetSpec) -> list[pa.Field]:
 
 
 def step_schema(spec: DatasetSpec, metadata: dict[bytes, bytes] | None = None) -> pa.Schema:
+    """The Arrow schema of every shard of ``spec``, with the format version and spec in its metadata."""
     md = {META_VERSION: FORMAT_VERSION.encode(), META_SPEC: json.dumps(spec.to_dict()).encode()}
     md.update(metadata or {})
     return pa.schema(step_fields(spec), metadata=md)
@@ -169,10 +236,13 @@ def feature_schema(spec: DatasetSpec) -> dict[str, dict[str, Any]]:
             out[f.name] = {"dtype": "image", "shape": [cam.height, cam.width, 3], "encoding": cam.encoding}
         else:
             out[f.name] = {"dtype": str(t), "shape": []}
-    out["action"]["names"] = ["dx", "dy", "dz", "drx", "dry", "drz", "gripper"]
-    out["action"]["meaning"] = "EE delta (m, axis-angle rad) in base frame per step; gripper target 0=open 1=closed"
-    out["observation.state.ee_quat"]["meaning"] = "wxyz"
-    out["target.ee_quat"]["meaning"] = "wxyz"
+    if spec.action_dim == ACTION_DIM:
+        out["action"]["names"] = list(ACTION_NAMES)
+    for c in NATIVE_COLUMNS:
+        if c.meaning:
+            out[c.name]["meaning"] = c.meaning
+    for name in spec.extra_state:
+        out[state_column(name)]["meaning"] = "robot-declared state feature"
     return out
 
 
@@ -182,51 +252,47 @@ class BatchBuilder:
     Column-wise Python lists: cheap to append, one numpy stack per flush.
     """
 
-    _VEC_COLS = (
-        ("action", "action"),
-        ("observation.state.joint_pos", "joint_pos"),
-        ("observation.state.joint_vel", "joint_vel"),
-        ("observation.state.ee_pos", "ee_pos"),
-        ("observation.state.ee_quat", "ee_quat"),
-        ("target.ee_pos", "target_ee_pos"),
-        ("target.ee_quat", "target_ee_quat"),
-        ("target.joint_pos", "target_joint_pos"),
-        ("command.twist", "command_twist"),
-    )
-    _SCALAR_COLS = (
-        ("observation.state.gripper", "gripper"),
-        ("command.gripper", "command_gripper"),
-        ("reward", "reward"),
-        ("success", "success"),
-        ("safety.hold", "hold"),
-        ("safety.estop", "estop"),
-        ("safety.clamped", "clamped"),
-    )
+    _VEC_COLS: tuple[tuple[str, str], ...] = tuple((c.name, c.attr) for c in NATIVE_COLUMNS if c.kind == "vector")
+    _SCALAR_COLS: tuple[tuple[str, str], ...] = tuple((c.name, c.attr) for c in NATIVE_COLUMNS if c.kind != "vector")
 
     def __init__(self, spec: DatasetSpec, schema: pa.Schema) -> None:
         self.spec = spec
         self.schema = schema
         self._sizes = {f.name: f.type.list_size for f in schema if pa.types.is_fixed_size_list(f.type)}
+        self._extra_cols = tuple((state_column(name), name) for name in spec.extra_state)
         self.clear()
 
     def clear(self) -> None:
+        """Drop every buffered step (after a batch was written)."""
         self._cols: dict[str, list[Any]] = {f.name: [] for f in self.schema}
 
     def __len__(self) -> int:
         return len(self._cols["step"])
 
+    def _vector(self, rec: StepRecord, col: str, value: Any) -> np.ndarray:
+        v = np.asarray(value, dtype=np.float32).reshape(-1)
+        if v.shape[0] != self._sizes[col]:
+            raise DatasetError(
+                f"step {rec.step}: {col} has {v.shape[0]} values, the dataset expects {self._sizes[col]} "
+                f"(n_joints={self.spec.n_joints}, action_dim={self.spec.action_dim}); "
+                "record into a dataset created for this robot"
+            )
+        return v
+
     def add(self, rec: StepRecord, encoded: dict[str, bytes]) -> None:
+        """Buffer one step; ``encoded`` maps camera -> image bytes (missing = no frame yet)."""
         c = self._cols
         for col, attr in self._VEC_COLS:
-            v = np.asarray(getattr(rec, attr), dtype=np.float32).reshape(-1)
-            if v.shape[0] != self._sizes[col]:
-                raise DatasetError(
-                    f"step {rec.step}: {col} has {v.shape[0]} values, the dataset expects {self._sizes[col]} "
-                    f"(n_joints={self.spec.n_joints}); record into a dataset created for this robot"
-                )
-            c[col].append(v)
+            c[col].append(self._vector(rec, col, getattr(rec, attr)))
         for col, attr in self._SCALAR_COLS:
             c[col].append(getattr(rec, attr))
+        for col, name in self._extra_cols:
+            if name not in rec.state_extras:
+                raise DatasetError(
+                    f"step {rec.step}: the dataset records state feature {name!r} but the step has none; "
+                    f"the robot must report it in RobotState.extras (it has: {', '.join(rec.state_extras) or 'none'})"
+                )
+            c[col].append(self._vector(rec, col, rec.state_extras[name]))
         c["step"].append(int(rec.step))
         c["tick_ns"].append(int(rec.tick_ns))
         for cam in self.spec.cameras:
@@ -237,6 +303,7 @@ class BatchBuilder:
             c[f"{col}.seq"].append(rec.image_seq.get(cam.name) if data is not None else None)
 
     def build(self) -> pa.RecordBatch:
+        """The buffered steps as one RecordBatch of :attr:`schema` (buffer kept; call clear())."""
         arrays = []
         n = len(self)
         for f in self.schema:

@@ -31,6 +31,7 @@ class ShardContents:
 
     @property
     def num_rows(self) -> int:
+        """Steps read so far, over every batch."""
         return sum(b.num_rows for b in self.batches)
 
 

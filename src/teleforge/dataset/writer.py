@@ -58,6 +58,7 @@ class EpisodeSummary:
 
 
 def start_metadata(episode_id: int, start: EpisodeStart, start_ns: int) -> dict[str, Any]:
+    """The shard header: the EpisodeStart plus id, start time (ns) and format version."""
     d = asdict(start)
     d.update(episode_id=episode_id, start_ns=start_ns, started_at=now_iso(), format_version=FORMAT_VERSION)
     return d
@@ -115,6 +116,7 @@ class EpisodeWriter:
     # --- writing -------------------------------------------------------------
     @property
     def path(self) -> Path:
+        """Where the shard is now: the final name once finalized, else the ``.partial``."""
         return self.final_path if self._closed and self.final_path.exists() else self.partial_path
 
     def append(self, rec: StepRecord, encoded: dict[str, bytes] | None = None) -> None:
@@ -197,6 +199,7 @@ class EpisodeWriter:
 
     # --- ending --------------------------------------------------------------
     def end_metadata(self, end: EpisodeEnd, recorder: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The end record: outcome, loop stats, labels, step and frame counts, duration (s)."""
         n = self.steps_appended
         duration = 0.0
         if n and self._first_tick is not None and self._last_tick is not None:

@@ -1,7 +1,8 @@
 """The workcell: sim arm, tasks, scripted expert, cameras (and the shared robot vocabulary).
 
-Public names are imported lazily so that ``teleforge.robots.types`` (used by the
-dataset side) does not pull in MuJoCo.
+Public names are imported lazily so that ``teleforge.robots.types`` (the Robot
+protocol, capabilities and ``RENDER_SIZE``, used by teleop and remote clients) does
+not pull in MuJoCo.
 """
 
 from __future__ import annotations

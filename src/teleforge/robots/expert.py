@@ -16,6 +16,7 @@ import numpy as np
 
 from teleforge.errors import RobotError
 from teleforge.robots.tasks import ObjectState, get_task
+from teleforge.spec import ACTION_DIM, GRIPPER_INDEX, TWIST_DIM
 
 FAILURES: tuple[str, ...] = ("idle", "jitter", "overshoot", "dropped_object", "wrong_object", "timeout")
 
@@ -25,6 +26,13 @@ _PUSH_HOVER = 0.1  # TCP height when lining up behind a cube, m: pad tips (2.2 c
 _PUSH_SPEED = 0.08  # m/s while pushing
 _PUSH_SPEED_NEAR = 0.05  # m/s within 4 cm of the target centre
 _PUSH_Z = 0.027  # TCP (= pad centre) height while pushing: pad tips 5 mm above the table, contact near the cube's mid-height
+
+
+def _still(gripper: float) -> np.ndarray:
+    """A native action that stays put with gripper target ``gripper`` (float64, (ACTION_DIM,))."""
+    a = np.zeros(ACTION_DIM, dtype=np.float64)
+    a[GRIPPER_INDEX] = gripper
+    return a
 
 
 def _wrap(angle: float, period: float) -> float:
@@ -58,6 +66,8 @@ class ScriptedExpert:
         self.severity = max(self.severity, 0.2) if failure else 0.0
         self._injected_at: int | None = None
         self._step = 0
+        self._obj = ""  # set by reset()
+        self._phase = ""
 
     # --- public ----------------------------------------------------------------
 
@@ -70,11 +80,12 @@ class ScriptedExpert:
             "severity": round(self.severity, 3) if self.failure else 0.0,
             "injected_at_step": self._injected_at,
             "executed": bool(self.failure) and self._injected_at is not None,
-            "manipulated_object": getattr(self, "_obj", None),
-            "phase": getattr(self, "_phase", None),
+            "manipulated_object": self._obj or None,
+            "phase": self._phase or None,
         }
 
     def reset(self, robot: Any) -> None:
+        """Read the new scene (task binding, rate, action bounds) and restart the phase machine."""
         binding = robot.binding
         self._hz = float(robot.control_hz)
         high = np.asarray(robot.action_spec.high, dtype=np.float64)
@@ -106,17 +117,18 @@ class ScriptedExpert:
             self._injected_at = 0
 
     def act(self, robot: Any) -> np.ndarray:
+        """The next native (ACTION_DIM,) action, float64, for the scene as ``robot`` observes it now."""
         self._step += 1
         self._phase_steps += 1
         if self.failure == "idle" and self._idle_hook():
-            return np.array([0, 0, 0, 0, 0, 0, self._gripper], dtype=np.float64)
+            return _still(self._gripper)
         action = self._policy(robot)
         if self.failure == "jitter" and self._step >= self._fire_step:
             if self._injected_at is None:
                 self._injected_at = self._step - 1
             bound = np.array([self._max_t] * 3 + [self._max_r] * 3)
-            action[:6] += self.rng.normal(0.0, self._jitter_sigma, 6) * bound
-            action[:6] = np.clip(action[:6], -bound, bound)
+            action[:TWIST_DIM] += self.rng.normal(0.0, self._jitter_sigma, TWIST_DIM) * bound
+            action[:TWIST_DIM] = np.clip(action[:TWIST_DIM], -bound, bound)
         return action
 
     # --- failure hooks -----------------------------------------------------------
@@ -260,7 +272,7 @@ class ScriptedExpert:
                 self._next("hold")
             return a
         # "hold" and "dropped": stay put
-        return np.array([0, 0, 0, 0, 0, 0, self._gripper], dtype=np.float64)
+        return _still(self._gripper)
 
     def _holding(self, robot: Any, cube: ObjectState) -> bool:
         tcp = robot.observe().ee_pos
@@ -271,13 +283,13 @@ class ScriptedExpert:
         self._retries += 1
         self._gripper = 0.0
         self._next("approach" if self._retries <= 3 else "hold")
-        return np.array([0, 0, 0, 0, 0, 0, 0.0])
+        return _still(0.0)
 
     def _drop(self) -> np.ndarray:
         self._injected_at = self._step - 1
         self._gripper = 0.0
         self._next("dropped")
-        return np.array([0, 0, 0, 0, 0, 0, 0.0])
+        return _still(0.0)
 
     def _place_goal(self, objs: dict[str, ObjectState], cube: ObjectState, tcp: np.ndarray) -> np.ndarray:
         """Where the TCP must go so the held cube lands on its destination (closed loop on the cube)."""
@@ -359,7 +371,7 @@ class ScriptedExpert:
             if there or tcp[2] > 0.11:
                 self._next("hold")
             return a
-        return np.array([0, 0, 0, 0, 0, 0, self._gripper], dtype=np.float64)
+        return _still(self._gripper)
 
     # --- timeout -------------------------------------------------------------------------
 

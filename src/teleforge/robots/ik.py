@@ -17,15 +17,10 @@ import numpy as np
 
 
 def quat_from_mat(mat: np.ndarray) -> np.ndarray:
+    """wxyz unit quaternion of a 3x3 rotation matrix."""
     q = np.empty(4)
     mujoco.mju_mat2Quat(q, np.ascontiguousarray(mat, dtype=np.float64).ravel())
     return q
-
-
-def mat_from_quat(quat: np.ndarray) -> np.ndarray:
-    m = np.empty(9)
-    mujoco.mju_quat2Mat(m, np.asarray(quat, dtype=np.float64))
-    return m.reshape(3, 3)
 
 
 def mat_from_axis_angle(rotvec: np.ndarray) -> np.ndarray:
@@ -61,6 +56,7 @@ def orientation_error(target: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class IKConfig:
+    """Damped-least-squares IK settings (lengths in m, angles in rad)."""
     damping: float = 0.05  # DLS lambda: trades accuracy for smoothness near singularities
     rot_weight: float = 0.5  # m per rad: how much orientation error counts against position error
     posture_gain: float = 0.1  # pull toward the posture in the Jacobian's nullspace, per iteration
@@ -72,6 +68,7 @@ class IKConfig:
 
 @dataclass
 class IKResult:
+    """One IK solve: joint positions (rad) and the remaining pose error."""
     q: np.ndarray
     pos_error: float  # m
     rot_error: float  # rad
@@ -119,6 +116,7 @@ class DiffIK:
         return self.data.site_xpos[self.site_id].copy(), self.data.site_xmat[self.site_id].reshape(3, 3).copy()
 
     def solve(self, q_start: np.ndarray, target_pos: np.ndarray, target_mat: np.ndarray) -> IKResult:
+        """Joint positions (rad) near ``q_start`` that put the site at ``target_pos`` (3,) m / ``target_mat`` (3, 3); best effort within ``max_iters``."""
         cfg = self.cfg
         q = np.clip(np.asarray(q_start, dtype=np.float64).copy(), self.low, self.high)
         clamped = False

@@ -28,7 +28,6 @@ JOINT_HIGH = np.array([2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973])
 HOME_QPOS = np.array([0.0, -0.2, 0.0, -2.35, 0.0, 2.15, 0.785])
 FINGER_OPEN = 0.04  # m per finger: 8 cm total opening
 TCP_SITE = "tcp"
-CAMERAS: tuple[str, ...] = ("front", "wrist")
 
 # Named colours a seed draws cube colours from (instructions say "the red cube").
 PALETTE: dict[str, tuple[float, float, float]] = {
@@ -56,6 +55,7 @@ class SceneConfig:
 
     @property
     def n_cubes(self) -> int:
+        """Number of cubes in the scene."""
         return len(self.cube_sizes)
 
 
@@ -220,6 +220,7 @@ def build_scene_xml(cfg: SceneConfig | None = None) -> str:
 
 
 def cube_geom_ids(model: mujoco.MjModel) -> np.ndarray:
+    """Geom ids of cube0, cube1, ... in order."""
     ids = []
     i = 0
     while True:
@@ -228,10 +229,6 @@ def cube_geom_ids(model: mujoco.MjModel) -> np.ndarray:
             return np.array(ids, dtype=int)
         ids.append(gid)
         i += 1
-
-
-def snapshot_size(model: mujoco.MjModel) -> int:
-    return model.nq + model.nmocap * 7 + len(cube_geom_ids(model)) * 4
 
 
 def make_snapshot(model: mujoco.MjModel, data: mujoco.MjData, cube_ids: np.ndarray | None = None) -> np.ndarray:

@@ -46,6 +46,7 @@ class SnapshotRenderer:
             ) from exc
 
     def render(self, snapshot: np.ndarray, camera: str) -> np.ndarray:
+        """Render ``snapshot`` from scene camera ``camera``: (H, W, 3) uint8 RGB."""
         if camera not in self.cameras:
             raise CameraError(f"camera '{camera}' is not in the scene: choose one of {', '.join(self.cameras)}")
         apply_snapshot(self.model, self.data, snapshot, self._cubes)
@@ -53,6 +54,7 @@ class SnapshotRenderer:
         return self.renderer.render()
 
     def close(self) -> None:
+        """Free the GL context."""
         self.renderer.close()
 
 
@@ -72,6 +74,7 @@ class SimCamera:
         self.missed_deadlines = 0
 
     def start(self) -> None:
+        """Start the render thread."""
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
@@ -85,10 +88,12 @@ class SimCamera:
             raise CameraError(f"camera '{self.spec.name}' failed to start: {self._error}") from self._error
 
     def latest(self) -> Frame | None:
+        """Newest frame, never blocks; None before the first one."""
         with self._lock:
             return self._frame
 
     def stop(self) -> None:
+        """Stop the render thread."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
@@ -166,6 +171,7 @@ class SimCameraRig:
             return self._version, self._snap, self._t_ns
 
     def start(self) -> None:
+        """Start every camera's render thread."""
         started = []
         try:
             for cam in self.cameras.values():
@@ -177,6 +183,7 @@ class SimCameraRig:
             raise
 
     def stop(self) -> None:
+        """Stop every camera's render thread."""
         for cam in self.cameras.values():
             cam.stop()
 

@@ -30,7 +30,8 @@ from teleforge.robots.scene import (
     make_snapshot,
 )
 from teleforge.robots.tasks import ObjectState, Task, get_task
-from teleforge.robots.types import ACTION_NAMES, ActResult, ArraySpec, RobotState, TaskInfo
+from teleforge.robots.types import ActResult, ArraySpec, RobotState, TaskInfo
+from teleforge.spec import ACTION_DIM, ACTION_NAMES, GRIPPER_INDEX, TWIST_DIM
 
 EMBODIMENT = "teleforge_sim_panda"
 _HAND_GEOMS = ("hand", "left_finger", "right_finger", "left_pad", "right_pad")
@@ -94,7 +95,7 @@ class SimRobot:
         step_r = cfg.max_rot_speed / cfg.control_hz
         low = (-step_t,) * 3 + (-step_r,) * 3 + (0.0,)
         high = (step_t,) * 3 + (step_r,) * 3 + (1.0,)
-        self.action_spec = ArraySpec(shape=(7,), dtype="float32", low=low, high=high, names=ACTION_NAMES)
+        self.action_spec = ArraySpec(shape=(ACTION_DIM,), dtype="float32", low=low, high=high, names=ACTION_NAMES)
         self._act_low = np.array(low)
         self._act_high = np.array(high)
         self.state_spec = {
@@ -118,18 +119,22 @@ class SimRobot:
 
     @property
     def control_hz(self) -> float:
+        """Control rate (Hz): one act() advances 1 / control_hz seconds."""
         return self.config.control_hz
 
     def connect(self) -> None:
+        """Claim the arm (scene reset to pick_cube, seed 0, when nothing was reset yet)."""
         if not self._connected:
             self._connected = True
             if self._task is None:
                 self.reset("pick_cube", 0)
 
     def disconnect(self) -> None:
+        """Release the arm; observe/act raise until connect() again."""
         self._connected = False
 
     def observe(self) -> RobotState:
+        """Joint positions (rad) / velocities (rad/s), TCP pose (m, wxyz) and gripper opening."""
         self._require_connected()
         d = self.data
         q = d.qpos[self._qadr].copy()
@@ -146,8 +151,10 @@ class SimRobot:
         """Move the EE target by one native delta (clipped to ``action_spec``), IK, step one period."""
         self._require_connected()
         a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != (7,) or not np.all(np.isfinite(a)):
-            raise RobotError(f"a native action is 7 finite numbers [dx dy dz drx dry drz gripper], got {action!r}")
+        if a.shape != (ACTION_DIM,) or not np.all(np.isfinite(a)):
+            raise RobotError(
+                f"a native action is {ACTION_DIM} finite numbers [{' '.join(ACTION_NAMES)}], got {action!r}"
+            )
         a = np.clip(a, self._act_low, self._act_high)
         tcp = self.data.site_xpos[self._tcp]
         target = self._target_pos + a[:3]
@@ -159,10 +166,10 @@ class SimRobot:
         if dist > self.config.leash:
             boxed = tcp + offset * (self.config.leash / dist)
         self._target_pos = boxed
-        self._target_mat = mat_from_axis_angle(a[3:6]) @ self._target_mat
+        self._target_mat = mat_from_axis_angle(a[3:TWIST_DIM]) @ self._target_mat
         res = self._ik.solve(self._q_des, self._target_pos, self._target_mat)
         self._q_des = res.q
-        self._gripper_target = float(a[6])
+        self._gripper_target = float(a[GRIPPER_INDEX])
         self._step_physics()
         return self._act_result(res.pos_error, clamped or res.clamped)
 
@@ -225,12 +232,14 @@ class SimRobot:
         return self._info
 
     def success(self) -> bool:
+        """True while the current task's success predicate holds."""
         if self._task is None:
             return False
         return self._task.success(self, self._binding)
 
     @property
     def task_info(self) -> TaskInfo | None:
+        """The last reset's TaskInfo (None before the first reset)."""
         return self._info
 
     @property
@@ -245,10 +254,12 @@ class SimRobot:
 
     @property
     def step_count(self) -> int:
+        """Control steps since the last reset."""
         return self._step
 
     @property
     def sim_time(self) -> float:
+        """Simulated time (s) of the physics."""
         return float(self.data.time)
 
     def gripper_opening(self) -> float:
@@ -309,6 +320,7 @@ class SimRobot:
         return np.concatenate([phys, ctrl])
 
     def set_sim_state(self, state: np.ndarray) -> None:
+        """Restore a :meth:`get_sim_state` vector exactly (physics and controller)."""
         state = np.asarray(state, dtype=np.float64).ravel()
         n_phys = mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_INTEGRATION)
         n_cubes = len(self._cube_geoms)

@@ -31,10 +31,12 @@ class ObjectState:
 
     @property
     def bottom(self) -> float:
+        """Height (m) of the object's lowest face."""
         return float(self.pos[2] - self.size / 2)
 
     @property
     def yaw(self) -> float:
+        """Rotation about +z (rad) from the quaternion."""
         w, x, y, z = self.quat
         return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
 
@@ -42,11 +44,17 @@ class ObjectState:
 class TaskScene(Protocol):
     """What a success predicate may ask of the sim (``SimRobot`` provides it)."""
 
-    def object_states(self) -> dict[str, ObjectState]: ...
+    def object_states(self) -> dict[str, ObjectState]:
+        """Name -> state of every object in the scene."""
+        ...
 
-    def fingers_touching(self, name: str) -> bool: ...
+    def fingers_touching(self, name: str) -> bool:
+        """True when both fingers touch object ``name``."""
+        ...
 
-    def max_lift(self, name: str) -> float: ...
+    def max_lift(self, name: str) -> float:
+        """Highest the object's bottom has been this episode (m)."""
+        ...
 
 
 Predicate = Callable[[TaskScene, dict[str, str]], bool]
@@ -64,10 +72,12 @@ class Task:
     description: str = ""
 
     def instruction(self, binding: dict[str, str], rng: np.random.Generator) -> str:
+        """A language instruction for ``binding`` (role -> colour), template drawn from ``rng``."""
         template = self.templates[int(rng.integers(len(self.templates)))]
         return template.format(**{role: f"{colour} cube" for role, colour in binding.items()})
 
     def success(self, scene: TaskScene, binding: dict[str, str]) -> bool:
+        """The task's success predicate on ``scene`` for this binding."""
         return bool(self.predicate(scene, binding))
 
 

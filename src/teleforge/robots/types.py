@@ -1,25 +1,60 @@
-"""The arm-facing vocabulary: specs, state, the Robot and Camera protocols.
+"""The arm-facing vocabulary: specs, state, the Robot and Camera protocols, and
+the optional capabilities a session looks for (scene reset, success check, sim state).
 
-Conventions (docs/design.md §3): the native action is 7 numbers
-``[dx, dy, dz, drx, dry, drz, gripper]`` -- end-effector translation (m) and
-rotation (axis-angle, rad) per control step in the robot base frame, and a
-gripper target in [0, 1] with 0 = open, 1 = closed. Quaternions are wxyz.
+Conventions (docs/design.md §3, defined once in :mod:`teleforge.spec`): the native
+action is ``ACTION_DIM`` = 7 numbers ``[dx, dy, dz, drx, dry, drz, gripper]`` --
+end-effector translation (m) and rotation (axis-angle, rad) per control step in the
+robot base frame, and a gripper target in [0, 1] with 0 = open, 1 = closed.
+Quaternions are wxyz.
+
+A robot *declares* what it records: ``state_spec`` (name -> ArraySpec; the native
+names are ``teleforge.spec.NATIVE_STATE_NAMES``, any other name becomes an extra
+``observation.state.<name>`` column filled from ``RobotState.extras``) and
+``action_spec``. :func:`teleforge.teleop.features.dataset_spec_for` turns them
+into the dataset's schema.
+
+Capabilities are ``@runtime_checkable`` protocols, tested with ``isinstance``
+(which checks that the methods exist, not their signatures).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-ACTION_NAMES: tuple[str, ...] = ("dx", "dy", "dz", "drx", "dry", "drz", "gripper")
-ACTION_DIM = 7
+from teleforge.spec import ACTION_DIM, ACTION_NAMES
+
+__all__ = [
+    "ACTION_DIM",
+    "ACTION_NAMES",
+    "RENDER_SIZE",
+    "ActResult",
+    "ArraySpec",
+    "Camera",
+    "CameraSpec",
+    "ControlRate",
+    "Frame",
+    "Resettable",
+    "Robot",
+    "RobotState",
+    "SceneRobot",
+    "SimStateful",
+    "Snapshotting",
+    "SuccessCheck",
+    "TaskInfo",
+]
+
+RENDER_SIZE: int = 128
+"""Default square size (px) of sim camera renders for collection, demo and the bundled
+VLA (its base checkpoint was pretrained on 128 px renders)."""
 
 
 @dataclass(frozen=True)
 class ArraySpec:
-    """Shape, dtype and optional bounds/names of one feature."""
+    """Shape, dtype and optional per-element bounds/names of one declared feature
+    (e.g. joint_pos: shape (n_joints,), float32, bounds in rad)."""
 
     shape: tuple[int, ...]
     dtype: str = "float32"
@@ -38,6 +73,9 @@ class RobotState:
     ee_quat: np.ndarray  # (4,) wxyz
     gripper: float  # opening in [0, 1]: 0 = closed, 1 = fully open (measured)
     t_ns: int = 0  # time.monotonic_ns() when observed
+    # Declared state features beyond the native ones (state_spec keys not in
+    # NATIVE_STATE_NAMES): name -> array of the declared shape, e.g. a second gripper.
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,15 +97,19 @@ class Robot(Protocol):
     name: str
     embodiment: str  # robot_embodiment / robot type string stored per episode
     n_joints: int
-    action_spec: ArraySpec
-    state_spec: dict[str, ArraySpec]
+    action_spec: ArraySpec  # (ACTION_DIM,) native action, with per-step bounds
+    state_spec: dict[str, ArraySpec]  # native state features + any extras the robot records
 
-    def connect(self) -> None: ...
+    def connect(self) -> None:
+        """Claim the arm (idempotent); observe/act raise RobotNotConnectedError before it."""
+        ...
 
-    def observe(self) -> RobotState: ...
+    def observe(self) -> RobotState:
+        """The arm's proprioception now, stamped on the session clock."""
+        ...
 
     def act(self, action: np.ndarray) -> ActResult:
-        """Apply one native 7-D action and advance one control period."""
+        """Apply one native (ACTION_DIM,) action and advance one control period."""
         ...
 
     def act_joints(self, joint_targets: np.ndarray, gripper: float) -> ActResult:
@@ -78,7 +120,61 @@ class Robot(Protocol):
         """Keep the current pose for one control period (watchdog / e-stop)."""
         ...
 
-    def disconnect(self) -> None: ...
+    def disconnect(self) -> None:
+        """Release the arm; it holds where it is."""
+        ...
+
+
+@runtime_checkable
+class Resettable(Protocol):
+    """A scene that can be reset to a task and seed (the sim, or a real cell with a reset routine)."""
+
+    def reset(self, task: str, seed: int) -> TaskInfo:
+        """Set up ``task`` deterministically from ``seed``; returns the episode's task info."""
+        ...
+
+
+@runtime_checkable
+class SuccessCheck(Protocol):
+    """A robot that can judge whether the current task has succeeded."""
+
+    def success(self) -> bool:
+        """True while the task's success predicate holds."""
+        ...
+
+
+@runtime_checkable
+class SceneRobot(Robot, Resettable, SuccessCheck, Protocol):
+    """A robot a collection session can drive episode after episode: reset + success."""
+
+
+@runtime_checkable
+class SimStateful(Protocol):
+    """A simulated robot whose full physics state can be saved and restored (replay)."""
+
+    def get_sim_state(self) -> np.ndarray:
+        """The full sim state as a flat float64 vector."""
+        ...
+
+    def set_sim_state(self, state: np.ndarray) -> None:
+        """Restore a vector from :meth:`get_sim_state` exactly."""
+        ...
+
+
+@runtime_checkable
+class ControlRate(Protocol):
+    """A robot with a fixed control rate (Hz): one act() advances 1 / control_hz seconds."""
+
+    control_hz: float
+
+
+@runtime_checkable
+class Snapshotting(Protocol):
+    """A robot that publishes render snapshots (qpos, mocap poses, colours) for sim cameras."""
+
+    def state_snapshot(self) -> np.ndarray:
+        """The render-relevant state as a flat float64 vector (robots.scene.make_snapshot)."""
+        ...
 
 
 @dataclass
@@ -92,6 +188,8 @@ class Frame:
 
 @dataclass(frozen=True)
 class CameraSpec:
+    """One camera to open: its name, frame size (px) and capture rate (Hz)."""
+
     name: str
     height: int = 224
     width: int = 224
@@ -104,13 +202,17 @@ class Camera(Protocol):
 
     spec: CameraSpec
 
-    def start(self) -> None: ...
+    def start(self) -> None:
+        """Begin capturing on the camera's own thread."""
+        ...
 
     def latest(self) -> Frame | None:
         """Newest frame, never blocks; None before the first frame."""
         ...
 
-    def stop(self) -> None: ...
+    def stop(self) -> None:
+        """Stop capturing and release the device."""
+        ...
 
 
 @dataclass
@@ -121,4 +223,4 @@ class TaskInfo:
     instruction: str
     seed: int
     time_limit_s: float
-    extras: dict = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)

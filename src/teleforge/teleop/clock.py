@@ -29,13 +29,16 @@ class LoopStats:
     work_ns: list[int] = field(default_factory=list)  # tick → end of the loop body (headroom)
 
     def add_tick(self, tick_ns: int, deadline_ns: int) -> None:
+        """Record one tick: when it ran and the deadline it was for (ns)."""
         self.tick_ns.append(tick_ns)
         self.late_ns.append(tick_ns - deadline_ns)
 
     def add_work(self, ns: int) -> None:
+        """Record the control work of one tick (ns)."""
         self.work_ns.append(ns)
 
     def add_frame_age(self, cam: str, age_ns: int) -> None:
+        """Record how old camera ``cam``'s frame was at a tick (ns)."""
         self.frame_age_ns.setdefault(cam, []).append(age_ns)
 
     def summary(self) -> dict[str, float | int | dict[str, float]]:
@@ -91,6 +94,7 @@ class RateClock:
         return now
 
     def reset_stats(self) -> None:
+        """Start a fresh LoopStats (new episode); the deadline grid is kept."""
         self.stats = LoopStats(self.period_ns)
 
     def wait(self) -> tuple[int, int]:

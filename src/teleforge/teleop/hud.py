@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SAFETY_STATES = ("ok", "hold", "estop")
 OUTCOME_KEYS = ("success", "failure", "unknown", "discarded")
 
 

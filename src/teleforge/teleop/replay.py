@@ -8,11 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from teleforge.dataset.reader import Dataset, Episode
 from teleforge.errors import DatasetError
+from teleforge.robots.sim_robot import SimRobot
+from teleforge.video import write_video
 
 
 @dataclass
 class ReplayReport:
+    """How a replayed episode compares with its recording (errors in m and rad)."""
+
     episode_id: int
     task: str
     seed: int | None
@@ -30,13 +35,11 @@ class ReplayReport:
         return same_outcome and self.final_ee_error_m < 1e-3
 
 
-def replay_episode(episode: Any, fps: float, video: Path | None = None, camera: str = "front") -> ReplayReport:
+def replay_episode(episode: Episode, fps: float, video: Path | None = None, camera: str = "front") -> ReplayReport:
     """Reset the sim to the episode's seed (and recorded initial state), apply its actions.
 
     Steps the guard held are replayed as holds, exactly as recorded.
     """
-    from teleforge.robots.sim_robot import SimRobot
-
     meta = episode.meta
     task, seed = meta.task, meta.seed
     if seed is None:
@@ -67,8 +70,6 @@ def replay_episode(episode: Any, fps: float, video: Path | None = None, camera: 
 
     out_video = None
     if video is not None:
-        from teleforge.video import write_video
-
         frames = list(episode.images(camera))
         write_video(frames, video, fps=fps)
         out_video = video
@@ -83,8 +84,6 @@ def replay_dataset(
     path: Path, episode: int | None = None, video: Path | None = None, camera: str = "front", console: Any | None = None
 ) -> list[ReplayReport]:
     """Replay one episode (or all). With several episodes, ``video`` gets an ``-<id>`` suffix."""
-    from teleforge.dataset import Dataset
-
     ds = Dataset.open(path)
     ids = [episode] if episode is not None else [e.episode_id for e in ds.episodes]
     reports = []

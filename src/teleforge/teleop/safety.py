@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from teleforge.errors import SafetyError
+from teleforge.spec import ACTION_DIM, GRIPPER_INDEX, TWIST_DIM
 from teleforge.teleop.command import Command, Event
 
 
@@ -44,7 +45,7 @@ class SafetyConfig:
     twist_rot_speed: float = 1.0  # rad/s per rotation axis at full stick
 
     @classmethod
-    def conservative(cls, **overrides: object) -> "SafetyConfig":
+    def conservative(cls, **overrides: object) -> SafetyConfig:
         """Slow, smooth limits for a first session on a real arm (override any field)."""
         base: dict[str, object] = dict(max_speed=0.25, max_rot_speed=1.0, max_accel=1.0, max_rot_accel=4.0,
                                        gripper_rate=2.0, twist_speed=0.12, twist_rot_speed=0.6)
@@ -101,21 +102,22 @@ class SafetyGuard:
         self._gripper = gripper
 
     def command_to_action(self, cmd: Command, ee_pos: np.ndarray, dt: float) -> np.ndarray:
-        """Native 7-vector for this step: twist x (speed x dt) for human devices, native passthrough otherwise."""
+        """Native (ACTION_DIM,) action for this step: twist x (speed x dt) for human devices,
+        native passthrough otherwise; ``dt`` in s."""
         if cmd.native_action is not None:
             a = np.asarray(cmd.native_action, dtype=np.float32).reshape(-1)
-            if a.shape != (7,):
-                raise SafetyError(f"native_action must have 7 numbers, got shape {a.shape}")
+            if a.shape != (ACTION_DIM,):
+                raise SafetyError(f"native_action must have {ACTION_DIM} numbers, got shape {a.shape}")
             return a.copy()
         tw = np.asarray(cmd.twist, dtype=np.float64).reshape(-1)
-        if tw.shape != (6,):
-            raise SafetyError(f"twist must have 6 numbers [vx vy vz wx wy wz], got shape {tw.shape}")
+        if tw.shape != (TWIST_DIM,):
+            raise SafetyError(f"twist must have {TWIST_DIM} numbers [vx vy vz wx wy wz], got shape {tw.shape}")
         tw = np.clip(np.nan_to_num(tw, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
-        out = np.empty(7, dtype=np.float32)
+        out = np.empty(ACTION_DIM, dtype=np.float32)
         out[:3] = tw[:3] * self.config.twist_speed * dt
-        out[3:6] = tw[3:] * self.config.twist_rot_speed * dt
+        out[3:TWIST_DIM] = tw[3:] * self.config.twist_rot_speed * dt
         g = float(cmd.gripper) if np.isfinite(cmd.gripper) else 0.0
-        out[6] = min(max(g, 0.0), 1.0)
+        out[GRIPPER_INDEX] = min(max(g, 0.0), 1.0)
         return out
 
     def filter(
@@ -131,8 +133,8 @@ class SafetyGuard:
         if dt <= 0:
             raise SafetyError(f"control period dt must be > 0, got {dt}")
         a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != (7,):
-            raise SafetyError(f"a native action has 7 numbers, got shape {a.shape}")
+        if a.shape != (ACTION_DIM,):
+            raise SafetyError(f"a native action has {ACTION_DIM} numbers, got shape {a.shape}")
         if self.estop:
             return self._hold("E-STOP latched: release it (SHIFT+ESC / GUIDE) to move again", estop=True)
         if not device_connected:
@@ -146,7 +148,7 @@ class SafetyGuard:
         cfg = self.config
         reasons: list[str] = []
         v = a[:3] / dt
-        w = a[3:6] / dt
+        w = a[3:TWIST_DIM] / dt
         v, hit = _cap_norm(v, cfg.max_speed)
         if hit:
             reasons.append("speed")
@@ -168,7 +170,7 @@ class SafetyGuard:
             reasons.append("workspace " + ", ".join(walls))
         step = box_step
 
-        g_req = min(max(float(a[6]), 0.0), 1.0)
+        g_req = min(max(float(a[GRIPPER_INDEX]), 0.0), 1.0)
         g = g_req
         if self._gripper is not None:
             max_dg = cfg.gripper_rate * dt
@@ -179,10 +181,10 @@ class SafetyGuard:
         self._v = step / dt
         self._w = w
         self._gripper = g
-        out = np.empty(7, dtype=np.float32)
+        out = np.empty(ACTION_DIM, dtype=np.float32)
         out[:3] = step
-        out[3:6] = w * dt
-        out[6] = g
+        out[3:TWIST_DIM] = w * dt
+        out[GRIPPER_INDEX] = g
         return out, GuardStatus(clamped=bool(reasons), reason=("limited: " + "; ".join(reasons)) if reasons else "")
 
     def _box(self, step: np.ndarray, ee: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -201,8 +203,8 @@ class SafetyGuard:
     def _hold(self, reason: str, estop: bool = False) -> tuple[np.ndarray, GuardStatus]:
         self._v[:] = 0  # resume from rest: the acceleration cap ramps motion back up
         self._w[:] = 0
-        out = np.zeros(7, dtype=np.float32)
-        out[6] = self._gripper if self._gripper is not None else 0.0
+        out = np.zeros(ACTION_DIM, dtype=np.float32)
+        out[GRIPPER_INDEX] = self._gripper if self._gripper is not None else 0.0
         return out, GuardStatus(hold=True, estop=estop, clamped=False, reason=reason)
 
 

@@ -17,38 +17,29 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from dataclasses import asdict, dataclass, field, is_dataclass
+from typing import Any, Callable
 
 import numpy as np
 
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
 from teleforge.errors import CameraError
-from teleforge.robots.types import Camera, Frame, Robot, TaskInfo
+from teleforge.robots.types import Frame, SceneRobot, SimStateful, Snapshotting, TaskInfo
 from teleforge.teleop.clock import RateClock
-from teleforge.teleop.command import Command, Device, Event
+from teleforge.teleop.command import (
+    Command,
+    Device,
+    Event,
+    EventConsumer,
+    KeyStateConsumer,
+    Labeller,
+    SceneFollower,
+    is_autonomous,
+)
 from teleforge.teleop.hud import HudState
+from teleforge.teleop.ports import CameraRig, Guard, Recorder, ResettableGuard, Window
 
-
-class SceneRobot(Robot, Protocol):
-    """A robot whose scene can be reset to a task and seed (the sim, or a real
-    cell with a reset routine) and which can judge task success."""
-
-    def reset(self, task: str, seed: int) -> TaskInfo: ...
-
-    def success(self) -> bool: ...
-
-
-class CameraRig(Protocol):
-    """Cameras that need the robot state (sim renderers); real cameras ignore publish."""
-
-    cameras: dict[str, Camera]
-
-    def publish(self, qpos: np.ndarray, t_ns: int) -> None: ...
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
+__all__ = ["CameraRig", "CollectionSession", "EpisodeResult", "SceneRobot", "SessionConfig", "SessionResult"]
 
 
 @dataclass
@@ -71,6 +62,8 @@ class SessionConfig:
 
 @dataclass
 class EpisodeResult:
+    """One episode as the session ended it (``loop``: the clock's timing summary)."""
+
     episode_id: int | None  # None when discarded
     outcome: str  # success | failure | unknown | discarded
     steps: int
@@ -82,11 +75,14 @@ class EpisodeResult:
 
 @dataclass
 class SessionResult:
+    """Every episode of a session, and why it ended early if it did."""
+
     session_id: str
     episodes: list[EpisodeResult] = field(default_factory=list)
     aborted: str | None = None  # why the session ended early (e-stop quit, disk full, …)
 
     def counts(self) -> dict[str, int]:
+        """Outcome -> number of episodes."""
         out: dict[str, int] = {}
         for e in self.episodes:
             out[e.outcome] = out.get(e.outcome, 0) + 1
@@ -119,11 +115,11 @@ class CollectionSession:
         self,
         robot: SceneRobot,
         device: Device,
-        guard: Any,  # teleforge.teleop.safety.SafetyGuard
-        recorder: Any,  # teleforge.dataset.recorder.AsyncRecorder
+        guard: Guard,
+        recorder: Recorder,
         rig: CameraRig | None,
         config: SessionConfig,
-        window: Any | None = None,  # teleforge.teleop.window.OperatorWindow
+        window: Window | None = None,
         on_episode: Callable[[EpisodeResult], None] | None = None,
     ) -> None:
         self.robot = robot
@@ -134,11 +130,11 @@ class CollectionSession:
         self.cfg = config
         self.window = window
         self.on_episode = on_episode
-        self.autonomous = bool(getattr(device, "autonomous", False))
+        self.autonomous = is_autonomous(device)
         self.hud = HudState(
             task=config.task,
             target_hz=config.hz,
-            device_name=getattr(device, "name", "device"),
+            device_name=device.name,
             episodes_target=config.episodes,
             outcomes={"success": 0, "failure": 0, "unknown": 0, "discarded": 0},
         )
@@ -187,25 +183,29 @@ class CollectionSession:
         return self.result
 
     def stop(self) -> None:
+        """Ask the session to end after the current tick (thread-safe)."""
         self._stop.set()
 
     # --------------------------------------------------------------- UI thread
     def _ui_loop(self, ctl: threading.Thread) -> None:
+        window = self.window
+        assert window is not None
         period = 1.0 / self.cfg.ui_fps
-        feed = getattr(self.device, "handle_event", None)
-        set_pressed = getattr(self.device, "set_pressed", None)
+        feed = self.device.handle_event if isinstance(self.device, EventConsumer) else None
+        set_pressed = self.device.set_pressed if isinstance(self.device, KeyStateConsumer) else None
+        pg = _pygame()
         while ctl.is_alive():
             t0 = time.monotonic()
-            for ev in self.window.poll_events():
-                if getattr(ev, "type", None) == getattr(_pygame(), "QUIT", -1):
+            for ev in window.poll_events():
+                if getattr(ev, "type", None) == pg.QUIT:
                     self._stop.set()
                 if feed is not None:
                     feed(ev)
             if set_pressed is not None:
-                set_pressed(_pygame().key.get_pressed())
-            self.window.draw(self.hud, self._latest_frames())
+                set_pressed(pg.key.get_pressed())
+            window.draw(self.hud, self._latest_frames())
             time.sleep(max(0.0, period - (time.monotonic() - t0)))
-        self.window.draw(self.hud, self._latest_frames())  # the final counts, for the last look / screenshot
+        window.draw(self.hud, self._latest_frames())  # the final counts, for the last look / screenshot
 
     def _latest_frames(self) -> dict[str, np.ndarray | None]:
         frames: dict[str, np.ndarray | None] = {}
@@ -233,12 +233,10 @@ class CollectionSession:
         seed = self.cfg.seed + self._seed_offset
         self._seed_offset += 1
         info = self.robot.reset(self.cfg.task, seed)
-        reset_guard = getattr(self.guard, "reset", None)
-        if reset_guard is not None:  # speed/gripper history must not leak across episodes
-            reset_guard()
-        on_reset = getattr(self.device, "on_reset", None)
-        if on_reset is not None:
-            on_reset(self.robot, info)
+        if isinstance(self.guard, ResettableGuard):  # speed/gripper history must not leak across episodes
+            self.guard.reset()
+        if isinstance(self.device, SceneFollower):
+            self.device.on_reset(self.robot, info)
         self.hud.instruction = info.instruction
         self.hud.task = info.task
         if self.rig is not None:
@@ -250,6 +248,7 @@ class CollectionSession:
     def _await_frames(self, stamp: int, timeout_s: float = 5.0) -> None:
         """Between episodes only: wait until every camera shows the new scene, so
         the first recorded step already carries an image of it."""
+        assert self.rig is not None
         deadline = time.monotonic() + timeout_s
         for cam in self.rig.cameras.values():
             while not self._stop.is_set():
@@ -264,28 +263,25 @@ class CollectionSession:
                 time.sleep(0.002)
 
     def _snapshot(self) -> np.ndarray:
-        snap = getattr(self.robot, "state_snapshot", None)
-        return snap() if snap is not None else np.zeros(0)
+        return self.robot.state_snapshot() if isinstance(self.robot, Snapshotting) else np.zeros(0)
 
     def _start_episode(self, ep: _Episode, clock: RateClock) -> None:
         info = ep.info
-        labels_fn = getattr(self.device, "labels", None)
         extras: dict[str, Any] = {"time_limit_s": self._time_limit(info)}
         extras.update(info.extras or {})
-        if callable(labels_fn):
-            extras["device_labels"] = labels_fn()
+        if isinstance(self.device, Labeller):
+            extras["device_labels"] = self.device.labels()
         # The full sim state at the first recorded step: the arm may have moved in
         # standby before START, so replay restores this instead of trusting the seed alone.
-        get_state = getattr(self.robot, "get_sim_state", None)
-        if callable(get_state):
-            extras["initial_sim_state"] = [float(x) for x in get_state()]
+        if isinstance(self.robot, SimStateful):
+            extras["initial_sim_state"] = [float(x) for x in self.robot.get_sim_state()]
         self.recorder.start_episode(
             EpisodeStart(
                 task=info.task,
                 instruction=info.instruction,
                 robot_embodiment=self.robot.embodiment,
                 seed=info.seed,
-                device=getattr(self.device, "name", "device"),
+                device=self.device.name,
                 operator_id=self.cfg.operator_id,
                 session_id=self.cfg.session_id,
                 fps=self.cfg.hz,
@@ -305,20 +301,19 @@ class CollectionSession:
         ep.recording = False
         loop = clock.stats.summary()
         status = self.recorder.status()
-        loop["recorder"] = {k: v for k, v in vars(status).items() if not k.startswith("_")} if hasattr(status, "__dict__") else {}
+        loop["recorder"] = asdict(status) if is_dataclass(status) and not isinstance(status, type) else {}
         self.hud.recording = False
         if outcome == "discarded":
             self.recorder.discard()
             res = EpisodeResult(None, "discarded", steps, info.seed, info.instruction, loop)
             self.hud.message = f"discarded episode ({steps} steps)"
         else:
-            dev_labels = getattr(self.device, "labels", None)
-            if callable(dev_labels):
-                labels = {**dev_labels(), **labels}
+            if isinstance(self.device, Labeller):
+                labels = {**self.device.labels(), **labels}
             t0 = time.perf_counter()
             summary = self.recorder.finish(EpisodeEnd(outcome=outcome, loop_stats=loop, labels=labels))
             fin = time.perf_counter() - t0
-            ep_id = getattr(summary, "episode_id", None)
+            ep_id = summary.episode_id
             res = EpisodeResult(ep_id, outcome, steps, info.seed, info.instruction, loop, fin)
             self.hud.message = f"saved episode {ep_id} as {outcome} ({steps} steps)"
         self.hud.outcomes[res.outcome] = self.hud.outcomes.get(res.outcome, 0) + 1
@@ -415,6 +410,7 @@ class CollectionSession:
                 hold=bool(gstatus.hold),
                 estop=bool(gstatus.estop),
                 clamped=bool(gstatus.clamped or act.clamped),
+                state_extras={k: _vec(v) for k, v in state.extras.items()},
             )
             for name, f in frames.items():
                 if f is None:
@@ -484,13 +480,14 @@ class CollectionSession:
             self.hud.jitter_p99_ms = float(np.percentile(np.abs(recent - st.period_ns / 1e6), 99))
             self.hud.missed_deadlines = st.missed
             rs = self.recorder.status()
-            self.hud.recorder_behind = bool(getattr(rs, "behind", False))
-            self.hud.queue_depth = int(getattr(rs, "queue_depth", 0))
+            self.hud.recorder_behind = bool(rs.behind)
+            self.hud.queue_depth = int(rs.queue_depth)
         for name, f in frames.items():
             self.hud.frame_age_ms[name] = float("nan") if f is None else (tick - f.t_ns) / 1e6
 
 
-def _pygame():
+def _pygame() -> Any:
+    # Lazy: headless sessions (no window) must run without pygame installed.
     import pygame
 
     return pygame

@@ -121,6 +121,7 @@ def jitter_colour(jitter_p99_ms: float, target_hz: float) -> tuple[int, int, int
 
 
 def age_colour(age_ms: float) -> tuple[int, int, int]:
+    """HUD colour for a camera frame age (ms): plain text up to 100, amber up to 250, red beyond or unknown."""
     if not math.isfinite(age_ms):
         return RED
     if age_ms <= 100:
@@ -162,7 +163,7 @@ class OperatorWindow:
             return
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
         try:
-            import pygame
+            import pygame  # lazy: the module imports (and tests its layout helpers) without pygame
         except ImportError as exc:  # pragma: no cover - pygame is a dependency
             raise WindowError("the operator window needs pygame: pip install pygame, or run with --headless") from exc
         self._pg = pygame
@@ -183,6 +184,7 @@ class OperatorWindow:
         self._static = self._build_static()
 
     def close(self) -> None:
+        """Close the window (safe to call twice)."""
         if self._screen is None:
             return
         self._screen = None
@@ -198,10 +200,6 @@ class OperatorWindow:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @property
-    def is_open(self) -> bool:
-        return self._screen is not None
 
     @property
     def surface(self) -> Any:

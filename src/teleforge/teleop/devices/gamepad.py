@@ -32,16 +32,18 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from teleforge.errors import DeviceError, DeviceNotFoundError
-from teleforge.teleop.command import Command, Event
+from teleforge.errors import DeviceDisconnectedError, DeviceError, DeviceNotFoundError
+from teleforge.spec import TWIST_DIM
+from teleforge.teleop.command import Command
 from teleforge.teleop.devices._actions import EVENT_ACTIONS, FINE, GRIPPER_TOGGLE, apply_deadzone, check_action
+from teleforge.teleop.devices._reader import ReaderDevice
+from teleforge.teleop.devices.keyboard import _pygame
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class GamepadLayout:
 
     @property
     def has_triggers(self) -> bool:
+        """True when the layout has analog triggers (lt / rt)."""
         return "rt" in self.axes
 
 
@@ -136,7 +139,7 @@ class GamepadConfig:
     def __post_init__(self) -> None:
         if self.layout != "auto" and self.layout not in LAYOUTS:
             raise DeviceError(f"unknown gamepad layout {self.layout!r}; use auto, {', '.join(LAYOUTS)}")
-        if len(self.twist_sources) != 6:
+        if len(self.twist_sources) != TWIST_DIM:
             raise DeviceError("twist_sources needs 6 (source, sign) pairs: vx vy vz wx wy wz")
         for src, _sign in self.twist_sources:
             if src not in ("lx", "ly", "rx", "ry", "dpad_x", "dpad_y", "none"):
@@ -154,11 +157,17 @@ class GamepadConfig:
 class JoystickBackend(Protocol):
     """The SDK boundary: pygame.joystick in production, a fake in tests."""
 
-    def count(self) -> int: ...
+    def count(self) -> int:
+        """Number of joysticks connected now."""
+        ...
 
-    def open(self, index: int) -> Any: ...  # get_name, get_numaxes/get_axis, get_numbuttons/get_button, get_numhats/get_hat
+    def open(self, index: int) -> Any:
+        """The joystick at ``index`` (get_name, get_numaxes/get_axis, get_numbuttons/get_button, get_numhats/get_hat)."""
+        ...
 
-    def pump(self) -> None: ...
+    def pump(self) -> None:
+        """Refresh SDL's joystick state (no-op where a window's event loop does it)."""
+        ...
 
 
 class PygameJoysticks:
@@ -166,8 +175,6 @@ class PygameJoysticks:
     while no window exists: once an operator window is open, its event loop pumps."""
 
     def __init__(self, pump: bool) -> None:
-        from teleforge.teleop.devices.keyboard import _pygame
-
         pg = self._pg = _pygame()
         self._pump = pump
         if pump and not pg.display.get_init():
@@ -184,14 +191,17 @@ class PygameJoysticks:
                             pg.JOYBUTTONUP, pg.JOYDEVICEADDED, pg.JOYDEVICEREMOVED]
 
     def count(self) -> int:
+        """Number of joysticks SDL sees now."""
         return self._pg.joystick.get_count()
 
     def open(self, index: int) -> Any:
+        """Open and init the pygame joystick at ``index``."""
         j = self._pg.joystick.Joystick(index)
         j.init()
         return j
 
     def pump(self) -> None:
+        """Drain joystick events when no window exists (a window's event loop pumps otherwise)."""
         if self._pump and self._pg.display.get_surface() is None:
             # Take only joystick events: nothing piles up for a window opened later.
             self._pg.event.get(self._joy_events)
@@ -209,31 +219,27 @@ def list_joysticks() -> list[str]:
     return names
 
 
-class GamepadDevice:
+class GamepadDevice(ReaderDevice):
     """A gamepad as a teleforge Device: sticks -> twist, trigger -> gripper, buttons -> events."""
 
+    thread_name = "gamepad-poll"
+
     def __init__(self, config: GamepadConfig | None = None, backend: JoystickBackend | None = None, name: str = "gamepad") -> None:
+        super().__init__(name)
         self.config = config or GamepadConfig()
-        self.name = name
         self._backend = backend
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._joy: Any = None
         self.layout: GamepadLayout | None = None
         self.joystick_name = ""
-        self._twist = np.zeros(6, dtype=np.float32)
+        self._twist = np.zeros(TWIST_DIM, dtype=np.float32)
         self._toggle = 0.0
         self._trigger = 0.0
         self._trigger_armed = False
         self._prev_buttons: dict[str, bool] = {}
         self._held_fine = False
-        self._events: list[Event] = []
         self._actions: dict[str, str] = {}
         self._sample_ns = 0
-        self._connected = False
         self._last_attempt = 0.0
-        self.last_error: str | None = None
 
     # --- Device protocol --------------------------------------------------------
     def open(self) -> None:
@@ -241,30 +247,16 @@ class GamepadDevice:
         if self._backend is None:
             self._backend = PygameJoysticks(pump=self.config.feed == "thread")
         self._connect()
-        if self.config.feed == "thread" and self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="gamepad-poll", daemon=True)
-            self._thread.start()
+        if self.config.feed == "thread":
+            self._start_reader()
 
     def read(self) -> Command:
+        """The sticks' latest twist in [-1, 1], the gripper target and button events."""
         with self._lock:
-            events, self._events = self._events, []
+            events = self._take_events()
             if not self._connected:
                 return Command(gripper=self._gripper(), events=events, t_ns=self._sample_ns)
             return Command(twist=self._twist.copy(), gripper=self._gripper(), events=events, t_ns=self._sample_ns)
-
-    def connected(self) -> bool:
-        with self._lock:
-            return self._connected
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
-        with self._lock:
-            self._connected = False
-            self._joy = None
 
     # --- fed by the owner thread (feed="owner"), or by the polling thread --------
     def update(self) -> None:
@@ -277,19 +269,15 @@ class GamepadDevice:
                     self.last_error = str(exc)
             return
         try:
-            if self._backend.count() <= self.config.index:
-                raise DeviceError("no longer listed")
-            raw = self._sample(self._joy)
-        except Exception as exc:  # pygame.error once the pad is gone
-            self._lost(f"gamepad disconnected ({exc}); plug it back in")
+            raw = self._read_pad()
+        except DeviceDisconnectedError as exc:
+            self._lost(str(exc))
             return
         self._apply(*raw)
 
     def handle_event(self, ev: Any) -> None:
         """Hot-plug events from the owner's event loop (JOYDEVICEREMOVED / JOYDEVICEADDED)."""
         t = getattr(ev, "type", None)
-        from teleforge.teleop.devices.keyboard import _pygame
-
         pg = _pygame()
         if t == pg.JOYDEVICEREMOVED and self._joy is not None:
             iid = getattr(self._joy, "get_instance_id", lambda: None)()
@@ -300,6 +288,7 @@ class GamepadDevice:
 
     # --- extras -----------------------------------------------------------------
     def key_help(self) -> list[tuple[str, str]]:
+        """(control, what it does) rows for the HUD."""
         return list(KEY_HELP)
 
     # --- internals --------------------------------------------------------------
@@ -331,14 +320,22 @@ class GamepadDevice:
             self._sample_ns = time.monotonic_ns()
             self.last_error = None
 
-    def _lost(self, why: str) -> None:
-        with self._lock:
-            self._joy = None
-            self._connected = False
-            self._twist[:] = 0
-            self._trigger = 0.0
-            self.last_error = why
-        self._last_attempt = time.monotonic()
+    def _release(self) -> None:
+        self._last_attempt = time.monotonic()  # the reconnect interval starts now
+
+    def _clear_input(self) -> None:
+        self._joy = None
+        self._twist[:] = 0
+        self._trigger = 0.0
+
+    def _read_pad(self) -> tuple[dict[str, float], dict[str, bool], tuple[int, int]]:
+        """Sample the open pad; DeviceDisconnectedError once it is gone."""
+        try:
+            if self._backend.count() <= self.config.index:
+                raise DeviceError("no longer listed")
+            return self._sample(self._joy)
+        except Exception as exc:  # pygame.error once the pad is gone
+            raise DeviceDisconnectedError(f"gamepad disconnected ({exc}); plug it back in") from exc
 
     def _sample(self, joy: Any) -> tuple[dict[str, float], dict[str, bool], tuple[int, int]]:
         lay = self.layout
@@ -386,11 +383,11 @@ class GamepadDevice:
         )
         return max(self._toggle, self._trigger) if use_trigger else self._toggle
 
-    def _run(self) -> None:
-        period = 1.0 / self.config.poll_hz
-        while not self._stop.wait(period):
-            try:
-                self._backend.pump()
-            except Exception as exc:  # a dead SDL event loop must not kill the poller silently
-                self.last_error = f"gamepad event pump failed: {exc}"
-            self.update()
+    def _poll(self) -> None:
+        if self._stop.wait(1.0 / self.config.poll_hz):
+            return
+        try:
+            self._backend.pump()
+        except Exception as exc:  # a dead SDL event loop must not kill the poller silently
+            self.last_error = f"gamepad event pump failed: {exc}"
+        self.update()

@@ -87,7 +87,7 @@ KEY_HELP: list[tuple[str, str]] = [
 def _pygame() -> Any:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # keep CLI output clean
     try:
-        import pygame
+        import pygame  # lazy: listing devices and headless sessions work without pygame
     except ImportError as exc:
         raise DeviceError(f"the keyboard and gamepad devices need pygame ({exc}); `pip install pygame`") from exc
     return pygame
@@ -157,11 +157,13 @@ class KeyboardDevice:
 
     # --- Device protocol --------------------------------------------------------
     def open(self) -> None:
+        """Start taking keys (standalone: open a hidden pygame display of its own)."""
         if self.config.standalone:
             open_dummy_display()
         self._open = True
 
     def read(self) -> Command:
+        """Twist in [-1, 1] from the held keys, the gripper target and key events."""
         if self.config.standalone and self._open:
             self.pump()
         with self._lock:
@@ -173,9 +175,11 @@ class KeyboardDevice:
             return Command(twist=twist, gripper=self._gripper, events=events, t_ns=self._fed_ns)
 
     def connected(self) -> bool:
+        """True between open() and close()."""
         return self._open
 
     def close(self) -> None:
+        """Stop taking keys."""
         self._open = False
         with self._lock:
             self._held.clear()
@@ -213,9 +217,11 @@ class KeyboardDevice:
     # --- extras -----------------------------------------------------------------
     @property
     def fine(self) -> bool:
+        """True while fine mode (slow motion) is on."""
         return self._fine
 
     def key_help(self) -> list[tuple[str, str]]:
+        """(key, what it does) rows for the HUD."""
         return list(KEY_HELP)
 
     def _key_down(self, key: int, mod: int) -> None:
@@ -235,5 +241,4 @@ class KeyboardDevice:
 
 def held_keys(names: Iterable[str]) -> set[int]:
     """Key codes for pygame key names: build a ``set_pressed`` argument in scripts and tests."""
-    pg = _pygame()
     return {key_code(n) for n in names}

@@ -11,7 +11,20 @@ from types import ModuleType
 from typing import Any
 
 from teleforge.errors import DeviceError
+from teleforge.spec import ACTION_DIM
 from teleforge.teleop.command import Device
+from teleforge.teleop.devices.gamepad import GamepadConfig, GamepadDevice, detect_layout, list_joysticks
+from teleforge.teleop.devices.keyboard import KeyboardConfig, KeyboardDevice
+from teleforge.teleop.devices.replay import ReplayDevice
+from teleforge.teleop.devices.spacemouse import (
+    UDEV_RELOAD,
+    SpaceMouseConfig,
+    SpaceMouseDevice,
+    device_node,
+    find_spacemice,
+    path_str,
+    udev_rule,
+)
 
 
 @dataclass
@@ -25,30 +38,24 @@ class DeviceInfo:
 
 
 def _keyboard(**config: Any) -> Device:
-    from teleforge.teleop.devices.keyboard import KeyboardConfig, KeyboardDevice
-
     return KeyboardDevice(_build(KeyboardConfig, "keyboard", config))
 
 
 def _gamepad(**config: Any) -> Device:
-    from teleforge.teleop.devices.gamepad import GamepadConfig, GamepadDevice
-
     backend = config.pop("backend", None)
     return GamepadDevice(_build(GamepadConfig, "gamepad", config), backend=backend)
 
 
 def _spacemouse(**config: Any) -> Device:
-    from teleforge.teleop.devices.spacemouse import SpaceMouseConfig, SpaceMouseDevice
-
     hid_module = config.pop("hid_module", None)
     return SpaceMouseDevice(_build(SpaceMouseConfig, "spacemouse", config), hid_module=hid_module)
 
 
 def _replay(**config: Any) -> Device:
-    from teleforge.teleop.devices.replay import ReplayDevice
-
     if "actions" not in config:
-        raise DeviceError("the replay device needs actions=<(T, 7) array>; `teleforge replay` loads them from an episode")
+        raise DeviceError(
+            f"the replay device needs actions=<(T, {ACTION_DIM}) array>; `teleforge replay` loads them from an episode"
+        )
     return ReplayDevice(**config)
 
 
@@ -66,6 +73,7 @@ def register(name: str, factory: Callable[..., Device]) -> None:
 
 
 def device_names() -> list[str]:
+    """Names ``make_device`` accepts, sorted."""
     return sorted(_FACTORIES)
 
 
@@ -77,7 +85,7 @@ def make_device(name: str, **config: Any) -> Device:
     return factory(**config)
 
 
-def _build(cls: type, name: str, config: dict[str, Any]) -> Any:
+def _build(cls: type[Any], name: str, config: dict[str, Any]) -> Any:
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(config) - fields)
     if unknown:
@@ -106,14 +114,6 @@ def list_devices(hid_module: ModuleType | None = None, joystick_names: list[str]
 
 
 def _spacemice(hid_module: ModuleType | None) -> list[DeviceInfo]:
-    from teleforge.teleop.devices.spacemouse import (
-        UDEV_RELOAD,
-        _device_node,
-        _path_str,
-        find_spacemice,
-        udev_rule,
-    )
-
     try:
         found = find_spacemice(hid_module)
     except (DeviceError, OSError) as exc:
@@ -122,8 +122,8 @@ def _spacemice(hid_module: ModuleType | None) -> list[DeviceInfo]:
         return [DeviceInfo("spacemouse", "spacemouse", "not found", "no 3Dconnexion device (vendor 0x256f/0x046d) plugged in")]
     rows = []
     for f in found:
-        path = _path_str(f["path"])
-        node = _device_node(path)
+        path = path_str(f["path"])
+        node = device_node(path)
         ok = node is None or not os.path.exists(node) or os.access(node, os.R_OK | os.W_OK)
         ids = f"{f['vendor_id']:04x}:{f['product_id']:04x}"
         if ok:
@@ -135,8 +135,6 @@ def _spacemice(hid_module: ModuleType | None) -> list[DeviceInfo]:
 
 
 def _gamepads(names: list[str] | None) -> list[DeviceInfo]:
-    from teleforge.teleop.devices.gamepad import detect_layout, list_joysticks
-
     if names is None:
         try:
             names = list_joysticks()

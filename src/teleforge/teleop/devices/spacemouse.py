@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import threading
 import time
 from dataclasses import dataclass
 from types import ModuleType
@@ -23,9 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from teleforge.errors import DeviceError, DeviceNotFoundError, DevicePermissionError
-from teleforge.teleop.command import Command, Event
+from teleforge.errors import DeviceDisconnectedError, DeviceError, DeviceNotFoundError, DevicePermissionError
+from teleforge.spec import TWIST_DIM
+from teleforge.teleop.command import Command
 from teleforge.teleop.devices._actions import EVENT_ACTIONS, GRIPPER_TOGGLE, apply_deadzone, check_action
+from teleforge.teleop.devices._reader import ReaderDevice
 from teleforge.teleop.devices.spacemouse_models import (
     REPORT_BATTERY,
     REPORT_BUTTONS,
@@ -92,6 +93,7 @@ class SpaceMouseParser:
         return pressed
 
     def zero(self) -> None:
+        """Forget the deflection and held buttons (after a replug)."""
         self.counts[:] = 0
         self.buttons = 0
 
@@ -156,17 +158,18 @@ def resolve_buttons(mapping: dict[str, str], model: SpaceMouseModel | None) -> d
 
 def _import_hid() -> ModuleType:
     try:
-        import hid
+        import hid  # lazy: hidapi is needed only when a SpaceMouse is actually opened
     except ImportError as exc:  # the wheel bundles libhidapi; a broken install lands here
         raise DeviceError(f"cannot import hidapi ({exc}); install it with `pip install hidapi`") from exc
     return hid
 
 
-def _path_str(path: Any) -> str:
+def path_str(path: Any) -> str:
+    """A hidapi path (bytes or str) as text."""
     return path.decode(errors="replace") if isinstance(path, bytes) else str(path)
 
 
-def _device_node(path: str) -> str | None:
+def device_node(path: str) -> str | None:
     """The /dev node behind a hidapi path: hidraw paths are nodes; libusb paths are bus:dev:iface."""
     if path.startswith("/dev/"):
         return path
@@ -179,7 +182,7 @@ def _device_node(path: str) -> str | None:
 def _permission_denied(path: str, exc: OSError) -> bool:
     if exc.errno in (errno.EACCES, errno.EPERM):
         return True
-    node = _device_node(path)
+    node = device_node(path)
     return bool(node and os.path.exists(node) and not os.access(node, os.R_OK | os.W_OK))
 
 
@@ -201,26 +204,23 @@ def find_spacemice(hid_module: ModuleType | None = None) -> list[dict[str, Any]]
     return list(found.values())
 
 
-class SpaceMouseDevice:
-    """A SpaceMouse as a teleforge Device: a reader thread keeps the latest state; read() never blocks."""
+class SpaceMouseDevice(ReaderDevice):
+    """A SpaceMouse as a teleforge Device: a reader thread feeds HID reports to a
+    :class:`SpaceMouseParser`; read() never blocks."""
+
+    thread_name = "spacemouse-reader"
 
     def __init__(self, config: SpaceMouseConfig | None = None, hid_module: ModuleType | None = None, name: str = "spacemouse") -> None:
+        super().__init__(name)
         self.config = config or SpaceMouseConfig()
-        self.name = name
         self._hid = hid_module
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._dev: Any = None
         self._info: dict[str, Any] | None = None
         self.model: SpaceMouseModel | None = None
         self._parser = SpaceMouseParser()
         self._button_actions: dict[int, str] = {}
-        self._events: list[Event] = []
         self._gripper = 0.0
         self._heartbeat_ns = 0
-        self._connected = False
-        self.last_error: str | None = None  # why it disconnected, for the HUD
 
     # --- Device protocol --------------------------------------------------------
     def open(self) -> None:
@@ -230,13 +230,12 @@ class SpaceMouseDevice:
         if self._hid is None:
             self._hid = _import_hid()
         self._connect()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="spacemouse-reader", daemon=True)
-        self._thread.start()
+        self._start_reader()
 
     def read(self) -> Command:
+        """The puck's latest twist in [-1, 1], the gripper target and button events."""
         with self._lock:
-            events, self._events = self._events, []
+            events = self._take_events()
             if not self._connected:
                 return Command(gripper=self._gripper, events=events, t_ns=self._heartbeat_ns)
             counts = self._parser.counts.astype(np.float64)
@@ -244,31 +243,19 @@ class SpaceMouseDevice:
             gripper = self._gripper
         return Command(twist=self.twist_from_counts(counts), gripper=gripper, events=events, t_ns=t_ns)
 
-    def connected(self) -> bool:
-        with self._lock:
-            return self._connected
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
-        self._close_dev()
-        with self._lock:
-            self._connected = False
-
     # --- extras -----------------------------------------------------------------
     def twist_from_counts(self, counts: np.ndarray) -> np.ndarray:
         """Raw device-frame counts -> robot-frame twist in [-1, 1] (scale, deadzone, map, gain)."""
         cfg = self.config
         scaled = apply_deadzone(np.asarray(counts, dtype=np.float64) / cfg.full_scale, cfg.deadzone)
-        twist = np.array([cfg.axis_signs[k] * scaled[cfg.axis_map[k]] for k in range(6)])
+        twist = np.array([cfg.axis_signs[k] * scaled[cfg.axis_map[k]] for k in range(TWIST_DIM)])
         twist[:3] *= cfg.translation_gain
         twist[3:] *= cfg.rotation_gain
         return np.clip(twist, -1.0, 1.0).astype(np.float32)
 
     @property
     def battery(self) -> int | None:
+        """Battery charge in percent (wireless models), None until reported."""
         return self._parser.battery
 
     def key_help(self) -> list[tuple[str, str]]:
@@ -281,7 +268,7 @@ class SpaceMouseDevice:
         cfg = self.config
         candidates = find_spacemice(self._hid)
         if cfg.path is not None:
-            candidates = [c for c in candidates if _path_str(c["path"]) == cfg.path]
+            candidates = [c for c in candidates if path_str(c["path"]) == cfg.path]
         if cfg.model is not None:
             candidates = [c for c in candidates if c["model"].lower() == cfg.model.lower()]
         if not candidates:
@@ -300,7 +287,7 @@ class SpaceMouseDevice:
         try:
             dev.open_path(path)
         except OSError as exc:
-            p = _path_str(path)
+            p = path_str(path)
             if _permission_denied(p, exc):
                 raise DevicePermissionError(
                     f"{info['model']} found at {p} but this user may not open it (permission denied). "
@@ -319,7 +306,7 @@ class SpaceMouseDevice:
             self._heartbeat_ns = time.monotonic_ns()
             self.last_error = None
 
-    def _close_dev(self) -> None:
+    def _release(self) -> None:
         dev, self._dev = self._dev, None
         if dev is not None:
             try:
@@ -327,36 +314,34 @@ class SpaceMouseDevice:
             except OSError:
                 pass
 
-    def _lost(self, why: str) -> None:
-        self._close_dev()
-        with self._lock:
-            self._connected = False
-            self._parser.zero()  # never replay a stale deflection after a replug
-            self.last_error = why
+    def _clear_input(self) -> None:
+        self._parser.zero()
 
-    def _run(self) -> None:
+    def _read_report(self) -> list[int]:
+        """One HID report (empty on timeout); DeviceDisconnectedError once the puck is unplugged."""
+        try:
+            return self._dev.read(64, self.config.read_timeout_ms)
+        except (OSError, ValueError) as exc:  # hidapi raises on an unplugged device
+            raise DeviceDisconnectedError(f"SpaceMouse disconnected ({exc}); plug it back in") from exc
+
+    def _poll(self) -> None:
         cfg = self.config
-        while not self._stop.is_set():
-            if self._dev is None:
-                if self._stop.wait(cfg.reconnect_interval_s) or not cfg.reconnect:
-                    continue
-                try:
-                    self._connect()
-                except DeviceError as exc:
-                    with self._lock:
-                        self.last_error = str(exc)
-                continue
+        if self._dev is None:
+            if self._stop.wait(cfg.reconnect_interval_s) or not cfg.reconnect:
+                return
             try:
-                data = self._dev.read(64, cfg.read_timeout_ms)
-            except (OSError, ValueError) as exc:  # hidapi raises on an unplugged device
-                self._lost(f"SpaceMouse disconnected ({exc}); plug it back in")
-                continue
-            now = time.monotonic_ns()
-            with self._lock:
-                if data:
-                    pressed = self._parser.feed(data)
-                    self._dispatch(pressed)
-                self._heartbeat_ns = now
+                self._connect()
+            except DeviceError as exc:
+                with self._lock:
+                    self.last_error = str(exc)
+            return
+        data = self._read_report()
+        now = time.monotonic_ns()
+        with self._lock:
+            if data:
+                pressed = self._parser.feed(data)
+                self._dispatch(pressed)
+            self._heartbeat_ns = now
 
     def _dispatch(self, pressed: int) -> None:
         bit = 0

@@ -91,10 +91,3 @@ def model_for(vendor_id: int, product_id: int) -> SpaceMouseModel | None:
     """The known model with these USB ids, or None."""
     return _BY_ID.get((vendor_id, product_id))
 
-
-def model_named(name: str) -> SpaceMouseModel:
-    """The model whose name matches ``name`` (case-insensitive); KeyError lists the names."""
-    for m in MODELS:
-        if m.name.lower() == name.lower():
-            return m
-    raise KeyError(f"unknown SpaceMouse model {name!r}; known: {', '.join(m.name for m in MODELS)}")
