@@ -8,6 +8,7 @@ short spin: ``time.sleep`` alone overshoots by up to a scheduler quantum.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,16 +81,24 @@ class RateClock:
     loop re-locks to the grid instead of bursting to catch up.
     """
 
-    def __init__(self, hz: float) -> None:
+    def __init__(
+        self,
+        hz: float,
+        now_ns: Callable[[], int] = time.monotonic_ns,
+        sleep_s: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``now_ns``/``sleep_s`` default to the real monotonic clock; tests pass a fake one."""
         if not 0 < hz <= 1000:
             raise ValueError(f"control rate must be in (0, 1000] Hz, got {hz}")
+        self._now_ns = now_ns
+        self._sleep_s = sleep_s
         self.period_ns = int(round(1e9 / hz))
         self._next_ns = 0
         self.stats = LoopStats(self.period_ns)
 
     def start(self) -> int:
         """Anchor the grid at now; the first tick is one period later."""
-        now = time.monotonic_ns()
+        now = self._now_ns()
         self._next_ns = now + self.period_ns
         return now
 
@@ -100,7 +109,7 @@ class RateClock:
     def wait(self) -> tuple[int, int]:
         """Sleep until the next deadline. Returns (tick_ns, deadline_ns)."""
         deadline = self._next_ns
-        now = time.monotonic_ns()
+        now = self._now_ns()
         if now > deadline + self.period_ns:
             skipped = (now - deadline) // self.period_ns
             self.stats.missed += int(skipped)
@@ -110,8 +119,8 @@ class RateClock:
             if remaining <= 0:
                 break
             if remaining > _SPIN_NS:
-                time.sleep((remaining - _SPIN_NS) / 1e9)
-            now = time.monotonic_ns()
+                self._sleep_s((remaining - _SPIN_NS) / 1e9)
+            now = self._now_ns()
         if now - deadline > self.period_ns // 2:
             self.stats.missed += 1
         self._next_ns = deadline + self.period_ns
