@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from teleforge.dataset import AsyncRecorder, CameraConfig, DatasetSpec, SessionRecord, open_or_create, write_session
+# The recorder is looked up on its package at call time, so a test can stand in a failing disk.
+import teleforge.dataset as tds
+from teleforge.dataset import CameraConfig, DatasetSpec, SessionRecord, open_or_create, write_session
 from teleforge.errors import DeviceError, RobotError
 from teleforge.progress import Progress, or_null, tracked
 from teleforge.robots.remote import RemoteRobot
@@ -111,7 +113,7 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
         task=cfg.task, robot_embodiment=robot.embodiment, notes=cfg.notes,
         extras={"hz": cfg.hz, "cameras": list(cfg.cameras), "image_size": cfg.image_size, "seed": cfg.seed},
     ))
-    recorder = AsyncRecorder(ds)  # built before the first episode: pyarrow warms up in its writer thread
+    recorder = tds.AsyncRecorder(ds)  # built before the first episode: pyarrow warms up in its writer thread
     # A served sim is rendered here from its state snapshots (same scene, built from code).
     rig = SimCameraRig(robot if isinstance(robot, SimRobot) else build_scene_xml(SceneConfig()), specs)
     guard = SafetyGuard(SafetyConfig())
