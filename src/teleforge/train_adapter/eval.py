@@ -251,8 +251,8 @@ def evaluate(
                       render_size=size, jpeg_quality=cfg.jpeg_quality)
     out = Path(cfg.out) if cfg.out else None
 
-    def frames(camera: str, px: int) -> np.ndarray:
-        return render(robot, camera, px, px)
+    def frames(camera: str, size: int) -> np.ndarray:
+        return render(robot, camera, size, size)
 
     robot.connect()
     results: list[EpisodeResult] = []

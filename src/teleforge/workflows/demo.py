@@ -144,8 +144,9 @@ def run_demo(cfg: DemoConfig, progress: Progress | None = None) -> DemoReport:
         _skip(report, "eval", why)
     else:
         _stage(report, "fine-tune", prog, lambda: _finetune(run, root, view, out, report, prog))
-        if report.checkpoint:
-            _stage(report, "eval", prog, lambda: _eval(run, root, out, report, prog))
+        ckpt = report.checkpoint
+        if ckpt:
+            _stage(report, "eval", prog, lambda: _eval(run, root, out, ckpt, report, prog))
         else:
             _skip(report, "eval", "no fine-tuned checkpoint (see fine-tune)")
     report.timings = {s.name: s.seconds for s in report.stages}
@@ -223,9 +224,9 @@ def _finetune(run: DemoConfig, root: Path, view: str | None, out: Path, report: 
     return f"{res.steps} steps on {res.episodes} episodes in {res.seconds:.0f} s → {res.checkpoint}"
 
 
-def _eval(run: DemoConfig, root: Path, out: Path, report: DemoReport, progress: Progress) -> str:
+def _eval(run: DemoConfig, root: Path, out: Path, ckpt: str, report: DemoReport, progress: Progress) -> str:
     seeds = [int(e.seed) for e in Dataset.open(root).episodes if e.seed is not None]
-    policy = checkpoint.load_policy(report.checkpoint, head=run.head if run.head in ("tokens", "flow") else None)
+    policy = checkpoint.load_policy(ckpt, head=run.head if run.head in ("tokens", "flow") else None)
     report.eval = evaluate(policy, EvalConfig(task=run.eval_task, episodes=run.eval_episodes, videos=run.videos,
                                               out=out / "eval", train_seeds=seeds), progress=progress)
     ev = report.eval

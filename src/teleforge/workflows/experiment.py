@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,7 @@ def curate(root: Path, view_name: str = CURATED_VIEW) -> dict[str, Any]:
 
 
 def _collection_seeds(root: Path) -> list[int]:
-    return [int(e.seed) for e in Dataset.open(root).episodes if getattr(e, "seed", None) is not None]
+    return [int(e.seed) for e in Dataset.open(root).episodes if e.seed is not None]
 
 
 def run_experiment(cfg: ExperimentConfig, progress: Progress | None = None) -> ExperimentResult:
@@ -170,8 +170,8 @@ def run_experiment(cfg: ExperimentConfig, progress: Progress | None = None) -> E
         "raw": Arm("raw", len(steps_by_id), int(sum(steps_by_id.values()))),
         "curated": Arm("curated", len(kept), int(sum(steps_by_id[i] for i in kept))),
     }
-    ecfg_common = dict(task=cfg.task, episodes=cfg.eval_episodes, seed_base=cfg.eval_seed_base, videos=cfg.videos,
-                       train_seeds=train_seeds)
+    eval_cfg = EvalConfig(task=cfg.task, episodes=cfg.eval_episodes, seed_base=cfg.eval_seed_base, videos=cfg.videos,
+                          train_seeds=train_seeds)  # the same held-out seeds for both arms
     for name, arm in arms.items():
         t0 = time.perf_counter()
         prog.message(f"fine-tune {name}: {arm.episodes} episodes, {cfg.train_steps} steps × batch {cfg.batch_size} from {cfg.init}")
@@ -184,7 +184,7 @@ def run_experiment(cfg: ExperimentConfig, progress: Progress | None = None) -> E
         timings[f"train {name}"] = arm.train_seconds
         t0 = time.perf_counter()
         policy = checkpoint.load_policy(tres.checkpoint, head=cfg.head if cfg.head != "both" else None)
-        arm.eval = evaluate(policy, EvalConfig(out=out / "eval" / name, **ecfg_common), progress=prog)
+        arm.eval = evaluate(policy, replace(eval_cfg, out=out / "eval" / name), progress=prog)
         timings[f"eval {name}"] = time.perf_counter() - t0
 
     result = ExperimentResult(dataset=root, arms=arms, curation=curation,
