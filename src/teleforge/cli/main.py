@@ -12,7 +12,8 @@ from rich.console import Console
 from teleforge.cli import render
 from teleforge.cli.progress import RichProgress
 from teleforge.cli.render import fail
-from teleforge.dataset import Dataset, recover as run_recover, summarize
+from teleforge.dataset import Dataset, summarize
+from teleforge.dataset import recover as run_recover
 from teleforge.errors import TeleforgeError
 from teleforge.teleop.devices.registry import list_devices
 from teleforge.teleop.replay import replay_dataset
@@ -86,7 +87,8 @@ def collect(
     rotate with the arrows and Q/E. A crash never loses saved episodes: run
     `teleforge recover DATASET` afterwards to salvage the one in progress.
     """
-    from teleforge.workflows.collect import CollectConfig, collect as run_collect  # lazy: mujoco and pygame
+    from teleforge.workflows.collect import CollectConfig  # lazy: mujoco and pygame
+    from teleforge.workflows.collect import collect as run_collect
 
     cfg = CollectConfig(
         dataset=dataset, device=device, robot=robot, task=task, episodes=episodes, hz=hz,
@@ -145,9 +147,9 @@ def replay(
 
 
 # Command groups that live in their own modules (each a library call first).
+from teleforge.cli.curate import curate_app  # noqa: E402
 from teleforge.cli.export import export_app  # noqa: E402
 from teleforge.cli.formats import import_app, push_cmd, register_export_commands  # noqa: E402
-from teleforge.cli.curate import curate_app  # noqa: E402
 from teleforge.cli.serve import serve_cmd  # noqa: E402
 
 register_export_commands(export_app)

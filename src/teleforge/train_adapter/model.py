@@ -18,7 +18,6 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-
 from teleforge.train_adapter._torch import require_torch
 from teleforge.train_adapter.frames import prep_images, resize_frame  # noqa: F401 - re-exported: model.resize_frame is their public name
 from teleforge.train_adapter.normalize import N_BINS

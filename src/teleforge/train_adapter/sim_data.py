@@ -23,7 +23,6 @@ from teleforge.train_adapter.data import EpisodeArrays
 from teleforge.train_adapter.frames import prep_images
 from teleforge.train_adapter.normalize import state_vector
 
-
 AUX_CENTER = np.array([0.5, 0.0, 0.05, 0.5, 0.0, 0.05], np.float32)
 
 

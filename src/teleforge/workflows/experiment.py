@@ -23,8 +23,16 @@ import numpy as np
 # train and load_policy are called through their modules, so a test can stand in for training.
 import teleforge.train_adapter.checkpoint as checkpoint
 import teleforge.train_adapter.train as training
-from teleforge.curation import (MetricsConfig, compute_metrics, default_rules, diagnosis, filter_view, label_scores,
-                                load_view, save_view)
+from teleforge.curation import (
+    MetricsConfig,
+    compute_metrics,
+    default_rules,
+    diagnosis,
+    filter_view,
+    label_scores,
+    load_view,
+    save_view,
+)
 from teleforge.dataset import Dataset
 from teleforge.errors import EvalError
 from teleforge.progress import Progress, or_null
