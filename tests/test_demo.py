@@ -13,8 +13,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-import teleforge.demo as demo  # noqa: E402
-from teleforge.demo import DemoConfig, run_demo  # noqa: E402
+import teleforge.workflows.demo as demo  # noqa: E402
+from teleforge.workflows.demo import DemoConfig, run_demo  # noqa: E402
 
 
 def _tiny(out: Path, **kw: object) -> DemoConfig:
@@ -29,8 +29,10 @@ def _status(report: demo.DemoReport) -> dict[str, str]:
 def _text(report: demo.DemoReport) -> str:
     from rich.console import Console
 
+    from teleforge.cli.render import demo_sections
+
     con = Console(record=True, width=160)
-    for s in report.sections:
+    for s in demo_sections(report):
         con.print(s)
     return con.export_text()
 
@@ -58,7 +60,7 @@ def test_demo_without_torch_collects_curates_exports_and_says_how_to_train(tmp_p
 def test_demo_fine_tunes_on_the_curated_view_and_evaluates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import teleforge.train_adapter.checkpoint as ckpt
     import teleforge.train_adapter.train as tr
-    from teleforge.train_adapter.eval import ExpertPolicy
+    from teleforge.train_adapter.reference import ExpertPolicy
 
     @dataclass
     class Res:
@@ -69,7 +71,7 @@ def test_demo_fine_tunes_on_the_curated_view_and_evaluates(tmp_path: Path, monke
 
     seen: list = []
     monkeypatch.setattr(demo, "torch_available", lambda: True)
-    monkeypatch.setattr(tr, "train", lambda cfg, console=None: seen.append(cfg) or Res(Path(cfg.out) / "best"))
+    monkeypatch.setattr(tr, "train", lambda cfg, progress=None: seen.append(cfg) or Res(Path(cfg.out) / "best"))
     monkeypatch.setattr(ckpt, "load_policy", lambda path, head=None: ExpertPolicy("pick_cube", image_size=48))
     rep = run_demo(_tiny(tmp_path, export=False))
     st = _status(rep)

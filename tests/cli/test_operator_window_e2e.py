@@ -6,11 +6,10 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pygame
 
 from teleforge.dataset import Dataset
-from teleforge.teleop.collect import CollectConfig, collect
+from teleforge.workflows.collect import CollectConfig, collect
 
 
 def test_keyboard_operator_records_and_saves_from_the_window(tmp_path: Path, monkeypatch):

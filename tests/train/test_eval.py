@@ -12,17 +12,10 @@ import pytest
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 from teleforge.errors import EvalError, PolicyMismatchError  # noqa: E402
-from teleforge.train_adapter.eval import (  # noqa: E402
-    EVAL_SEED_BASE,
-    EvalConfig,
-    ExpertPolicy,
-    ZeroPolicy,
-    _ChunkExecutor,
-    evaluate,
-    render_size_for,
-    wilson_interval,
-)
+from teleforge.train_adapter.closed_loop import ChunkExecutor  # noqa: E402
+from teleforge.train_adapter.eval import EVAL_SEED_BASE, EvalConfig, evaluate, render_size_for, wilson_interval  # noqa: E402
 from teleforge.train_adapter.policy import PolicyInfo, PolicyObs  # noqa: E402
+from teleforge.train_adapter.reference import ExpertPolicy, ZeroPolicy  # noqa: E402
 
 
 class Recording:
@@ -123,7 +116,7 @@ def test_render_size_falls_back_to_training_dataset_then_model_input(tmp_path: P
 
 
 def test_temporal_ensembling_averages_overlapping_predictions() -> None:
-    ex = _ChunkExecutor(execute=1, ensemble=True, decay=0.0)
+    ex = ChunkExecutor(execute=1, ensemble=True, decay=0.0)
     ex.add(0, np.full((3, 7), 1.0))
     assert np.allclose(ex.action(0), 1.0)
     ex.add(1, np.full((3, 7), 3.0))
@@ -133,7 +126,7 @@ def test_temporal_ensembling_averages_overlapping_predictions() -> None:
     ex.add(3, np.full((3, 7), 7.0))
     assert np.allclose(ex.action(3), 5.0)  # the step-0 chunk no longer covers step 3
     # with decay, the oldest prediction weighs most (ACT: w_i = exp(-m i), i = 0 oldest)
-    ex = _ChunkExecutor(execute=1, ensemble=True, decay=1.0)
+    ex = ChunkExecutor(execute=1, ensemble=True, decay=1.0)
     ex.add(0, np.zeros((2, 7)))
     ex.action(0)
     ex.add(1, np.ones((2, 7)))

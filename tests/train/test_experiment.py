@@ -11,8 +11,10 @@ import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from teleforge.train_adapter.eval import EVAL_SEED_BASE, ExpertPolicy, ZeroPolicy  # noqa: E402
-from teleforge.train_adapter.experiment import ExperimentConfig, experiment_table, run_experiment  # noqa: E402
+from teleforge.cli.render import experiment_table  # noqa: E402
+from teleforge.train_adapter.eval import EVAL_SEED_BASE  # noqa: E402
+from teleforge.train_adapter.reference import ExpertPolicy, ZeroPolicy  # noqa: E402
+from teleforge.workflows.experiment import ExperimentConfig, run_experiment  # noqa: E402
 from tests.curation.synth import EpisodePlan, make_dataset, make_spec  # noqa: E402
 
 
@@ -29,7 +31,7 @@ def faked(monkeypatch: pytest.MonkeyPatch) -> list:
 
     calls: list = []
 
-    def fake_train(cfg, console=None):
+    def fake_train(cfg, progress=None):
         calls.append(cfg)
         return FakeTrainResult(Path(cfg.out) / "best")
 

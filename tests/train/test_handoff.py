@@ -12,7 +12,7 @@ import pytest
 from teleforge.curation import View, save_view
 from teleforge.dataset import Dataset
 from teleforge.errors import HandoffError, TeleforgeError
-from teleforge.train_adapter.handoff import HandoffConfig, handoff, parse_dataset_arg
+from teleforge.workflows.handoff import HandoffConfig, handoff, parse_dataset_arg
 from tests.curation.synth import EpisodePlan, make_dataset, make_spec, shard_digests
 
 KEPT = [0, 2, 3]

@@ -8,28 +8,24 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
+from teleforge.cli.progress import RichProgress
+from teleforge.cli.render import eval_table, experiment_table, fail
 from teleforge.errors import TeleforgeError
-from teleforge.cli.render import fail
 
 console = Console()
-err_console = Console(stderr=True)
-
-REFERENCE_POLICIES = ("expert", "zero")
-
 
 _fail = fail  # one error format for every command
 
 
 def load_any_policy(ckpt: str, task: str, head: Optional[str] = None) -> Any:
     """A checkpoint path, 'bundled', or a reference policy ('expert' = scripted oracle, 'zero' = never moves)."""
-    from teleforge.train_adapter.eval import ExpertPolicy, ZeroPolicy
+    from teleforge.train_adapter.reference import reference_policy  # lazy: the sim (mujoco) only when a command runs
 
-    if ckpt == "expert":
-        return ExpertPolicy(task)
-    if ckpt == "zero":
-        return ZeroPolicy()
+    ref = reference_policy(ckpt, task)
+    if ref is not None:
+        return ref
     try:
-        from teleforge.train_adapter.checkpoint import load_policy
+        from teleforge.train_adapter.checkpoint import load_policy  # lazy: torch stays out of `teleforge --help`
 
         return load_policy(ckpt, head=head)
     except ImportError as exc:  # torch (the train extra) is not installed
@@ -52,16 +48,16 @@ def eval_cmd(
     time_limit: Optional[float] = typer.Option(None, help="Seconds per episode (default: the task's limit)."),
 ) -> None:
     """Evaluate a policy closed-loop in the sim: success rate with a 95% CI, videos, latency per chunk."""
-    from teleforge.train_adapter.eval import EvalConfig, evaluate, result_table
+    from teleforge.train_adapter.eval import EvalConfig, evaluate  # lazy: mujoco only when the command runs
 
     cfg = EvalConfig(task=task, episodes=episodes, seed_base=seed_base, execute=execute, temporal_ensemble=ensemble,
                      videos=videos, video_format=video_format, time_limit_s=time_limit, out=out)
     try:
         policy = load_any_policy(ckpt, task, head)
-        result = evaluate(policy, cfg, console=console)
+        result = evaluate(policy, cfg, progress=RichProgress(console))
     except TeleforgeError as exc:
         _fail(exc)
-    console.print(result_table(result, title=f"closed-loop eval · {task} · {ckpt}"))
+    console.print(eval_table(result, title=f"closed-loop eval · {task} · {ckpt}"))
     console.print(f"seeds {cfg.seed_base}..{cfg.seed_base + episodes - 1} · results: [bold]{out / 'results.json'}[/]"
                   + (f" · videos: {out / 'videos'}" if videos else ""), soft_wrap=True)
 
@@ -82,13 +78,13 @@ def experiment_cmd(
     videos: int = typer.Option(4, help="Eval videos per arm."),
 ) -> None:
     """Curation experiment: fine-tune the same budget on the raw set and on the curated view, compare success."""
-    from teleforge.train_adapter.experiment import ExperimentConfig, experiment_table, run_experiment
+    from teleforge.workflows.experiment import ExperimentConfig, run_experiment  # lazy: mujoco and pygame
 
     cfg = ExperimentConfig(out=out, task=task, episodes=episodes, failure_rate=failure_rate, head=head, init=init,
                            train_steps=steps, batch_size=batch_size, lr=lr, eval_episodes=eval_episodes, image_size=image_size,
                            seed=seed, videos=videos)
     try:
-        res = run_experiment(cfg, console=console)
+        res = run_experiment(cfg, progress=RichProgress(console))
     except ImportError as exc:
         _fail(TeleforgeError(f"the experiment trains a model and needs torch ({exc.name}): pip install 'teleforge[train]'"))
     except TeleforgeError as exc:

@@ -10,10 +10,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from teleforge.cli.progress import RichProgress
+from teleforge.cli.render import fail
 from teleforge.errors import TeleforgeError
+from teleforge.workflows.handoff import HandoffConfig, handoff, parse_dataset_arg
 
 console = Console()
-err_console = Console(stderr=True)
 
 
 def handoff_cmd(
@@ -25,16 +27,13 @@ def handoff_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an OUT written by an earlier handoff."),
 ) -> None:
     """Write what another trainer needs (data, normalization stats, config entry) and a README saying what to run."""
-    from teleforge.train_adapter.handoff import HandoffConfig, handoff, parse_dataset_arg
-
     root, view = parse_dataset_arg(dataset)
     try:
         res = handoff(HandoffConfig(target=target, dataset=root, out=out, view=view, name=name,
                                     primary_camera=primary_camera, overwrite=overwrite),
-                      progress=lambda msg: console.print(f"[bold]{target}[/] {msg}"))
+                      progress=RichProgress(console))
     except TeleforgeError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
-        raise typer.Exit(code=1) from None
+        fail(exc)
     t = Table(title=f"handoff → {target} · {res.episodes} episodes, {res.steps} steps", title_justify="left")
     t.add_column("what")
     t.add_column("path")

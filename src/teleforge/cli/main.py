@@ -10,8 +10,13 @@ import typer
 from rich.console import Console
 
 from teleforge.cli import render
-from teleforge.errors import TeleforgeError
+from teleforge.cli.progress import RichProgress
 from teleforge.cli.render import fail
+from teleforge.dataset import Dataset, summarize
+from teleforge.dataset import recover as run_recover
+from teleforge.errors import TeleforgeError
+from teleforge.teleop.devices.registry import list_devices
+from teleforge.teleop.replay import replay_dataset
 
 app = typer.Typer(
     name="teleforge",
@@ -43,13 +48,13 @@ def demo(
     eval_episodes: int = typer.Option(20, help="Closed-loop eval episodes on held-out pick_cube seeds."),
 ) -> None:
     """Run the whole story on the embedded sim: collect with injected failures, curate, export, fine-tune, evaluate."""
-    from teleforge.demo import DemoConfig, run_demo
+    from teleforge.workflows.demo import DemoConfig, run_demo  # lazy: mujoco and pygame only when a command needs them
 
     cfg = DemoConfig(out=out, episodes_per_task=episodes, tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()),
                      quick=quick, failure_rate=failure_rate, seed=seed, image_size=size, export=export, train=train,
                      head=head, train_time_s=train_time, eval_episodes=eval_episodes)
     try:
-        report = run_demo(cfg, console=console)
+        report = run_demo(cfg, progress=RichProgress(console))
     except TeleforgeError as exc:
         _fail(exc)
     render.demo_report(console, report)
@@ -82,7 +87,8 @@ def collect(
     rotate with the arrows and Q/E. A crash never loses saved episodes: run
     `teleforge recover DATASET` afterwards to salvage the one in progress.
     """
-    from teleforge.teleop.collect import CollectConfig, collect as run_collect
+    from teleforge.workflows.collect import CollectConfig  # lazy: mujoco and pygame
+    from teleforge.workflows.collect import collect as run_collect
 
     cfg = CollectConfig(
         dataset=dataset, device=device, robot=robot, task=task, episodes=episodes, hz=hz,
@@ -91,7 +97,7 @@ def collect(
         quality=quality, failure=failure, failure_rate=failure_rate, screenshot=screenshot,
     )
     try:
-        result = run_collect(cfg, console=console)
+        result = run_collect(cfg, progress=RichProgress(console))
     except TeleforgeError as exc:
         _fail(exc)
     render.session_report(console, result, dataset)
@@ -100,16 +106,12 @@ def collect(
 @app.command()
 def devices() -> None:
     """List the input devices connected to this machine."""
-    from teleforge.teleop.devices.registry import list_devices
-
     render.devices_table(console, list_devices())
 
 
 @app.command()
 def info(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
     """Summarize a dataset: episodes, steps, tasks, outcomes, cameras, disk size, timing health."""
-    from teleforge.dataset import Dataset, summarize
-
     try:
         summary = summarize(Dataset.open(dataset))
     except TeleforgeError as exc:
@@ -120,8 +122,6 @@ def info(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
 @app.command()
 def recover(dataset: Path = typer.Argument(..., help="Dataset folder left by a crash.")) -> None:
     """Salvage episodes left as .partial by a crash and rebuild the catalog. Safe to run twice."""
-    from teleforge.dataset import recover as run_recover
-
     try:
         report = run_recover(dataset)
     except TeleforgeError as exc:
@@ -137,8 +137,6 @@ def replay(
     camera: str = typer.Option("front", help="Camera for --video."),
 ) -> None:
     """Re-execute recorded actions in the sim from the recorded seed; report final-state error and success."""
-    from teleforge.teleop.replay import replay_dataset
-
     try:
         reports = replay_dataset(dataset, episode=episode, video=video, camera=camera, console=console)
     except TeleforgeError as exc:
@@ -149,9 +147,9 @@ def replay(
 
 
 # Command groups that live in their own modules (each a library call first).
+from teleforge.cli.curate import curate_app  # noqa: E402
 from teleforge.cli.export import export_app  # noqa: E402
 from teleforge.cli.formats import import_app, push_cmd, register_export_commands  # noqa: E402
-from teleforge.cli.curate import curate_app  # noqa: E402
 from teleforge.cli.serve import serve_cmd  # noqa: E402
 
 register_export_commands(export_app)

@@ -1,15 +1,18 @@
-"""Rich progress bars shared by long-running commands."""
+"""Rich drawing of library progress: bars for tasks, lines for messages."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from teleforge.progress import Level
 
 
 def make_progress(console: Console) -> Progress:
+    """The bar layout every command uses: label, bar, n/total, status, elapsed, remaining."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -22,16 +25,51 @@ def make_progress(console: Console) -> Progress:
     )
 
 
-@contextmanager
-def episode_progress(console: Console, total: int, label: str) -> Iterator[Callable[[Any], None]]:
-    """Yields a callback for each finished episode (an EpisodeResult)."""
-    counts: dict[str, int] = {}
-    with make_progress(console) as prog:
-        task = prog.add_task(label, total=total, status="")
+def _status(info: dict[str, Any]) -> str:
+    parts = []
+    for k, v in info.items():
+        parts.append(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}")
+    return escape(" · ".join(parts))
 
-        def advance(res: Any) -> None:
-            counts[res.outcome] = counts.get(res.outcome, 0) + 1
-            status = " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-            prog.update(task, advance=0 if res.outcome == "discarded" else 1, status=status)
 
-        yield advance
+class RichProgress:
+    """A :class:`teleforge.progress.Progress` that draws on a rich console.
+
+    One live display holds every open task (nested tasks appear as further bars); it
+    stops when the outermost task is done, so messages between tasks print plainly.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._live: Progress | None = None
+        self._tasks: list[TaskID] = []
+
+    def start(self, total: int | None, label: str) -> None:
+        if self._live is None:
+            self._live = make_progress(self.console)
+            self._live.start()
+        self._tasks.append(self._live.add_task(escape(label), total=total, status=""))
+
+    def advance(self, n: int = 1, **info: Any) -> None:
+        if self._live is None or not self._tasks:
+            return
+        if info:
+            self._live.update(self._tasks[-1], advance=n, status=_status(info))
+        else:
+            self._live.update(self._tasks[-1], advance=n)
+
+    def message(self, text: str, level: Level = "info") -> None:
+        if level == "heading":
+            self.console.rule(f"[bold]{escape(text)}")
+        elif level == "warning":
+            self.console.print(f"[yellow]{escape(text)}[/]", soft_wrap=True, highlight=False)
+        else:
+            self.console.print(escape(text), soft_wrap=True, highlight=False)
+
+    def done(self) -> None:
+        if self._live is None or not self._tasks:
+            return
+        self._tasks.pop()
+        if not self._tasks:
+            self._live.stop()
+            self._live = None

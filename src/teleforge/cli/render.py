@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from rich.console import Console
+import typer
+from rich.console import Console, RenderableType
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:  # result types only: importing them here would pull mujoco into `teleforge --help`
+    from teleforge.train_adapter.eval import EvalResult
+    from teleforge.workflows.demo import DemoReport
+    from teleforge.workflows.experiment import ExperimentResult
 
 
 def fail(exc: BaseException) -> None:
     """Print a library error as one unwrapped line on stderr (operators grep logs for it) and exit 1."""
-    import typer
-    from rich.markup import escape
-
     Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
     raise typer.Exit(code=1)
 
@@ -114,7 +120,111 @@ def replay_table(console: Console, reports: Iterable[Any]) -> None:
     console.print(t)
 
 
-def demo_report(console: Console, report: Any) -> None:
+def eval_table(result: EvalResult, title: str | None = None) -> Table:
+    """Closed-loop eval: success with its 95 % interval, latency, time."""
+    lo, hi = result.ci95
+    t = Table(title=title or f"closed-loop eval · {result.task}", title_justify="left")
+    for c in ("policy", "n", "success", "95% CI", "p50 ms", "p95 ms", "chunks", "time"):
+        t.add_column(c, justify="right" if c != "policy" else "left")
+    p = result.policy
+    t.add_row(
+        f"{p.get('head', '?')}·{p.get('chunk', '?')}",
+        str(len(result.episodes)),
+        f"[bold]{result.success_rate:.0%}[/]",
+        f"{lo:.0%}–{hi:.0%}",
+        f"{result.latency(50):.1f}",
+        f"{result.latency(95):.1f}",
+        str(len(result.latency_ms)),
+        f"{result.seconds:.0f}s",
+    )
+    t.caption = "latency: one predict() per chunk · CI: Wilson score interval"
+    return t
+
+
+def experiment_table(result: ExperimentResult) -> Table:
+    """The curation experiment: raw vs curated, side by side."""
+    t = Table(title="curation experiment: same fine-tune budget, same held-out seeds", title_justify="left")
+    for c in ("arm", "episodes", "steps", "success", "95% CI", "latency p50", "train time"):
+        t.add_column(c, justify="left" if c == "arm" else "right", no_wrap=True)
+    for a in result.arms.values():
+        ev = a.eval
+        lo, hi = ev.ci95 if ev else (float("nan"), float("nan"))
+        t.add_row(a.name, str(a.episodes), str(a.steps),
+                  f"[bold]{ev.success_rate:.0%}[/] ({ev.successes}/{len(ev.episodes)})" if ev else "-",
+                  f"{lo:.0%} – {hi:.0%}" if ev else "-",
+                  f"{ev.latency(50):.1f} ms" if ev else "-", f"{a.train_seconds:.0f} s")
+    if result.gain is not None:
+        t.caption = f"curated − raw: {100 * result.gain:+.0f} points"
+    return t
+
+
+def demo_sections(report: DemoReport) -> list[RenderableType]:
+    """The demo's summary: what was collected, what curation kept, each stage, where things are."""
+    return [_demo_collection_table(report), _demo_curation_table(report), _demo_stages_table(report),
+            _demo_next_steps(report)]
+
+
+def _demo_collection_table(report: DemoReport) -> Table:
+    t = Table(title="collected this run", title_justify="left")
+    for col in ("task", "episodes", "success", "failure"):
+        t.add_column(col, no_wrap=True)
+    t.add_column("injected failures (ground truth)", ratio=1)
+    for c in report.collected:
+        t.add_row(c.task, str(c.episodes), f"[green]{c.successes}[/]", f"[red]{c.failures}[/]",
+                  ", ".join(f"{k} {v}" for k, v in sorted(c.injected.items())) or "-")
+    return t
+
+
+def _demo_curation_table(report: DemoReport) -> RenderableType:
+    c = report.curation
+    if not c:
+        return Text("curation: not run (see stages)")
+    t = Table(title=f"curation → view '{c['view']}'", title_justify="left")
+    t.add_column("kept", justify="right")
+    t.add_column("rejected", justify="right")
+    t.add_column("why (first rule's kind)", ratio=1)
+    t.add_column("vs injected labels", ratio=1)
+    ls = c.get("label_scores") or {}
+    pr = ls.get("reject_precision")
+    rc = ls.get("reject_recall")
+    t.add_row(
+        f"[green]{c['kept']}[/]", f"[red]{c['rejected']}[/]",
+        ", ".join(f"{k} {v}" for k, v in Counter(c.get("reasons") or {}).most_common()) or "-",
+        f"precision {pr:.0%} · recall {rc:.0%}" if pr is not None and rc is not None else "-",
+    )
+    return t
+
+
+def _demo_stages_table(report: DemoReport) -> Table:
+    t = Table(title="stages", title_justify="left")
+    t.add_column("stage", no_wrap=True)
+    t.add_column("status", no_wrap=True)
+    t.add_column("time", justify="right", no_wrap=True)
+    t.add_column("result", ratio=1)
+    colour = {"ok": "green", "skipped": "yellow", "failed": "red"}
+    for s in report.stages:
+        t.add_row(s.name, f"[{colour.get(s.status, 'white')}]{s.status}[/]", f"{s.seconds:.1f} s", escape(s.detail))
+    t.add_row("[bold]total[/]", "", f"[bold]{report.timings.get('total', 0.0):.0f} s[/]", "")
+    return t
+
+
+def _demo_next_steps(report: DemoReport) -> Text:
+    root = report.dataset
+    lines = [f"dataset: [bold]{escape(str(root))}[/]"]
+    if report.curation.get("report"):
+        lines.append(f"review: [bold]{escape(report.curation['report'])}[/]")
+    for k, v in report.exports.items():
+        lines.append(f"{k}: [bold]{escape(v)}[/]")
+    if report.eval is not None:
+        lines.append(f"eval: [bold]{report.eval.success_rate:.0%}[/] on {len(report.eval.episodes)} held-out "
+                     f"{report.eval.task} seeds · {escape(str(report.eval.config.get('out')))}")
+    lines.append(f"next: [cyan]teleforge info {escape(str(root))}[/] · "
+                 f"[cyan]teleforge handoff lerobot {escape(str(root))}:{report.curated_view} handoff/[/]")
+    return Text.from_markup("\n".join(lines))
+
+
+def demo_report(console: Console, report: DemoReport) -> None:
+    """Print the demo's summary sections under one rule."""
     console.rule("[bold]teleforge demo")
-    for section in report.sections:
+    for section in demo_sections(report):
         console.print(section)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from teleforge.errors import TeleforgeError
+from teleforge.robots.remote import RobotServer
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,8 +26,6 @@ def serve_cmd(
     watchdog: float = typer.Option(0.25, "--watchdog", help="Seconds without an act/hold before the server holds the arm itself."),
 ) -> None:
     """Serve a robot to `RemoteRobot` clients; the server holds the arm when its client goes quiet. Ctrl-C stops it."""
-    from teleforge.robots.remote import RobotServer
-
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     if not sim:
         err_console.print(
@@ -36,7 +35,7 @@ def serve_cmd(
         )
         raise typer.Exit(code=1)
     try:
-        from teleforge.robots.sim_robot import SimRobot
+        from teleforge.robots.sim_robot import SimRobot  # lazy: mujoco only when a sim is served
 
         server = RobotServer(SimRobot(control_hz=hz), bind=bind, port=port, token=token, watchdog_s=watchdog)
     except TeleforgeError as exc:

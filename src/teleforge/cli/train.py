@@ -12,8 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from teleforge.errors import TeleforgeError
+from teleforge.cli.progress import RichProgress
 from teleforge.cli.render import fail
+from teleforge.errors import TeleforgeError
 
 train_app = typer.Typer(
     name="train",
@@ -22,7 +23,6 @@ train_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err_console = Console(stderr=True)
 
 
 _fail = fail  # one error format for every command
@@ -64,13 +64,13 @@ def train_cmd(
         console.print(ctx.get_help())
         raise typer.Exit(code=2)
     try:
-        from teleforge.train_adapter.train import TrainConfig, train
+        from teleforge.train_adapter.train import TrainConfig, train  # lazy: keeps `teleforge --help` free of the sim
 
         cfg = TrainConfig(data=data, head=head, init=init, steps=steps, time_budget_s=time_budget, batch_size=batch_size,
                           lr=lr, seed=seed, out=out, val_fraction=val_fraction, val_every=val_every,
                           tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else None,
                           outcomes=("success",) if success_only else None, workers=workers, resume=resume, device=device)
-        res = train(cfg, console=console)
+        res = train(cfg, progress=RichProgress(console))
     except TeleforgeError as exc:
         _fail(exc)
     _summary(res, "teleforge train")
@@ -93,14 +93,14 @@ def pretrain_cmd(
 ) -> None:
     """Rebuild the bundled base: scripted multi-task demos in memory, then both heads from scratch."""
     try:
-        from teleforge.train_adapter.train import PretrainConfig, TrainConfig, pretrain
+        from teleforge.train_adapter.train import PretrainConfig, TrainConfig, pretrain  # lazy, as above
 
         tc = TrainConfig(head="both", init="scratch", steps=steps, time_budget_s=time_budget, batch_size=batch_size, lr=lr,
                          seed=seed, out=out, val_fraction=0.05, val_every=1000, ckpt_every=5000, warmup_steps=300,
                          workers=workers, device=device)
         cfg = PretrainConfig(episodes={"pick_cube": pick, "place_in_bin": place, "push_to_target": push, "stack": stack},
                              collect_workers=workers, train=tc)
-        res = pretrain(cfg, console=console)
+        res = pretrain(cfg, progress=RichProgress(console))
     except TeleforgeError as exc:
         _fail(exc)
     _summary(res, "teleforge train pretrain")

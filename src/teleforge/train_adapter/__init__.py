@@ -1,11 +1,15 @@
-"""The bundled VLA: train, fine-tune, evaluate and hand off (torch only inside, never at import).
+"""The bundled VLA: train, fine-tune and evaluate (torch only inside, never at import).
 
 Entry points (see docs/design.md §8):
 
 * ``checkpoint.load_policy(path="bundled", head=None)`` -> a ``policy.Policy``;
 * ``train.TrainConfig`` / ``train.train(cfg)`` -> ``TrainResult`` (fine-tune on ``DATASET[:VIEW]``);
 * ``train.PretrainConfig`` / ``train.pretrain(cfg)`` -> rebuilds the bundled base;
-* ``rollout.quick_eval`` -> a minimal closed-loop success check (``eval.py`` is the full one).
+* ``eval.evaluate(policy, EvalConfig(...))`` -> ``EvalResult`` (closed loop in the sim, held-out seeds);
+* ``closed_loop.run_episode`` -> the one closed-loop runner (success rule, observation path) under it.
+
+Long calls report through ``teleforge.progress.Progress`` and never draw. Handing data to
+other trainers is ``teleforge.workflows.handoff``.
 
 ``PolicyInfo.extra`` of a loaded checkpoint carries ``render_size`` (camera size of its training
 data), ``tasks`` (tasks it was trained on), ``trained_on``, ``params``, ``flow_steps`` and ``embodiment``.

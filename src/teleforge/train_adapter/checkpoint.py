@@ -15,6 +15,7 @@ import numpy as np
 
 from teleforge.errors import CheckpointError
 from teleforge.train_adapter._torch import require_torch
+from teleforge.train_adapter.frames import prep_images
 from teleforge.train_adapter.normalize import NormStats, state_vector
 from teleforge.train_adapter.policy import PolicyInfo, PolicyObs
 from teleforge.train_adapter.text import InstructionTokenizer
@@ -57,7 +58,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
 def save_checkpoint(out: Path, model: Any, config: dict[str, Any], train_state: dict[str, Any] | None = None) -> Path:
     """Write the folder atomically enough for resume: weights and state first, config last."""
     torch = require_torch()
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # lazy: safetensors.torch imports torch
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,13 +76,13 @@ def save_checkpoint(out: Path, model: Any, config: dict[str, Any], train_state: 
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
     """(VLA in eval mode, config dict); corrupt or mismatched weights raise ``CheckpointError`` naming the file."""
-    from teleforge.train_adapter.model import VLA, ModelConfig
+    from teleforge.train_adapter.model import VLA, ModelConfig  # lazy: model.py imports torch at import time
 
     root = resolve(path)
     cfg = read_config(root)
     wfile = root / WEIGHTS
     try:
-        from safetensors.torch import load_file
+        from safetensors.torch import load_file  # lazy: imports torch
 
         tensors = load_file(str(wfile), device=device)
     except Exception as exc:  # safetensors raises several types for a truncated/garbled file
@@ -127,8 +128,6 @@ class VLAPolicy:
 
     def predict(self, obs: PolicyObs) -> np.ndarray:
         torch = require_torch()
-        from teleforge.train_adapter.model import prep_images
-
         if obs.instruction:
             words = self.tokenizer.encode(obs.instruction)
         else:

@@ -10,13 +10,30 @@ from __future__ import annotations
 import multiprocessing as mp
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
 
+import cv2
 import numpy as np
 
+from teleforge.dataset import Dataset
+from teleforge.dataset.images import decode_image
+from teleforge.dataset.schema import image_column
 from teleforge.errors import TrainError
+from teleforge.progress import Progress, or_null, tracked
+from teleforge.train_adapter.frames import resize_frame
 from teleforge.train_adapter.normalize import state_vector
-from teleforge.train_adapter.sim_data import EpisodeArrays
+
+
+@dataclass
+class EpisodeArrays:
+    """One episode, ready for training (decoded from shards, or scripted in memory by ``sim_data``)."""
+
+    images: np.ndarray  # (T, n_cam, s, s, 3) uint8
+    state: np.ndarray  # (T, S) float32
+    actions: np.ndarray  # (T, 7) float32 native
+    instruction: str
+    task: str = ""
+    seed: int = -1
+    aux: np.ndarray | None = None  # (T, 6) privileged object/goal positions (pretraining only)
 
 
 def split_data_arg(data: str | Path, view: str | None = None) -> tuple[Path, str | None]:
@@ -72,14 +89,7 @@ def select_episodes(root: Path, view: str | None, tasks: tuple[str, ...] | None 
 
 def _load_one(args: tuple) -> EpisodeArrays:
     root, ref, cameras, size = args
-    import cv2
-
     cv2.setNumThreads(1)  # the pool parallelizes over episodes
-    from teleforge.dataset import Dataset
-    from teleforge.dataset.images import decode_image
-    from teleforge.dataset.schema import image_column
-    from teleforge.train_adapter.model import resize_frame
-
     ds = Dataset.open(root)
     ep = ds.episode(ref.episode_id)
     sl = slice(ref.start, ref.stop)
@@ -113,10 +123,8 @@ def _load_one(args: tuple) -> EpisodeArrays:
 
 
 def load_episodes(root: Path | str, refs: list[EpisodeRef], cameras: tuple[str, ...], image_size: int,
-                  workers: int = 2, progress: Callable[[int], Any] | None = None) -> list[EpisodeArrays]:
-    """Decode ``refs`` into memory with a process pool (``workers`` <= 1: in this process)."""
-    from teleforge.dataset import Dataset
-
+                  workers: int = 2, progress: Progress | None = None) -> list[EpisodeArrays]:
+    """Decode ``refs`` into memory with a process pool (``workers`` <= 1: in this process); one progress unit per episode."""
     spec = Dataset.open(root).spec
     have = set(spec.camera_names)
     lacking = [c for c in cameras if c not in have]
@@ -125,17 +133,16 @@ def load_episodes(root: Path | str, refs: list[EpisodeRef], cameras: tuple[str, 
                          "train from scratch with --cameras matching the dataset, or record the missing camera")
     args = [(Path(root), r, tuple(cameras), int(image_size)) for r in refs]
     out: list[EpisodeArrays] = []
-    if workers <= 1 or len(args) == 1:
-        for a in args:
-            out.append(_load_one(a))
-            if progress:
-                progress(1)
-        return out
-    with mp.get_context("spawn").Pool(workers) as pool:
-        for ep in pool.imap(_load_one, args, chunksize=1):
-            out.append(ep)
-            if progress:
-                progress(1)
+    with tracked(or_null(progress), len(refs), f"decoding {len(refs)} episodes") as prog:
+        if workers <= 1 or len(args) == 1:
+            for a in args:
+                out.append(_load_one(a))
+                prog.advance(1)
+            return out
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for ep in pool.imap(_load_one, args, chunksize=1):
+                out.append(ep)
+                prog.advance(1)
     return out
 
 

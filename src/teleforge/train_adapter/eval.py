@@ -14,22 +14,31 @@ its training seeds (``PolicyInfo.extra["train_seeds"]``) is checked against them
 
 Frames are rendered at the size the training data was recorded at
 (``PolicyInfo.extra["render_size"]``, else ``image_size``); the policy resizes them the
-way it did in training.
+way it did in training. Each episode runs through the one closed-loop runner
+(``closed_loop.run_episode``), which holds the success rule and the observation path.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from teleforge.dataset import Dataset
 from teleforge.errors import EvalError, PolicyMismatchError
-from teleforge.train_adapter.policy import Policy, PolicyInfo, PolicyObs
+from teleforge.progress import Progress, or_null
+from teleforge.robots.sim_cameras import render
+from teleforge.robots.sim_robot import SimRobot
+from teleforge.robots.tasks import get_task
+from teleforge.train_adapter.closed_loop import LoopConfig, run_episode
+from teleforge.train_adapter.policy import Policy, PolicyInfo
+from teleforge.video import write_video
 
 EVAL_SEED_BASE = 9_000_000
 NATIVE_ACTION_SPACE = "native_ee_delta"
@@ -189,8 +198,6 @@ def render_size_for(info: PolicyInfo) -> int:
     data = trained_on.get("data")
     if data:
         try:
-            from teleforge.dataset import Dataset
-
             cams = {c.name: c for c in Dataset.open(data).spec.cameras}
             cam = cams.get(info.cameras[0]) if info.cameras else None
             if cam is not None:
@@ -200,57 +207,8 @@ def render_size_for(info: PolicyInfo) -> int:
     return int(info.image_size or 224)
 
 
-def _jpeg_roundtrip(img: np.ndarray, quality: int | None) -> np.ndarray:
-    if quality is None:
-        return img
-    from teleforge.dataset.images import jpeg_roundtrip
-
-    return jpeg_roundtrip(img, quality)
-
-
-def _check_chunk(chunk: Any) -> np.ndarray:
-    a = np.asarray(chunk, dtype=np.float32)
-    if a.ndim == 1 and a.shape[0] == 7:
-        a = a[None]
-    if a.ndim != 2 or a.shape[1] != 7 or a.shape[0] < 1:
-        raise EvalError(f"the policy returned actions of shape {a.shape}; predict() must return (chunk, 7) native actions")
-    if not np.all(np.isfinite(a)):
-        raise EvalError("the policy returned non-finite actions (NaN/inf): check the checkpoint's normalization statistics")
-    return a
-
-
-class _ChunkExecutor:
-    """Turns predicted chunks into one action per step: plain chunking, or ACT-style temporal ensembling."""
-
-    def __init__(self, execute: int, ensemble: bool, decay: float) -> None:
-        self.execute = execute
-        self.ensemble = ensemble
-        self.decay = decay
-        self._queue: list[np.ndarray] = []
-        self._preds: list[tuple[int, np.ndarray]] = []  # (start step, chunk), oldest first
-
-    def needs_query(self, t: int) -> bool:
-        return (t % self.execute == 0) if self.ensemble else not self._queue
-
-    def add(self, t: int, chunk: np.ndarray) -> None:
-        if self.ensemble:
-            self._preds.append((t, chunk))
-        else:
-            self._queue = list(chunk[: self.execute])
-
-    def action(self, t: int) -> np.ndarray:
-        if not self.ensemble:
-            return self._queue.pop(0)
-        self._preds = [(s, c) for s, c in self._preds if t - s < len(c)]
-        acts = np.stack([c[t - s] for s, c in self._preds])  # oldest first
-        w = np.exp(-self.decay * np.arange(len(acts)))
-        return (acts * w[:, None]).sum(0) / w.sum()
-
-
 def _torch_threads(n: int | None) -> int | None:
     """Set torch's intra-op threads when torch is loaded; return the previous count."""
-    import sys
-
     torch = sys.modules.get("torch")
     if torch is None or n is None:
         return None
@@ -263,14 +221,13 @@ def evaluate(
     policy: Policy,
     cfg: EvalConfig | None = None,
     *,
-    console: Any | None = None,
+    progress: Progress | None = None,
     on_episode: Callable[[EpisodeResult], None] | None = None,
 ) -> EvalResult:
-    """Run ``cfg.episodes`` closed-loop episodes of ``cfg.task`` on held-out seeds; see the module doc."""
-    from teleforge.robots.sim_cameras import render
-    from teleforge.robots.sim_robot import SimRobot
-    from teleforge.robots.tasks import get_task
+    """Run ``cfg.episodes`` closed-loop episodes of ``cfg.task`` in the sim on held-out seeds; see the module doc.
 
+    One progress unit per episode; ``on_episode`` gets each result as it finishes.
+    """
     cfg = cfg or EvalConfig()
     info = policy.info
     task = get_task(cfg.task)
@@ -285,78 +242,47 @@ def evaluate(
         raise EvalError(f"video camera '{video_cam}' is not in the scene: choose one of {', '.join(scene_cameras)}")
     size = int(cfg.render_size or render_size_for(info))
     time_limit = float(cfg.time_limit_s if cfg.time_limit_s is not None else task.time_limit_s)
-    max_steps = max(1, int(round(time_limit * hz)))
-    hold_steps = max(1, int(round(cfg.success_hold_s * hz)))
     execute = int(cfg.execute or info.chunk)
     if cfg.temporal_ensemble and cfg.execute is None:
         execute = 1  # ACT queries every step when ensembling
     execute = min(execute, int(info.chunk)) if not cfg.temporal_ensemble else execute
+    loop = LoopConfig(max_steps=max(1, int(round(time_limit * hz))), hold_steps=max(1, int(round(cfg.success_hold_s * hz))),
+                      execute=execute, temporal_ensemble=cfg.temporal_ensemble, ensemble_decay=cfg.ensemble_decay,
+                      render_size=size, jpeg_quality=cfg.jpeg_quality)
     out = Path(cfg.out) if cfg.out else None
+
+    def frames(camera: str, size: int) -> np.ndarray:
+        return render(robot, camera, size, size)
 
     robot.connect()
     results: list[EpisodeResult] = []
     latency: list[float] = []
     t_all = time.perf_counter()
-    progress = _Progress(console, cfg.episodes, f"eval {cfg.task}")
+    prog = or_null(progress)
+    prog.start(cfg.episodes, f"eval {cfg.task}")
     # Batch-1 inference is faster on one thread (no sync across cores), and the
     # renderer gets the other core; restored afterwards.
     threads = _torch_threads(1)
     try:
         for k, seed in enumerate(cfg.seeds()):
             t0 = time.perf_counter()
-            tinfo = robot.reset(cfg.task, seed)
-            bind = getattr(policy, "bind", None)
-            if callable(bind):  # privileged reference policies (the scripted oracle) read the sim directly
-                bind(robot)
-            policy.reset(tinfo.instruction)
-            runner = _ChunkExecutor(execute, cfg.temporal_ensemble, cfg.ensemble_decay)
             want_video = out is not None and k < cfg.videos
-            frames: list[np.ndarray] = []
-            chunks = 0
-            held = 0
-            first_success: int | None = None
-            ended_by = "time_limit"
-            success = False
-            step = 0
-            for step in range(max_steps):
-                images: dict[str, np.ndarray] = {}
-                if runner.needs_query(step):
-                    raw = {c: render(robot, c, size, size) for c in info.cameras}
-                    images = {c: _jpeg_roundtrip(v, cfg.jpeg_quality) for c, v in raw.items()}
-                    obs = PolicyObs.from_robot(robot.observe(), images, tinfo.instruction)
-                    tq = time.perf_counter()
-                    chunk = _check_chunk(policy.predict(obs))
-                    latency.append((time.perf_counter() - tq) * 1e3)
-                    chunks += 1
-                    runner.add(step, chunk)
-                if want_video:
-                    frames.append(images.get(video_cam) if video_cam in images else render(robot, video_cam, size, size))
-                robot.act(runner.action(step))
-                if robot.success():
-                    held += 1
-                    first_success = step if first_success is None else first_success
-                    if held >= hold_steps:
-                        ended_by, success = "success", True
-                        break
-                else:
-                    held = 0
-            else:
-                success = bool(robot.success())
+            ep = run_episode(policy, robot, robot, frames, cfg.task, seed,
+                             replace(loop, video_camera=video_cam if want_video else None))
+            latency.extend(ep.latency_ms)
             video = None
-            if want_video and frames:
-                from teleforge.video import write_video
-
-                tag = "ok" if success else "fail"
-                video = str(write_video(frames, out / "videos" / f"ep{k:03d}_seed{seed}_{tag}.{cfg.video_format}", fps=hz))
-            res = EpisodeResult(seed=seed, instruction=tinfo.instruction, success=success, steps=step + 1,
-                                seconds=time.perf_counter() - t0, chunks=chunks, first_success_step=first_success,
-                                ended_by=ended_by, video=video)
+            if out is not None and want_video and ep.frames:
+                tag = "ok" if ep.success else "fail"
+                video = str(write_video(ep.frames, out / "videos" / f"ep{k:03d}_seed{seed}_{tag}.{cfg.video_format}", fps=hz))
+            res = EpisodeResult(seed=seed, instruction=ep.instruction, success=ep.success, steps=ep.steps,
+                                seconds=time.perf_counter() - t0, chunks=ep.chunks, first_success_step=ep.first_success_step,
+                                ended_by=ep.ended_by, video=video)
             results.append(res)
-            progress.advance(res)
+            prog.advance(1, success=f"{sum(r.success for r in results)}/{len(results)}")
             if on_episode is not None:
                 on_episode(res)
     finally:
-        progress.close()
+        prog.done()
         robot.disconnect()
         _torch_threads(threads)
     result = EvalResult(
@@ -388,97 +314,3 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     return str(o)
-
-
-class _Progress:
-    """A rich progress bar when there is a console; silent otherwise."""
-
-    def __init__(self, console: Any | None, total: int, label: str) -> None:
-        self._prog = None
-        self._ok = 0
-        self._n = 0
-        if console is not None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-            self._prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console)
-            self._prog.start()
-            self._task = self._prog.add_task(label, total=total, status="")
-
-    def advance(self, res: EpisodeResult) -> None:
-        self._n += 1
-        self._ok += int(res.success)
-        if self._prog is not None:
-            self._prog.update(self._task, advance=1, status=f"success {self._ok}/{self._n}")
-
-    def close(self) -> None:
-        if self._prog is not None:
-            self._prog.stop()
-
-
-def result_table(result: EvalResult, title: str | None = None) -> Any:
-    """A rich table: success with its 95 % interval, latency, time."""
-    from rich.table import Table
-
-    lo, hi = result.ci95
-    t = Table(title=title or f"closed-loop eval · {result.task}", title_justify="left")
-    for c in ("policy", "n", "success", "95% CI", "p50 ms", "p95 ms", "chunks", "time"):
-        t.add_column(c, justify="right" if c != "policy" else "left")
-    p = result.policy
-    t.add_row(
-        f"{p.get('head', '?')}·{p.get('chunk', '?')}",
-        str(len(result.episodes)),
-        f"[bold]{result.success_rate:.0%}[/]",
-        f"{lo:.0%}–{hi:.0%}",
-        f"{result.latency(50):.1f}",
-        f"{result.latency(95):.1f}",
-        str(len(result.latency_ms)),
-        f"{result.seconds:.0f}s",
-    )
-    t.caption = "latency: one predict() per chunk · CI: Wilson score interval"
-    return t
-
-
-# --- reference policies: the scripted oracle (upper bound) and a do-nothing policy (lower bound) -----------
-class ExpertPolicy:
-    """The sim's scripted expert behind the Policy protocol: privileged, so it needs ``bind(robot)``.
-
-    A sanity check for the evaluator (it should succeed nearly always) and the ceiling a
-    learned policy is compared with.
-    """
-
-    def __init__(self, task: str = "pick_cube", cameras: tuple[str, ...] = ("front",), image_size: int = 224,
-                 control_hz: float = 20.0) -> None:
-        self.task = task
-        self.info = PolicyInfo(head="expert", chunk=1, cameras=cameras, image_size=image_size, control_hz=control_hz,
-                               extra={"tasks": [task], "kind": "scripted oracle"})
-        self._robot: Any = None
-        self._expert: Any = None
-
-    def bind(self, robot: Any) -> None:
-        self._robot = robot
-
-    def reset(self, instruction: str) -> None:
-        from teleforge.robots.expert import ScriptedExpert
-
-        if self._robot is None:
-            raise EvalError("the scripted oracle reads the sim's state: the evaluator must call bind(robot) before reset()")
-        self._expert = ScriptedExpert(self.task, seed=self._robot.task_info.seed)
-        self._expert.reset(self._robot)
-
-    def predict(self, obs: PolicyObs) -> np.ndarray:
-        return np.asarray(self._expert.act(self._robot), dtype=np.float32)[None]
-
-
-class ZeroPolicy:
-    """Never moves, gripper open: the floor any trained policy must beat."""
-
-    def __init__(self, cameras: tuple[str, ...] = ("front",), image_size: int = 224, chunk: int = 8,
-                 control_hz: float = 20.0) -> None:
-        self.info = PolicyInfo(head="zero", chunk=chunk, cameras=cameras, image_size=image_size, control_hz=control_hz)
-
-    def reset(self, instruction: str) -> None:
-        pass
-
-    def predict(self, obs: PolicyObs) -> np.ndarray:
-        return np.zeros((self.info.chunk, 7), np.float32)

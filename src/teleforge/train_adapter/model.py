@@ -18,9 +18,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-
 from teleforge.train_adapter._torch import require_torch
+from teleforge.train_adapter.frames import prep_images, resize_frame  # noqa: F401 - re-exported: model.resize_frame is their public name
 from teleforge.train_adapter.normalize import N_BINS
 
 torch = require_torch()
@@ -188,30 +187,3 @@ class VLA(nn.Module):
             t = torch.full((b,), 1.0 - i / n, device=feat.device)
             x = x - self.velocity(feat, x, t) / n
         return x.clamp(-1, 1)
-
-
-def count_params(model: Any) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
-
-
-def resize_frame(img: np.ndarray, size: int) -> np.ndarray:
-    """One camera frame to the model's ``size``×``size`` input; the only resize training and eval use."""
-    import cv2
-
-    if img.shape[0] != size or img.shape[1] != size:
-        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-    return img
-
-
-def prep_images(images: dict[str, np.ndarray], cameras: tuple[str, ...], size: int) -> np.ndarray:
-    """Resize each named camera frame to ``size`` the same way for training and eval: (n_cam, s, s, 3) uint8."""
-
-    out = []
-    for cam in cameras:
-        img = images.get(cam)
-        if img is None:
-            from teleforge.errors import TrainError
-
-            raise TrainError(f"the policy needs camera {cam!r}; the observation has {sorted(images)}")
-        out.append(resize_frame(np.asarray(img), size))
-    return np.stack(out)

@@ -8,28 +8,20 @@ sees what a fine-tune on a recorded dataset sees.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+import multiprocessing as mp
 from typing import Any
 
+import cv2
 import numpy as np
 
 from teleforge.dataset.images import jpeg_roundtrip
+from teleforge.progress import Progress, or_null, tracked
+from teleforge.robots.expert import ScriptedExpert
+from teleforge.robots.sim_cameras import SnapshotRenderer
+from teleforge.robots.sim_robot import SimRobot
+from teleforge.train_adapter.data import EpisodeArrays
+from teleforge.train_adapter.frames import prep_images
 from teleforge.train_adapter.normalize import state_vector
-
-
-@dataclass
-class EpisodeArrays:
-    """One episode, ready for training."""
-
-    images: np.ndarray  # (T, n_cam, s, s, 3) uint8
-    state: np.ndarray  # (T, S) float32
-    actions: np.ndarray  # (T, 7) float32 native
-    instruction: str
-    task: str = ""
-    seed: int = -1
-    aux: np.ndarray | None = None  # (T, 6) privileged object/goal positions (pretraining only)
-
 
 AUX_CENTER = np.array([0.5, 0.0, 0.05, 0.5, 0.0, 0.05], np.float32)
 
@@ -54,10 +46,6 @@ class _Sim:
     """A SimRobot plus a synchronous renderer (one per process: GL contexts are per thread)."""
 
     def __init__(self, render_size: int, hz: float = 20.0) -> None:
-        os.environ.setdefault("MUJOCO_GL", "egl")
-        from teleforge.robots.sim_cameras import SnapshotRenderer
-        from teleforge.robots.sim_robot import SimRobot
-
         self.robot = SimRobot(control_hz=hz)
         self.robot.connect()
         self.renderer = SnapshotRenderer(self.robot.xml, render_size, render_size)
@@ -70,9 +58,6 @@ class _Sim:
 def scripted_episode(sim: _Sim, task: str, seed: int, cameras: tuple[str, ...], image_size: int,
                      jpeg_quality: int = 95, hold_s: float = 0.5) -> tuple[EpisodeArrays, bool]:
     """Run the expert on one seed; return the episode and whether the task succeeded."""
-    from teleforge.robots.expert import ScriptedExpert
-    from teleforge.train_adapter.model import prep_images
-
     robot = sim.robot
     info = robot.reset(task, seed)
     expert = ScriptedExpert(task, seed=seed)
@@ -101,8 +86,6 @@ def scripted_episode(sim: _Sim, task: str, seed: int, cameras: tuple[str, ...], 
 
 def _worker(args: tuple) -> list[EpisodeArrays]:
     tasks_seeds, cameras, render_size, image_size = args
-    import cv2
-
     cv2.setNumThreads(1)
     sim = _Sim(render_size)
     out = []
@@ -115,10 +98,11 @@ def _worker(args: tuple) -> list[EpisodeArrays]:
 
 
 def collect_arrays(tasks: dict[str, int], seed0: int = 1_000_000, cameras: tuple[str, ...] = ("front", "wrist"),
-                   render_size: int = 128, image_size: int = 96, workers: int = 1, progress: Any = None) -> list[EpisodeArrays]:
+                   render_size: int = 128, image_size: int = 96, workers: int = 1,
+                   progress: Progress | None = None) -> list[EpisodeArrays]:
     """Scripted successful episodes: ``tasks`` maps task -> episodes to try. Seeds are ``seed0 + i`` per task.
 
-    Failed expert runs are dropped (the expert is not perfect). ``progress(n)`` is called per finished job.
+    Failed expert runs are dropped (the expert is not perfect). One progress unit per episode tried.
     """
     jobs: list[list[tuple[str, int]]] = []
     flat = [(t, seed0 + 100_000 * k + i) for k, (t, n) in enumerate(sorted(tasks.items())) for i in range(n)]
@@ -127,17 +111,14 @@ def collect_arrays(tasks: dict[str, int], seed0: int = 1_000_000, cameras: tuple
         jobs.append(flat[i:i + per_job])
     args = [(j, tuple(cameras), render_size, image_size) for j in jobs]
     out: list[EpisodeArrays] = []
-    if workers <= 1:
-        for a in args:
-            out.extend(_worker(a))
-            if progress:
-                progress(len(a[0]))
-        return out
-    import multiprocessing as mp
-
-    with mp.get_context("spawn").Pool(workers) as pool:
-        for res, a in zip(pool.imap(_worker, args), args):
-            out.extend(res)
-            if progress:
-                progress(len(a[0]))
+    with tracked(or_null(progress), len(flat), f"scripted demos ({len(flat)})") as prog:
+        if workers <= 1:
+            for a in args:
+                out.extend(_worker(a))
+                prog.advance(len(a[0]))
+            return out
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for res, a in zip(pool.imap(_worker, args), args):
+                out.extend(res)
+                prog.advance(len(a[0]))
     return out

@@ -17,8 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from teleforge.dataset import Dataset
 from teleforge.errors import CheckpointError, TrainError
+from teleforge.progress import Progress, or_null
 from teleforge.train_adapter._torch import require_torch
+from teleforge.train_adapter.checkpoint import ACTION_SPACE, TRAIN_STATE, load_model, save_checkpoint
+from teleforge.train_adapter.data import ChunkSampler, EpisodeArrays, load_episodes, select_episodes, split_data_arg
+from teleforge.train_adapter.normalize import NormStats, to_bins
+from teleforge.train_adapter.sim_data import collect_arrays
+from teleforge.train_adapter.text import InstructionTokenizer, word_dropout
 
 HEADS = ("tokens", "flow")
 
@@ -87,40 +94,32 @@ def _heads(head: str) -> tuple[str, ...]:
     return (head,)
 
 
-def train(cfg: TrainConfig, console: Any | None = None) -> TrainResult:
-    """Fine-tune or train on ``cfg.data`` (a native dataset, views and trims honoured)."""
-    require_torch()
-    from teleforge.train_adapter.data import load_episodes, select_episodes, split_data_arg
+def train(cfg: TrainConfig, progress: Progress | None = None) -> TrainResult:
+    """Fine-tune or train on ``cfg.data`` (a native dataset, views and trims honoured).
 
+    Reports decoding (one unit per episode) and then training (one unit per step) to ``progress``.
+    """
+    require_torch()
     root, view = split_data_arg(cfg.data, cfg.view)
     model, base_cfg = _init_model(cfg)
     cams = tuple(base_cfg["model"]["cameras"])
     size = int(base_cfg["model"]["image_size"])
     if base_cfg.get("embodiment"):
-        from teleforge.dataset import Dataset
-
         emb = Dataset.open(root).manifest.get("robot_embodiment") or Dataset.open(root).spec.robot_embodiment
         if emb and emb != base_cfg["embodiment"]:
             raise CheckpointError(f"{cfg.init} was trained for embodiment {base_cfg['embodiment']!r} with native EE-delta actions; "
                                   f"{root} is {emb!r}: use --init scratch for another arm")
     refs = select_episodes(root, view, cfg.tasks, cfg.outcomes)
-    with _progress(console) as prog:
-        task = prog.add_task(f"decoding {len(refs)} episodes", total=len(refs)) if prog else None
-        eps = load_episodes(root, refs, cams, size, workers=cfg.workers,
-                            progress=(lambda n: prog.advance(task, n)) if prog else None)
-    from teleforge.dataset import Dataset
-
+    eps = load_episodes(root, refs, cams, size, workers=cfg.workers, progress=progress)
     render = Dataset.open(root).spec.camera(cams[0]).height
     trained_on = {"data": str(root), "view": view, "episodes": len(eps), "tasks": sorted({e.task for e in eps}),
                   "render_size": int(render)}
-    return fit(eps, cfg, model, base_cfg, console, trained_on)
+    return fit(eps, cfg, model, base_cfg, progress, trained_on)
 
 
 def _init_model(cfg: TrainConfig) -> tuple[Any, dict[str, Any]]:
     """(model, config dict) from the bundled base, a checkpoint, or fresh weights (norm stats set later)."""
-    from teleforge.train_adapter.checkpoint import ACTION_SPACE, load_model
-    from teleforge.train_adapter.model import VLA, ModelConfig
-    from teleforge.train_adapter.text import InstructionTokenizer
+    from teleforge.train_adapter.model import VLA, ModelConfig  # lazy: model.py imports torch at import time
 
     if cfg.init != "scratch":
         model, base = load_model(cfg.init)
@@ -147,8 +146,6 @@ class _Batcher:
 
     def __init__(self, sampler: Any, idx: np.ndarray, norm: Any, tok: Any, cfg: TrainConfig, device: str, seed: int) -> None:
         torch = require_torch()
-        from teleforge.train_adapter.normalize import to_bins
-
         self.s, self.idx, self.cfg, self.tok, self.dev = sampler, idx, cfg, tok, device
         self.rng = np.random.default_rng(seed)
         self.words = np.stack([tok.encode(t) for t in sampler.instructions])
@@ -166,8 +163,6 @@ class _Batcher:
 
     def batch(self, ids: np.ndarray | None = None, train: bool = True) -> dict[str, Any]:
         torch = require_torch()
-        from teleforge.train_adapter.text import word_dropout
-
         if ids is None:
             ids = self.idx[self.rng.integers(0, len(self.idx), self.cfg.batch_size)]
         words = self.words[self.s.episode_of[ids]]
@@ -203,14 +198,10 @@ def _shift(images: Any, pad: int, rng: np.random.Generator) -> Any:
     return x.reshape(b, n, h, w, c).to(images.dtype)
 
 
-def fit(episodes: list[Any], cfg: TrainConfig, model: Any, base_cfg: dict[str, Any], console: Any | None = None,
-        trained_on: dict[str, Any] | None = None) -> TrainResult:
-    """The training loop shared by ``train`` and ``pretrain``."""
+def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: dict[str, Any],
+        progress: Progress | None = None, trained_on: dict[str, Any] | None = None) -> TrainResult:
+    """The training loop shared by ``train`` and ``pretrain``; one progress unit per optimizer step."""
     torch = require_torch()
-    from teleforge.train_adapter.checkpoint import TRAIN_STATE, save_checkpoint
-    from teleforge.train_adapter.data import ChunkSampler
-    from teleforge.train_adapter.normalize import NormStats
-    from teleforge.train_adapter.text import InstructionTokenizer
 
     heads = _heads(cfg.head)
     device = _device(cfg.device)
@@ -243,11 +234,9 @@ def fit(episodes: list[Any], cfg: TrainConfig, model: Any, base_cfg: dict[str, A
     val_losses: list[tuple[int, float]] = []
     batcher_seed = cfg.seed
     if cfg.resume and (last_dir / TRAIN_STATE).is_file():
-        from teleforge.train_adapter.checkpoint import load_model
-
         m2, c2 = load_model(last_dir, device)
         model.load_state_dict(m2.state_dict())
-        st = torch.load(last_dir / TRAIN_STATE, map_location=device, weights_only=False)
+        st = torch.load(last_dir / TRAIN_STATE, map_location=device, weights_only=True)
         opt.load_state_dict(st["optimizer"])
         step, best = int(st["step"]), float(st.get("best", math.inf))
         train_losses, val_losses = [tuple(x) for x in st["train_losses"]], [tuple(x) for x in st["val_losses"]]
@@ -301,8 +290,10 @@ def fit(episodes: list[Any], cfg: TrainConfig, model: Any, base_cfg: dict[str, A
 
     t0 = time.perf_counter()
     start_step = step
-    with _progress(console) as prog:
-        bar = prog.add_task("training", total=total, completed=step) if prog else None
+    prog = or_null(progress)
+    prog.start(total, "training")
+    prog.advance(step)  # a resumed run starts where the last one stopped
+    try:
         while step < total and (cfg.stop_after is None or step < cfg.stop_after):
             if cfg.time_budget_s is not None and time.perf_counter() - t0 >= cfg.time_budget_s:
                 break
@@ -327,9 +318,9 @@ def fit(episodes: list[Any], cfg: TrainConfig, model: Any, base_cfg: dict[str, A
                     save_checkpoint(best_dir, model, ckpt_config())
             if step % cfg.ckpt_every == 0:
                 save_checkpoint(last_dir, model, ckpt_config(), state())
-            if prog:
-                vl = f" val {val_losses[-1][1]:.4f}" if val_losses else ""
-                prog.update(bar, completed=step, description=f"training loss {run_loss:.4f}{vl}")
+            prog.advance(1, loss=run_loss, **({"val": val_losses[-1][1]} if val_losses else {}))
+    finally:
+        prog.done()
     if not val_losses or val_losses[-1][0] != step:
         v = validate()
         val_losses.append((step, round(v, 5)))
@@ -348,23 +339,6 @@ def fit(episodes: list[Any], cfg: TrainConfig, model: Any, base_cfg: dict[str, A
     return res
 
 
-class _NullCtx:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *a: Any) -> None:
-        return None
-
-
-def _progress(console: Any | None) -> Any:
-    if console is None:
-        return _NullCtx()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console, transient=False)
-
-
 # --- pretraining the bundled base -----------------------------------------------------
 @dataclass
 class PretrainConfig:
@@ -379,21 +353,17 @@ class PretrainConfig:
                                                                    ckpt_every=2000, warmup_steps=300))
 
 
-def pretrain(cfg: PretrainConfig, console: Any | None = None) -> TrainResult:
-    """Collect scripted demos for every task and train the base (both heads)."""
+def pretrain(cfg: PretrainConfig, progress: Progress | None = None) -> TrainResult:
+    """Collect scripted demos for every task and train the base (both heads); reports both phases to ``progress``."""
     require_torch()
-    from teleforge.train_adapter.sim_data import collect_arrays
-
+    prog = or_null(progress)
     tc = cfg.train
     total = sum(cfg.episodes.values())
     t0 = time.perf_counter()
-    with _progress(console) as prog:
-        bar = prog.add_task(f"scripted demos ({total})", total=total) if prog else None
-        eps = collect_arrays(cfg.episodes, seed0=cfg.seed0, cameras=tuple(tc.cameras), image_size=tc.image_size,
-                             workers=cfg.collect_workers, progress=(lambda n: prog.advance(bar, n)) if prog else None)
+    eps = collect_arrays(cfg.episodes, seed0=cfg.seed0, cameras=tuple(tc.cameras), image_size=tc.image_size,
+                         workers=cfg.collect_workers, progress=prog)
     collect_s = time.perf_counter() - t0
-    if console is not None:
-        console.print(f"{len(eps)} successful demos of {total} ({sum(len(e.actions) for e in eps)} frames) in {collect_s:.0f} s")
+    prog.message(f"{len(eps)} successful demos of {total} ({sum(len(e.actions) for e in eps)} frames) in {collect_s:.0f} s")
     model, base_cfg = _init_model(tc)
     counts: dict[str, int] = {}
     for e in eps:
@@ -401,4 +371,4 @@ def pretrain(cfg: PretrainConfig, console: Any | None = None) -> TrainResult:
     trained_on = {"data": "scripted sim demos (teleforge.train_adapter.sim_data)", "episodes": len(eps),
                   "per_task": counts, "frames": int(sum(len(e.actions) for e in eps)), "seed0": cfg.seed0,
                   "collect_seconds": round(collect_s, 1), "render_size": 128}
-    return fit(eps, tc, model, base_cfg, console, trained_on)
+    return fit(eps, tc, model, base_cfg, prog, trained_on)

@@ -1,15 +1,28 @@
-"""`teleforge collect` as a library call: build the parts, run a session."""
+"""`teleforge collect` as a library call: build the parts (robot, device, safety guard,
+recorder, cameras, window) and run one collection session."""
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+# The recorder is looked up on its package at call time, so a test can stand in a failing disk.
+import teleforge.dataset as tds
+from teleforge.dataset import CameraConfig, DatasetSpec, SessionRecord, open_or_create, write_session
 from teleforge.errors import DeviceError, RobotError
+from teleforge.progress import Progress, or_null, tracked
+from teleforge.robots.remote import RemoteRobot
+from teleforge.robots.scene import SceneConfig, build_scene_xml
+from teleforge.robots.sim_cameras import SimCameraRig
+from teleforge.robots.sim_robot import SimRobot
 from teleforge.robots.types import CameraSpec
-from teleforge.teleop.session import CollectionSession, SessionConfig, SessionResult
+from teleforge.teleop.devices.registry import make_device as make_hw
+from teleforge.teleop.expert_device import ExpertDevice
+from teleforge.teleop.safety import SafetyConfig, SafetyGuard
+from teleforge.teleop.session import CollectionSession, EpisodeResult, SessionConfig, SessionResult
 
 KEY_HELP_FALLBACK = [("ENTER", "start / save success"), ("BACKSPACE", "save failure"), ("X", "discard"),
                      ("Z", "reset scene"), ("ESC", "e-stop / release"), ("SPACE", "gripper")]
@@ -45,23 +58,15 @@ class CollectConfig:
 def make_device(name: str, cfg: CollectConfig) -> Any:
     """The device for ``name``; 'scripted' is the sim's privileged expert."""
     if name == "scripted":
-        from teleforge.teleop.expert_device import ExpertDevice
-
         return ExpertDevice(quality=cfg.quality, failure=cfg.failure, failure_rate=cfg.failure_rate)
-    from teleforge.teleop.devices.registry import make_device as make_hw
-
     return make_hw(name, **cfg.device_config)
 
 
 def make_robot(cfg: CollectConfig) -> Any:
     """The embedded sim, or a remote arm served by `teleforge serve-robot`."""
     if cfg.robot == "sim":
-        from teleforge.robots.sim_robot import SimRobot
-
         return SimRobot(control_hz=cfg.hz)
     if cfg.robot.startswith("tcp://"):
-        from teleforge.robots.remote import RemoteRobot
-
         return RemoteRobot(cfg.robot, token=cfg.robot_token or os.environ.get("TELEFORGE_ROBOT_TOKEN"))
     raise RobotError(f"unknown robot {cfg.robot!r}: use 'sim' or the address of `teleforge serve-robot`, e.g. tcp://127.0.0.1:5555")
 
@@ -70,8 +75,13 @@ def camera_specs(cfg: CollectConfig) -> list[CameraSpec]:
     return [CameraSpec(name=c, height=cfg.image_size, width=cfg.image_size, fps=cfg.camera_fps) for c in cfg.cameras]
 
 
-def collect(cfg: CollectConfig, console: Any | None = None, on_episode: Any | None = None) -> SessionResult:
-    """Run one collection session in the sim and append its episodes to ``cfg.dataset``."""
+def collect(cfg: CollectConfig, progress: Progress | None = None,
+            on_episode: Callable[[EpisodeResult], None] | None = None) -> SessionResult:
+    """Run one collection session and append its episodes to ``cfg.dataset``.
+
+    Headless sessions report one progress unit per saved episode (discarded ones update the
+    counts only); with the operator window the window is the display.
+    """
     if cfg.headless:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
@@ -80,18 +90,13 @@ def collect(cfg: CollectConfig, console: Any | None = None, on_episode: Any | No
     device = make_device(cfg.device, cfg)
     device.open()  # fail fast (absent SpaceMouse, udev permissions) before touching the dataset
     try:
-        return _run(cfg, device, console, on_episode)
+        return _run(cfg, device, progress, on_episode)
     finally:
         device.close()
 
 
-def _run(cfg: CollectConfig, device: Any, console: Any | None, on_episode: Any | None) -> SessionResult:
-    from teleforge.dataset import AsyncRecorder, CameraConfig, DatasetSpec, SessionRecord, open_or_create, write_session
-    from teleforge.robots.sim_cameras import SimCameraRig
-    from teleforge.robots.scene import SceneConfig, build_scene_xml
-    from teleforge.robots.sim_robot import SimRobot
-    from teleforge.teleop.safety import SafetyConfig, SafetyGuard
-
+def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
+         on_episode: Callable[[EpisodeResult], None] | None) -> SessionResult:
     robot = make_robot(cfg)
     specs = camera_specs(cfg)
     spec = DatasetSpec(
@@ -108,13 +113,13 @@ def _run(cfg: CollectConfig, device: Any, console: Any | None, on_episode: Any |
         task=cfg.task, robot_embodiment=robot.embodiment, notes=cfg.notes,
         extras={"hz": cfg.hz, "cameras": list(cfg.cameras), "image_size": cfg.image_size, "seed": cfg.seed},
     ))
-    recorder = AsyncRecorder(ds)  # built before the first episode: pyarrow warms up in its writer thread
+    recorder = tds.AsyncRecorder(ds)  # built before the first episode: pyarrow warms up in its writer thread
     # A served sim is rendered here from its state snapshots (same scene, built from code).
     rig = SimCameraRig(robot if isinstance(robot, SimRobot) else build_scene_xml(SceneConfig()), specs)
     guard = SafetyGuard(SafetyConfig())
     window = None
     if not cfg.headless:
-        from teleforge.teleop.window import OperatorWindow
+        from teleforge.teleop.window import OperatorWindow  # lazy: pygame's display only when there is a window
 
         window = OperatorWindow([s.name for s in specs], cam_size=(cfg.image_size, cfg.image_size))
         window.open()
@@ -126,11 +131,9 @@ def _run(cfg: CollectConfig, device: Any, console: Any | None, on_episode: Any |
     key_help = getattr(device, "key_help", None)
     session.hud.key_help = list(key_help() if callable(key_help) else KEY_HELP_FALLBACK)
     try:
-        if console is not None and cfg.headless:
-            from teleforge.cli.progress import episode_progress
-
-            with episode_progress(console, cfg.episodes, cfg.task) as advance:
-                session.on_episode = _chain(on_episode, advance)
+        if cfg.headless:
+            with tracked(or_null(progress), cfg.episodes, cfg.task) as prog:
+                session.on_episode = _chain(on_episode, _outcome_counter(prog))
                 result = session.run()
         else:
             result = session.run()
@@ -143,8 +146,19 @@ def _run(cfg: CollectConfig, device: Any, console: Any | None, on_episode: Any |
     return result
 
 
-def _chain(*fns: Any) -> Any:
-    def call(res: Any) -> None:
+def _outcome_counter(progress: Progress) -> Callable[[EpisodeResult], None]:
+    """Per finished episode: advance by one unless it was discarded, with the outcome counts as status."""
+    counts: Counter[str] = Counter()
+
+    def advance(res: EpisodeResult) -> None:
+        counts[res.outcome] += 1
+        progress.advance(0 if res.outcome == "discarded" else 1, **dict(sorted(counts.items())))
+
+    return advance
+
+
+def _chain(*fns: Callable[[EpisodeResult], None] | None) -> Callable[[EpisodeResult], None]:
+    def call(res: EpisodeResult) -> None:
         for fn in fns:
             if fn is not None:
                 fn(res)

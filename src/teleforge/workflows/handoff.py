@@ -20,11 +20,15 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 
+from teleforge.dataset.selection import ExportSource, select
+from teleforge.convert.lerobot import export_lerobot
+from teleforge.convert.rlds import RldsExportConfig, camera_keys, export_rlds
+from teleforge.convert.rlds import dataset_statistics, write_statistics
 from teleforge.errors import HandoffError
+from teleforge.progress import Progress, or_null
 
 TARGETS = ("openvla", "openpi", "lerobot")
 OPENPI_CONFIG_NAME = "pi0_teleforge"
@@ -71,10 +75,8 @@ def _snake(text: str) -> str:
     return s
 
 
-def handoff(cfg: HandoffConfig, progress: Callable[[str], None] | None = None) -> HandoffResult:
-    """Write ``cfg.out`` for ``cfg.target``; see the module doc for what each target gets."""
-    from teleforge.dataset.selection import select
-
+def handoff(cfg: HandoffConfig, progress: Progress | None = None) -> HandoffResult:
+    """Write ``cfg.out`` for ``cfg.target``; see the module doc for what each target gets. Each export step is a message."""
     if cfg.target not in TARGETS:
         raise HandoffError(f"unknown handoff target {cfg.target!r}: choose one of {', '.join(TARGETS)}")
     out = Path(cfg.out)
@@ -92,7 +94,7 @@ def handoff(cfg: HandoffConfig, progress: Callable[[str], None] | None = None) -
     primary = cfg.primary_camera or ("front" if "front" in cams else (cams[0] if cams else None))
     name = _snake(cfg.name or Path(cfg.dataset).resolve().name + (f"_{cfg.view}" if cfg.view else ""))
     out.mkdir(parents=True, exist_ok=True)
-    say = progress or (lambda _msg: None)
+    say = or_null(progress)
     steps = src.total_steps
     res = HandoffResult(cfg.target, out, len(src.episode_ids), steps)
     tasks = sorted({e.task for e in ds.episodes if e.episode_id in set(src.episode_ids)})
@@ -100,9 +102,7 @@ def handoff(cfg: HandoffConfig, progress: Callable[[str], None] | None = None) -
         _openvla(src, out, name, primary, res, say)
     else:
         repo_id = f"teleforge/{name}"
-        say(f"LeRobot v3 export of {res.episodes} episodes")
-        from teleforge.convert.lerobot import export_lerobot
-
+        say.message(f"{cfg.target}: LeRobot v3 export of {res.episodes} episodes")
         lr_root = out / "lerobot" / repo_id
         export_lerobot(src, lr_root, repo_id=repo_id, state="ee")
         res.files["lerobot"] = lr_root
@@ -132,10 +132,8 @@ def handoff(cfg: HandoffConfig, progress: Callable[[str], None] | None = None) -
 
 
 # --- OpenVLA ---------------------------------------------------------------------------
-def _openvla(src: Any, out: Path, name: str, primary: str | None, res: HandoffResult, say: Callable[[str], None]) -> None:
-    from teleforge.convert.rlds import RldsExportConfig, camera_keys, export_rlds
-
-    say(f"RLDS export (OpenVLA action space) of {res.episodes} episodes")
+def _openvla(src: ExportSource, out: Path, name: str, primary: str | None, res: HandoffResult, say: Progress) -> None:
+    say.message(f"openvla: RLDS export (OpenVLA action space) of {res.episodes} episodes")
     rlds_root = out / "rlds"
     r = export_rlds(src, rlds_root, RldsExportConfig(name=name, action_space="openvla", state="eef", primary_camera=primary))
     res.files["rlds"] = r.path
@@ -144,8 +142,6 @@ def _openvla(src: Any, out: Path, name: str, primary: str | None, res: HandoffRe
     if stats_src.exists():
         shutil.copyfile(stats_src, stats)
     else:  # an exporter that stopped writing it: compute it here from the same actions
-        from teleforge.convert.rlds import dataset_statistics, write_statistics
-
         acts, states = _arrays(src, openvla=True)
         write_statistics(stats, name, dataset_statistics(acts, states, res.episodes))
     res.files["dataset_statistics"] = stats
@@ -210,7 +206,7 @@ OXE_NAMED_MIXTURES_ENTRY = {{
 
 
 # --- openpi -----------------------------------------------------------------------------
-def _openpi(src: Any, out: Path, repo_id: str, lr_root: Path, cams: list[str], primary: str | None, res: HandoffResult) -> None:
+def _openpi(src: ExportSource, out: Path, repo_id: str, lr_root: Path, cams: list[str], primary: str | None, res: HandoffResult) -> None:
     acts, states = _arrays(src, openvla=False)
     norm = {"norm_stats": {"state": _norm_stats(states), "actions": _norm_stats(acts)}}
     stats_dir = out / "openpi" / "assets" / OPENPI_CONFIG_NAME / repo_id
@@ -302,7 +298,7 @@ def _lerobot(out: Path, repo_id: str, lr_root: Path, res: HandoffResult) -> None
 
 
 # --- statistics ---------------------------------------------------------------------------
-def _arrays(src: Any, openvla: bool) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(src: ExportSource, openvla: bool) -> tuple[np.ndarray, np.ndarray]:
     """(actions (N, 7), ee state (N, 8)) over the selection's kept steps; numeric columns only."""
     acts, states = [], []
     for eid in src.episode_ids:
@@ -353,7 +349,7 @@ def _readme(cfg: HandoffConfig, res: HandoffResult, name: str, tasks: list[str],
         lines += [
             "## Run it (in an openvla checkout, https://github.com/openvla/openvla)",
             "",
-            f"1. Register the dataset: paste the three blocks of `openvla_dataset_config.py` into "
+            "1. Register the dataset: paste the three blocks of `openvla_dataset_config.py` into "
             "`prismatic/vla/datasets/rlds/oxe/configs.py` (OXE_DATASET_CONFIGS), `transforms.py` "
             "(the function + OXE_STANDARDIZATION_TRANSFORMS) and `mixtures.py` (OXE_NAMED_MIXTURES).",
             f"2. Fine-tune (LoRA, one GPU; `--data_root_dir` is the folder that holds `{name}/1.0.0`):",

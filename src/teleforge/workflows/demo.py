@@ -6,25 +6,32 @@ the bundled VLA on the curated view → closed-loop eval on held-out seeds → a
 
 Every stage after collection degrades on its own: a missing optional piece (torch for
 fine-tune and eval, a video encoder for LeRobot) marks that stage skipped with the
-reason and the fix, and the rest still runs.
+reason and the fix, and the rest still runs. The result is a :class:`DemoReport`; the CLI
+draws its summary.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
-
+# train and load_policy are called through their modules, so a test can stand in for training.
+import teleforge.train_adapter.checkpoint as checkpoint
+import teleforge.train_adapter.train as training
+from teleforge.dataset.selection import select
+from teleforge.convert.lerobot import export_lerobot
+from teleforge.convert.rlds import RldsExportConfig, export_rlds
+from teleforge.curation import build_report
+from teleforge.dataset import Dataset, summarize
 from teleforge.errors import TeleforgeError
+from teleforge.progress import Progress, or_null
+from teleforge.train_adapter.eval import EvalConfig, EvalResult, evaluate
+from teleforge.workflows.collect import CollectConfig, SessionResult, collect
+from teleforge.workflows.experiment import CURATED_VIEW, curate
 
-CURATED_VIEW = "curated"
 EVAL_TASK = "pick_cube"
 
 
@@ -54,8 +61,6 @@ class DemoConfig:
         """The settings actually run: ``quick`` shrinks everything to a ≤ 3-minute smoke run."""
         if not self.quick:
             return self
-        from dataclasses import replace
-
         return replace(self, tasks=(self.tasks[0] if self.tasks else EVAL_TASK,), episodes_per_task=min(self.episodes_per_task, 4),
                        train_steps=min(self.train_steps, 40), train_time_s=min(self.train_time_s, 30.0),
                        eval_episodes=min(self.eval_episodes, 5), videos=min(self.videos, 1))
@@ -70,16 +75,28 @@ class Stage:
 
 
 @dataclass
+class TaskCollection:
+    """What this run collected for one task, with the failures the expert injected (ground truth)."""
+
+    task: str
+    episodes: int
+    successes: int
+    failures: int
+    injected: dict[str, int] = field(default_factory=dict)  # failure kind -> episodes
+
+
+@dataclass
 class DemoReport:
     dataset: Path
     summary: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
-    sections: list[Any] = field(default_factory=list)
+    collected: list[TaskCollection] = field(default_factory=list)
     stages: list[Stage] = field(default_factory=list)
     curation: dict[str, Any] = field(default_factory=dict)
     exports: dict[str, str] = field(default_factory=dict)
     checkpoint: str | None = None
-    eval: Any | None = None  # teleforge.train_adapter.eval.EvalResult
+    eval: EvalResult | None = None
+    curated_view: str = CURATED_VIEW  # the view curation writes (exports and fine-tune use it when it kept anything)
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -89,10 +106,12 @@ def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def run_demo(cfg: DemoConfig, console: Any | None = None) -> DemoReport:
-    """Run every stage into ``cfg.out`` (dataset/, exports/, runs/, eval/) and summarize."""
-    from teleforge.dataset import Dataset, summarize
+def run_demo(cfg: DemoConfig, progress: Progress | None = None) -> DemoReport:
+    """Run every stage into ``cfg.out`` (dataset/, exports/, runs/, eval/) and summarize.
 
+    Each stage opens with a heading message to ``progress``; a stage that fails or is skipped sends a warning.
+    """
+    prog = or_null(progress)
     run = cfg.effective()
     out = Path(run.out)
     root = out / "dataset"
@@ -100,18 +119,18 @@ def run_demo(cfg: DemoConfig, console: Any | None = None) -> DemoReport:
     t_all = time.perf_counter()
 
     # 1. collection: the one stage everything else needs, so its errors propagate.
-    per_task = _collect(run, root, report, console)
+    per_task = _collect(run, root, report, prog)
     ds = Dataset.open(root)
     report.summary = summarize(ds)
     ids = {e.episode_id for r in per_task for e in r.episodes if e.episode_id is not None}
 
     # 2. curation
-    _stage(report, "curate", console, lambda: _curate(root, report))
+    _stage(report, "curate", prog, lambda: _curate(root, report))
     # 3. exports of the curated view (the whole set when curation did not run)
     view = CURATED_VIEW if report.curation.get("kept") else None
     if run.export:
-        _stage(report, "export rlds", console, lambda: _export_rlds(root, view, out, report))
-        _stage(report, "export lerobot", console, lambda: _export_lerobot(root, view, out, report))
+        _stage(report, "export rlds", prog, lambda: _export_rlds(root, view, out, report))
+        _stage(report, "export lerobot", prog, lambda: _export_lerobot(root, view, out, report))
     else:
         _skip(report, "export rlds", "--no-export")
         _skip(report, "export lerobot", "--no-export")
@@ -124,26 +143,22 @@ def run_demo(cfg: DemoConfig, console: Any | None = None) -> DemoReport:
         _skip(report, "fine-tune", why)
         _skip(report, "eval", why)
     else:
-        _stage(report, "fine-tune", console, lambda: _finetune(run, root, view, out, report, console))
-        if report.checkpoint:
-            _stage(report, "eval", console, lambda: _eval(run, root, out, report, console))
+        _stage(report, "fine-tune", prog, lambda: _finetune(run, root, view, out, report, prog))
+        ckpt = report.checkpoint
+        if ckpt:
+            _stage(report, "eval", prog, lambda: _eval(run, root, out, ckpt, report, prog))
         else:
             _skip(report, "eval", "no fine-tuned checkpoint (see fine-tune)")
     report.timings = {s.name: s.seconds for s in report.stages}
     report.timings["total"] = time.perf_counter() - t_all
-
-    report.sections.append(_collection_table(ds, per_task, ids))
-    report.sections.append(_curation_table(report))
-    report.sections.append(_stages_table(report))
-    report.sections.append(_next_steps(report, root))
+    report.collected = _collected(ds, ids)
     return report
 
 
 # --- stages ---------------------------------------------------------------------------------
-def _stage(report: DemoReport, name: str, console: Any | None, fn: Callable[[], str]) -> None:
+def _stage(report: DemoReport, name: str, progress: Progress, fn: Callable[[], str]) -> None:
     """Run one stage; a TeleforgeError (or a missing optional import) fails only that stage."""
-    if console is not None:
-        console.rule(f"[bold]{name}")
+    progress.message(name, "heading")
     t0 = time.perf_counter()
     try:
         detail = fn() or ""
@@ -153,28 +168,25 @@ def _stage(report: DemoReport, name: str, console: Any | None, fn: Callable[[], 
     except TeleforgeError as exc:
         status, detail = "failed", str(exc)
     report.stages.append(Stage(name, status, detail, time.perf_counter() - t0))
-    if console is not None and status != "ok":
-        console.print(f"[yellow]{name} {status}:[/] {escape(detail)}", soft_wrap=True, highlight=False)
+    if status != "ok":
+        progress.message(f"{name} {status}: {detail}", "warning")
 
 
 def _skip(report: DemoReport, name: str, why: str) -> None:
     report.stages.append(Stage(name, "skipped", why))
 
 
-def _collect(run: DemoConfig, root: Path, report: DemoReport, console: Any | None) -> list[Any]:
-    from teleforge.teleop.collect import CollectConfig, collect
-
+def _collect(run: DemoConfig, root: Path, report: DemoReport, progress: Progress) -> list[SessionResult]:
     out = []
     for i, task in enumerate(run.tasks):
-        if console is not None:
-            console.rule(f"[bold]collect {task}")
-            console.print(f"{run.episodes_per_task} scripted episodes, ~{run.failure_rate:.0%} with injected failures")
+        progress.message(f"collect {task}", "heading")
+        progress.message(f"{run.episodes_per_task} scripted episodes, ~{run.failure_rate:.0%} with injected failures")
         t0 = time.perf_counter()
         res = collect(
             CollectConfig(dataset=root, device="scripted", task=task, episodes=run.episodes_per_task, hz=run.hz, headless=True,
                           seed=run.seed + 1000 * i, failure_rate=run.failure_rate, image_size=run.image_size,
                           cameras=run.cameras, operator_id="demo", notes=f"teleforge demo, task {task}"),
-            console=console,
+            progress=progress,
         )
         saved = sum(1 for e in res.episodes if e.episode_id is not None)
         report.stages.append(Stage(f"collect {task}", "ok", f"{saved} episodes", time.perf_counter() - t0))
@@ -183,9 +195,6 @@ def _collect(run: DemoConfig, root: Path, report: DemoReport, console: Any | Non
 
 
 def _curate(root: Path, report: DemoReport) -> str:
-    from teleforge.curation import build_report
-    from teleforge.train_adapter.experiment import curate
-
     report.curation = curate(root, CURATED_VIEW)
     report.curation["report"] = str(build_report(root, CURATED_VIEW, root / "report.html"))
     c = report.curation
@@ -193,9 +202,6 @@ def _curate(root: Path, report: DemoReport) -> str:
 
 
 def _export_rlds(root: Path, view: str | None, out: Path, report: DemoReport) -> str:
-    from teleforge.dataset.selection import select
-    from teleforge.convert.rlds import RldsExportConfig, export_rlds
-
     r = export_rlds(select(root, None, view), out / "exports" / "rlds",
                     RldsExportConfig(name="teleforge_demo", action_space="ee_delta", overwrite=True))
     report.exports["rlds"] = str(r.path)
@@ -203,110 +209,42 @@ def _export_rlds(root: Path, view: str | None, out: Path, report: DemoReport) ->
 
 
 def _export_lerobot(root: Path, view: str | None, out: Path, report: DemoReport) -> str:
-    from teleforge.dataset.selection import select
-    from teleforge.convert.lerobot import export_lerobot
-
     dest = out / "exports" / "lerobot"
     r = export_lerobot(select(root, None, view), dest, repo_id="teleforge/demo", overwrite=True)
     report.exports["lerobot"] = str(r.root)
     return f"{r.episodes} episodes, {r.frames} frames → {r.root}"
 
 
-def _finetune(run: DemoConfig, root: Path, view: str | None, out: Path, report: DemoReport, console: Any | None) -> str:
-    from teleforge.train_adapter.train import TrainConfig, train
-
-    res = train(TrainConfig(data=str(root), view=view, head=run.head, init=run.init, steps=run.train_steps,
-                            time_budget_s=run.train_time_s, batch_size=run.batch_size, out=str(out / "runs" / "curated")),
-                console=console)
+def _finetune(run: DemoConfig, root: Path, view: str | None, out: Path, report: DemoReport, progress: Progress) -> str:
+    res = training.train(training.TrainConfig(data=str(root), view=view, head=run.head, init=run.init, steps=run.train_steps,
+                                              time_budget_s=run.train_time_s, batch_size=run.batch_size,
+                                              out=str(out / "runs" / "curated")),
+                         progress=progress)
     report.checkpoint = str(res.checkpoint)
     return f"{res.steps} steps on {res.episodes} episodes in {res.seconds:.0f} s → {res.checkpoint}"
 
 
-def _eval(run: DemoConfig, root: Path, out: Path, report: DemoReport, console: Any | None) -> str:
-    from teleforge.train_adapter.checkpoint import load_policy
-    from teleforge.train_adapter.eval import EvalConfig, evaluate
-
-    seeds = [int(e.seed) for e in _episodes(root) if e.seed is not None]
-    policy = load_policy(report.checkpoint, head=run.head if run.head in ("tokens", "flow") else None)
+def _eval(run: DemoConfig, root: Path, out: Path, ckpt: str, report: DemoReport, progress: Progress) -> str:
+    seeds = [int(e.seed) for e in Dataset.open(root).episodes if e.seed is not None]
+    policy = checkpoint.load_policy(ckpt, head=run.head if run.head in ("tokens", "flow") else None)
     report.eval = evaluate(policy, EvalConfig(task=run.eval_task, episodes=run.eval_episodes, videos=run.videos,
-                                              out=out / "eval", train_seeds=seeds), console=console)
+                                              out=out / "eval", train_seeds=seeds), progress=progress)
     ev = report.eval
     lo, hi = ev.ci95
     return f"{run.eval_task}: {ev.success_rate:.0%} success ({ev.successes}/{len(ev.episodes)}, 95% CI {lo:.0%}–{hi:.0%})"
 
 
-def _episodes(root: Path) -> list[Any]:
-    from teleforge.dataset import Dataset
-
-    return Dataset.open(root).episodes
-
-
-# --- summary tables --------------------------------------------------------------------------
-def _collection_table(ds: Any, results: list[Any], ids: set[int]) -> Table:
-    t = Table(title="collected this run", title_justify="left")
-    for col in ("task", "episodes", "success", "failure"):
-        t.add_column(col, no_wrap=True)
-    t.add_column("injected failures (ground truth)", ratio=1)
-    by_task: dict[str, list[Any]] = {}
+def _collected(ds: Dataset, ids: set[int]) -> list[TaskCollection]:
+    """Per task, what this run saved (``ids``), with the injected failure kinds from the episodes' labels."""
+    by_task: dict[str, TaskCollection] = {}
     for info in ds.episodes:
-        if info.episode_id in ids:
-            by_task.setdefault(info.task, []).append(info)
-    for task, eps in by_task.items():
-        kinds: dict[str, int] = {}
-        for e in eps:
-            kind = (e.labels or {}).get("failure")
-            if kind:
-                kinds[kind] = kinds.get(kind, 0) + 1
-        t.add_row(
-            task, str(len(eps)),
-            f"[green]{sum(e.outcome == 'success' for e in eps)}[/]",
-            f"[red]{sum(e.outcome == 'failure' for e in eps)}[/]",
-            ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "-",
-        )
-    return t
-
-
-def _curation_table(report: DemoReport) -> Any:
-    c = report.curation
-    if not c:
-        return Text("curation: not run (see stages)")
-    t = Table(title=f"curation → view '{c['view']}'", title_justify="left")
-    t.add_column("kept", justify="right")
-    t.add_column("rejected", justify="right")
-    t.add_column("why (first rule's kind)", ratio=1)
-    t.add_column("vs injected labels", ratio=1)
-    ls = c.get("label_scores") or {}
-    pr = ls.get("reject_precision")
-    rc = ls.get("reject_recall")
-    t.add_row(
-        f"[green]{c['kept']}[/]", f"[red]{c['rejected']}[/]",
-        ", ".join(f"{k} {v}" for k, v in Counter(c.get("reasons") or {}).most_common()) or "-",
-        f"precision {pr:.0%} · recall {rc:.0%}" if pr is not None and rc is not None else "-",
-    )
-    return t
-
-
-def _stages_table(report: DemoReport) -> Table:
-    t = Table(title="stages", title_justify="left")
-    t.add_column("stage", no_wrap=True)
-    t.add_column("status", no_wrap=True)
-    t.add_column("time", justify="right", no_wrap=True)
-    t.add_column("result", ratio=1)
-    colour = {"ok": "green", "skipped": "yellow", "failed": "red"}
-    for s in report.stages:
-        t.add_row(s.name, f"[{colour.get(s.status, 'white')}]{s.status}[/]", f"{s.seconds:.1f} s", escape(s.detail))
-    t.add_row("[bold]total[/]", "", f"[bold]{report.timings.get('total', 0.0):.0f} s[/]", "")
-    return t
-
-
-def _next_steps(report: DemoReport, root: Path) -> Text:
-    lines = [f"dataset: [bold]{root}[/]"]
-    if report.curation.get("report"):
-        lines.append(f"review: [bold]{report.curation['report']}[/]")
-    for k, v in report.exports.items():
-        lines.append(f"{k}: [bold]{v}[/]")
-    if report.eval is not None:
-        lines.append(f"eval: [bold]{report.eval.success_rate:.0%}[/] on {len(report.eval.episodes)} held-out "
-                     f"{report.eval.task} seeds · {report.eval.config.get('out')}")
-    lines.append(f"next: [cyan]teleforge info {root}[/] · [cyan]teleforge handoff lerobot {root}:{CURATED_VIEW} handoff/[/]")
-    return Text.from_markup("\n".join(lines))
+        if info.episode_id not in ids:
+            continue
+        t = by_task.setdefault(info.task, TaskCollection(info.task, 0, 0, 0))
+        t.episodes += 1
+        t.successes += info.outcome == "success"
+        t.failures += info.outcome == "failure"
+        kind = (info.labels or {}).get("failure")
+        if kind:
+            t.injected[kind] = t.injected.get(kind, 0) + 1
+    return list(by_task.values())

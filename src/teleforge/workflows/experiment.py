@@ -3,8 +3,9 @@
 One scripted collection with ~30 % injected (labelled) failures; curation (metrics +
 the default rules) makes the ``curated`` view; the same fine-tune budget (same init,
 steps, batch size and seed) runs once on the raw set and once on the view; both
-checkpoints are evaluated closed-loop on the same held-out seeds. Reported as a rich
-table, ``experiment.json`` and ``experiment.png``.
+checkpoints are evaluated closed-loop on the same held-out seeds. Returned as an
+:class:`ExperimentResult` and written as ``experiment.json`` and ``experiment.png``
+(the CLI draws the side-by-side table).
 """
 
 from __future__ import annotations
@@ -12,14 +13,31 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
+# train and load_policy are called through their modules, so a test can stand in for training.
+import teleforge.train_adapter.checkpoint as checkpoint
+import teleforge.train_adapter.train as training
+from teleforge.curation import (
+    MetricsConfig,
+    compute_metrics,
+    default_rules,
+    diagnosis,
+    filter_view,
+    label_scores,
+    load_view,
+    save_view,
+)
+from teleforge.dataset import Dataset
 from teleforge.errors import EvalError
-from teleforge.train_adapter.eval import EVAL_SEED_BASE, EvalConfig, EvalResult, evaluate, wilson_interval
+from teleforge.progress import Progress, or_null
+from teleforge.train_adapter.eval import EVAL_SEED_BASE, EvalConfig, EvalResult, evaluate
+from teleforge.workflows.collect import CollectConfig, SessionResult, collect
 
 CURATED_VIEW = "curated"
 
@@ -97,19 +115,15 @@ class ExperimentResult:
 
 
 def collect_with_failures(root: Path, task: str, episodes: int, failure_rate: float, seed: int, image_size: int,
-                          cameras: tuple[str, ...], console: Any | None = None, notes: str = "") -> Any:
+                          cameras: tuple[str, ...], progress: Progress | None = None, notes: str = "") -> SessionResult:
     """Scripted collection into ``root`` with labelled, injected failures (real time, like an operator)."""
-    from teleforge.teleop.collect import CollectConfig, collect
-
     return collect(CollectConfig(dataset=root, device="scripted", task=task, episodes=episodes, headless=True, seed=seed,
                                  failure_rate=failure_rate, image_size=image_size, cameras=cameras, operator_id="experiment",
-                                 notes=notes or f"curation experiment, {task}"), console=console)
+                                 notes=notes or f"curation experiment, {task}"), progress=progress)
 
 
 def curate(root: Path, view_name: str = CURATED_VIEW) -> dict[str, Any]:
     """Metrics + the default rules → ``views/<view_name>.json``; returns kept/rejected, reasons and label scores."""
-    from teleforge.curation import MetricsConfig, compute_metrics, default_rules, diagnosis, filter_view, label_scores, save_view
-
     run = compute_metrics(root, MetricsConfig(images=True))
     rules = default_rules()
     view = filter_view(root, view_name, rules)
@@ -128,60 +142,57 @@ def curate(root: Path, view_name: str = CURATED_VIEW) -> dict[str, Any]:
 
 
 def _collection_seeds(root: Path) -> list[int]:
-    from teleforge.dataset import Dataset
-
-    return [int(e.seed) for e in Dataset.open(root).episodes if getattr(e, "seed", None) is not None]
+    return [int(e.seed) for e in Dataset.open(root).episodes if e.seed is not None]
 
 
-def run_experiment(cfg: ExperimentConfig, console: Any | None = None) -> ExperimentResult:
-    """Collect (or reuse), curate, fine-tune raw vs curated on the same budget, evaluate both on the same seeds."""
-    from teleforge.dataset import Dataset
-    from teleforge.train_adapter.checkpoint import load_policy
-    from teleforge.train_adapter.train import TrainConfig, train
+def run_experiment(cfg: ExperimentConfig, progress: Progress | None = None) -> ExperimentResult:
+    """Collect (or reuse), curate, fine-tune raw vs curated on the same budget, evaluate both on the same seeds.
 
+    Each phase is a message to ``progress``; collection, training and evaluation report their own tasks.
+    """
+    prog = or_null(progress)
     out = Path(cfg.out)
     root = out / "dataset"
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     have = len(Dataset.open(root).episode_ids) if (root / "catalog.parquet").exists() else 0
     if not (cfg.reuse and have >= cfg.episodes):
-        _say(console, f"[bold]collect[/] {cfg.episodes - have} scripted {cfg.task} episodes, ~{cfg.failure_rate:.0%} with injected failures")
+        prog.message(f"collect {cfg.episodes - have} scripted {cfg.task} episodes, ~{cfg.failure_rate:.0%} with injected failures")
         collect_with_failures(root, cfg.task, cfg.episodes - have, cfg.failure_rate, cfg.seed + have, cfg.image_size,
-                              cfg.cameras, console)
+                              cfg.cameras, prog)
     timings["collect"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     curation = curate(root)
     timings["curate"] = time.perf_counter() - t0
-    _say(console, f"[bold]curate[/] kept {curation['kept']}, rejected {curation['rejected']} "
+    prog.message(f"curate: kept {curation['kept']}, rejected {curation['rejected']} "
                   f"({', '.join(f'{k} {v}' for k, v in curation['reasons'].items()) or '-'})")
     if curation["kept"] == 0:
         raise EvalError("curation rejected every episode; collect more episodes or lower --failure-rate")
 
     ds = Dataset.open(root)
     steps_by_id = {e.episode_id: e.num_steps for e in ds.episodes}
-    from teleforge.curation import load_view
-
     kept = load_view(root, CURATED_VIEW).episodes
     train_seeds = _collection_seeds(root)
     arms = {
         "raw": Arm("raw", len(steps_by_id), int(sum(steps_by_id.values()))),
         "curated": Arm("curated", len(kept), int(sum(steps_by_id[i] for i in kept))),
     }
-    ecfg_common = dict(task=cfg.task, episodes=cfg.eval_episodes, seed_base=cfg.eval_seed_base, videos=cfg.videos,
-                       train_seeds=train_seeds)
+    eval_cfg = EvalConfig(task=cfg.task, episodes=cfg.eval_episodes, seed_base=cfg.eval_seed_base, videos=cfg.videos,
+                          train_seeds=train_seeds)  # the same held-out seeds for both arms
     for name, arm in arms.items():
         t0 = time.perf_counter()
-        _say(console, f"[bold]fine-tune[/] {name}: {arm.episodes} episodes, {cfg.train_steps} steps × batch {cfg.batch_size} from {cfg.init}")
-        tres = train(TrainConfig(data=str(root), view=None if name == "raw" else CURATED_VIEW, head=cfg.head, init=cfg.init,
+        prog.message(f"fine-tune {name}: {arm.episodes} episodes, {cfg.train_steps} steps × batch {cfg.batch_size} from {cfg.init}")
+        tres = training.train(training.TrainConfig(data=str(root), view=None if name == "raw" else CURATED_VIEW, head=cfg.head, init=cfg.init,
                                  steps=cfg.train_steps, batch_size=cfg.batch_size, time_budget_s=cfg.time_budget_s,
-                                 lr=cfg.lr, seed=cfg.train_seed, out=str(out / "runs" / name), workers=cfg.workers), console=console)
+                                 lr=cfg.lr, seed=cfg.train_seed, out=str(out / "runs" / name), workers=cfg.workers),
+                              progress=prog)
         arm.checkpoint = str(tres.checkpoint)
         arm.train_seconds = time.perf_counter() - t0
         timings[f"train {name}"] = arm.train_seconds
         t0 = time.perf_counter()
-        policy = load_policy(tres.checkpoint, head=cfg.head if cfg.head != "both" else None)
-        arm.eval = evaluate(policy, EvalConfig(out=out / "eval" / name, **ecfg_common), console=console)
+        policy = checkpoint.load_policy(tres.checkpoint, head=cfg.head if cfg.head != "both" else None)
+        arm.eval = evaluate(policy, replace(eval_cfg, out=out / "eval" / name), progress=prog)
         timings[f"eval {name}"] = time.perf_counter() - t0
 
     result = ExperimentResult(dataset=root, arms=arms, curation=curation,
@@ -193,34 +204,8 @@ def run_experiment(cfg: ExperimentConfig, console: Any | None = None) -> Experim
     return result
 
 
-def _say(console: Any | None, msg: str) -> None:
-    if console is not None:
-        console.print(msg)
-
-
-def experiment_table(result: ExperimentResult) -> Any:
-    """Raw vs curated, side by side."""
-    from rich.table import Table
-
-    t = Table(title="curation experiment: same fine-tune budget, same held-out seeds", title_justify="left")
-    for c in ("arm", "episodes", "steps", "success", "95% CI", "latency p50", "train time"):
-        t.add_column(c, justify="left" if c == "arm" else "right", no_wrap=True)
-    for a in result.arms.values():
-        ev = a.eval
-        lo, hi = ev.ci95 if ev else (float("nan"), float("nan"))
-        t.add_row(a.name, str(a.episodes), str(a.steps),
-                  f"[bold]{ev.success_rate:.0%}[/] ({ev.successes}/{len(ev.episodes)})" if ev else "-",
-                  f"{lo:.0%} – {hi:.0%}" if ev else "-",
-                  f"{ev.latency(50):.1f} ms" if ev else "-", f"{a.train_seconds:.0f} s")
-    if result.gain is not None:
-        t.caption = f"curated − raw: {100 * result.gain:+.0f} points"
-    return t
-
-
 def plot_arms(arms: dict[str, Arm], path: Path, title: str = "") -> Path:
     """A bar chart of success rate with Wilson 95 % intervals (OpenCV only: no plotting dependency)."""
-    import cv2
-
     w, h = 640, 420
     img = np.full((h, w, 3), 255, np.uint8)
     left, right, top, bottom = 70, 30, 50, 70
@@ -264,4 +249,4 @@ def plot_arms(arms: dict[str, Arm], path: Path, title: str = "") -> Path:
 
 
 __all__ = ["Arm", "CURATED_VIEW", "ExperimentConfig", "ExperimentResult", "collect_with_failures", "curate",
-           "experiment_table", "plot_arms", "run_experiment", "wilson_interval"]
+           "plot_arms", "run_experiment"]
