@@ -68,7 +68,7 @@ def test_unpacking_nested_ext_records_is_an_error_not_a_segfault():
         # a thread, like the server's: its stack is what the recursion overflowed
         "t = threading.Thread(target=go); t.start(); t.join()\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
     assert res.stdout.split("\n")[:3] == ["refused 3", "refused 200", "refused 2000"], res.stdout
 

@@ -119,7 +119,7 @@ def test_set_sim_state_refuses_bad_states_and_applies_nothing(rig):
     srv, remote = rig
     good = remote.get_sim_state()
     for bad in _state_variants(good):
-        msg = _untouched(srv, lambda: remote._call("call", {"name": "set_sim_state", "args": [bad]}))
+        msg = _untouched(srv, lambda bad=bad: remote._call("call", {"name": "set_sim_state", "args": [bad]}))
         assert "set_sim_state" in msg, msg
     remote.set_sim_state(good)  # a valid state is still applied
     assert np.array_equal(srv.robot.get_sim_state(), good)
@@ -194,6 +194,6 @@ def test_a_valid_int_or_list_action_from_another_client_is_accepted(rig):
 
 
 def test_robot_errors_are_still_robot_errors(rig):
-    srv, remote = rig
+    _, remote = rig
     with pytest.raises(RobotError):
         remote.reset("juggle", 0)

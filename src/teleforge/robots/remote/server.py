@@ -310,12 +310,12 @@ class RobotServer:
             # Every argument is checked before anything changes: the arm, its state, the watchdog.
             self._validate.arg_keys(method, args)
             if method in MOTION_METHODS:
-                call_args = self._validate.motion(method, args)
+                motion_args = self._validate.motion(method, args)
                 self._armed, self._holding, self._last_motion = True, False, now
                 if method == "act":
-                    return r.act(*call_args)
+                    return r.act(*motion_args)
                 if method == "act_joints":
-                    return r.act_joints(*call_args)
+                    return r.act_joints(*motion_args)
                 return r.hold()
             if method == "observe":
                 return r.observe()

@@ -11,7 +11,8 @@ targets and NaN grippers were all possible when the robot did its own checks).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ def name(value: Any, where: str, what: str) -> str:
 
 def seed(value: Any, where: str) -> int:
     if type(value) is not int or not 0 <= value <= MAX_SEED:
-        raise _refuse(where, f"seed must be an integer in [0, 2**63)", value)
+        raise _refuse(where, "seed must be an integer in [0, 2**63)", value)
     return value
 
 
