@@ -83,11 +83,11 @@ def test_raw_garbage_gets_an_error_reply_and_the_server_keeps_serving(serve, cli
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(srv.address)
     try:
-        sock.send(b"\x00\xffnot msgpack")
+        sock.send_multipart([b"", b"\x00\xffnot msgpack"])
         assert sock.poll(5000)
         reply = msgpack.unpackb(sock.recv())
         assert reply["ok"] is False and "unreadable" in reply["error"]["message"]
-        sock.send(msgpack.packb({"v": protocol.PROTOCOL_VERSION, "id": 1, "method": "teleport", "args": {}}))
+        sock.send_multipart([b"", msgpack.packb({"v": protocol.PROTOCOL_VERSION, "id": 1, "method": "teleport", "args": {}})])
         assert sock.poll(5000)
         reply = msgpack.unpackb(sock.recv())
         assert reply["error"]["type"] == "RemoteRobotError" and "unknown request 'teleport'" in reply["error"]["message"]
@@ -95,6 +95,55 @@ def test_raw_garbage_gets_an_error_reply_and_the_server_keeps_serving(serve, cli
         sock.close()
         ctx.term()
     assert clients(srv.address).ping() > 0
+
+
+def test_a_protocol_1_client_is_told_to_upgrade_without_its_message_being_read(serve, clients):
+    srv = serve(token="tok")
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(srv.address)
+    try:
+        # what a protocol-1 client sends: one msgpack frame with the token inside
+        sock.send(msgpack.packb({"v": 1, "id": 1, "client": "c", "token": "tok", "method": "ping", "args": {}}))
+        assert sock.poll(5000)
+        reply = msgpack.unpackb(sock.recv())
+    finally:
+        sock.close()
+        ctx.term()
+    # protocol-1 clients raise ProtocolVersionError on exactly this reply
+    assert reply["ok"] is False and reply["error"]["type"] == "ProtocolVersionError"
+    assert "same teleforge version" in reply["error"]["message"]
+    assert clients(srv.address, token="tok").ping() > 0
+
+
+def test_a_server_speaking_protocol_1_is_reported_as_a_version_error(clients):
+    # a protocol-1 server answers our two-frame request with an error carrying v=1
+    ctx = zmq.Context()
+    rep = ctx.socket(zmq.REP)
+    rep.setsockopt(zmq.LINGER, 0)
+    port = rep.bind_to_random_port("tcp://127.0.0.1")
+    remote = clients(f"tcp://127.0.0.1:{port}", timeout_s=5.0)
+    done = []
+
+    def old_server():
+        if rep.poll(5000):
+            rep.recv_multipart()
+            rep.send(msgpack.packb({"v": 1, "id": None, "ok": False, "wd": {},
+                                    "error": {"type": "RemoteRobotError", "message": "a request is one frame, got 2"}}))
+        done.append(True)
+
+    import threading
+
+    t = threading.Thread(target=old_server)
+    t.start()
+    try:
+        with pytest.raises(ProtocolVersionError, match="speaks robot protocol version 1"):
+            remote.ping()
+    finally:
+        t.join()
+        rep.close()
+        ctx.term()
 
 
 def test_port_in_use_is_a_clear_error(serve):

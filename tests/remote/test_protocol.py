@@ -9,7 +9,7 @@ from teleforge.robots.types import ActResult, ArraySpec, RobotState, TaskInfo
 
 
 def _roundtrip(x):
-    return protocol.unpack(protocol.pack({"x": x}))["x"]
+    return protocol.unpack(protocol.pack({"x": x}), protocol.REPLY_LIMITS)["x"]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "uint8", "bool"])
@@ -49,11 +49,31 @@ def test_garbage_and_unknown_types_are_clear_errors():
         protocol.pack({"x": np.array([object()])})
     forged = msgpack.ExtType(2, msgpack.packb(["os.system", {}]))
     with pytest.raises(RemoteRobotError, match="unknown record type"):
+        protocol.unpack(msgpack.packb({"x": forged}), protocol.REPLY_LIMITS)
+    with pytest.raises(RemoteRobotError, match="ext type 2 is not part"):  # requests never carry records
         protocol.unpack(msgpack.packb({"x": forged}))
 
 
+def test_unpacking_is_bounded_in_size_length_and_nesting():
+    big = msgpack.packb({"x": b"\0" * (protocol.MAX_REQUEST_BYTES + 1)})
+    with pytest.raises(RemoteRobotError, match="over this side's limit"):
+        protocol.unpack(big)
+    with pytest.raises(RemoteRobotError, match="exceeds max_array_len"):
+        protocol.unpack(msgpack.packb({"x": [0] * 100_000}))
+    with pytest.raises(RemoteRobotError, match="unreadable"):
+        protocol.unpack(b"\x91" * 100_000 + b"\xc0")  # 100k-deep arrays
+    # an array inside a record is fine; an ext inside an array's header or a record inside a record is not
+    arr = msgpack.ExtType(1, msgpack.packb(["<f8", [1], msgpack.ExtType(1, b"")]))
+    with pytest.raises(RemoteRobotError, match="nested msgpack ext"):
+        protocol.unpack(msgpack.packb({"x": arr}))
+    inner = protocol.pack({"s": ArraySpec((1,))})
+    rec = msgpack.ExtType(2, msgpack.packb(["TaskInfo", {"task": msgpack.unpackb(inner, ext_hook=msgpack.ExtType)["s"]}]))
+    with pytest.raises(RemoteRobotError, match="nested msgpack ext"):
+        protocol.unpack(msgpack.packb({"x": rec}), protocol.REPLY_LIMITS)
+
+
 def test_version_check_names_both_versions():
-    msg = protocol.request(1, "c", None, "ping", {})
+    msg = protocol.request(1, "c", "ping", {})
     protocol.check_version(msg, "client")
     msg["v"] = 99
     with pytest.raises(ProtocolVersionError, match=r"99.*speaks %d" % protocol.PROTOCOL_VERSION):

@@ -26,7 +26,15 @@ import zmq
 
 from teleforge import errors
 from teleforge.errors import ProtocolVersionError, RemoteRobotError, TeleforgeError
-from teleforge.robots.remote.protocol import DEFAULT_PORT, check_version, pack, request, unpack
+from teleforge.robots.remote.protocol import (
+    DEFAULT_PORT,
+    MAX_REPLY_BYTES,
+    REPLY_LIMITS,
+    check_version,
+    request,
+    request_frames,
+    unpack,
+)
 from teleforge.robots.types import ActResult, ArraySpec, RobotState, TaskInfo
 
 _SLOW_METHODS = frozenset({"connect", "call:reset", "call:set_sim_state"})
@@ -202,6 +210,7 @@ class RemoteRobot:
         if self._sock is None:
             s = self._ctx.socket(zmq.REQ)
             s.setsockopt(zmq.LINGER, 0)
+            s.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_BYTES)  # a server is trusted less than that
             s.connect(self.address)
             self._sock = s
         return self._sock
@@ -219,11 +228,11 @@ class RemoteRobot:
         with self._io:
             self._seq += 1
             req_id = self._seq
-            payload = pack(request(req_id, self.client_id, self._token, method, args or {}))
+            frames = request_frames(self._token, request(req_id, self.client_id, method, args or {}))
             sock = self._socket()
             t0 = time.monotonic_ns()
             try:
-                sock.send(payload)
+                sock.send_multipart(frames)
                 ready = sock.poll(int(timeout * 1000), zmq.POLLIN)
                 if not ready:
                     self._drop_socket()
@@ -239,11 +248,16 @@ class RemoteRobot:
             t1 = time.monotonic_ns()
         self._rtt.setdefault(key, deque(maxlen=100_000)).append(t1 - t0)
         self._last_mid_ns = (t0 + t1) // 2
-        msg = unpack(raw)
+        msg = unpack(raw, REPLY_LIMITS)
         err = msg.get("error") if msg.get("ok") is False else None
+        if not isinstance(err, (dict, type(None))):
+            raise RemoteRobotError(f"the robot server at {self.address} sent a malformed error reply")
         if err and err.get("type") == "ProtocolVersionError":
             raise ProtocolVersionError(str(err.get("message")))
         check_version(msg, f"robot server at {self.address}")
+        if err is not None and msg.get("id") is None:
+            # refused before its body was read (token, framing): REQ/REP lockstep says it is ours
+            raise _remote_error(err)
         if msg.get("id") != req_id:
             raise RemoteRobotError(f"the robot server answered request {msg.get('id')} to request {req_id}: restart the client")
         wd = msg.get("wd") or {}

@@ -6,6 +6,12 @@ trust the client: once the arm has been commanded to move, if no act/hold
 arrives within ``watchdog_s`` the server itself commands ``hold()`` every control
 period until a fresh command, a reset or a disconnect, and says so in every reply.
 It binds to loopback unless told otherwise and then insists on a token.
+
+Hostile traffic: the socket drops any frame over ``MAX_REQUEST_BYTES`` at the
+transport (the peer is disconnected, the bytes never reach this process's
+request loop), so bulk floods cannot queue ahead of the control path; the token
+frame is compared before the body is unpacked; unpacking is bounded; and every
+argument is checked against the robot's specs before the robot sees it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import zmq
 
 from teleforge.errors import (
     AuthError,
+    ProtocolVersionError,
     RemoteRobotError,
     RobotBusyError,
     RobotError,
@@ -33,6 +40,8 @@ from teleforge.errors import (
 from teleforge.robots.remote.protocol import (
     CORE_METHODS,
     DEFAULT_PORT,
+    MAX_REQUEST_BYTES,
+    MAX_TOKEN_BYTES,
     MOTION_METHODS,
     OPTIONAL_ATTRIBUTES,
     OPTIONAL_METHODS,
@@ -43,11 +52,16 @@ from teleforge.robots.remote.protocol import (
     pack,
     unpack,
 )
+from teleforge.robots.remote.validate import RequestValidator, name
 from teleforge.robots.types import Robot
 
 log = logging.getLogger(__name__)
 _REQUESTS: tuple[str, ...] = CORE_METHODS + ("ping", "spec", "call", "get")
 _MISSING = object()
+_MAX_CLIENT_ID = 128
+# A legitimate client has one request in flight; a few queued per peer is plenty,
+# and bounds what a flooding peer can park in this process's memory.
+_RCVHWM = 8
 
 
 def is_loopback(host: str) -> bool:
@@ -101,10 +115,13 @@ class RobotServer:
         self.methods = tuple(m for m in OPTIONAL_METHODS if callable(getattr(robot, m, None)))
         self.attributes = tuple(a for a in OPTIONAL_ATTRIBUTES if inspect.getattr_static(robot, a, _MISSING) is not _MISSING)
         self.stats = ServerStats()
+        self._validate = RequestValidator(robot)
 
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.REP)
         self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # larger frames: peer dropped, bytes unread
+        self._sock.setsockopt(zmq.RCVHWM, _RCVHWM)
         host = bind
         if ":" in bind.strip("[]"):  # IPv6 literal
             self._sock.setsockopt(zmq.IPV6, 1)
@@ -151,8 +168,8 @@ class RobotServer:
             while not self._stop.is_set():
                 if not poller.poll(50):
                     continue
-                frames = self._sock.recv_multipart()
-                reply = self._handle(frames)
+                frames, dropped = self._recv_request()
+                reply = self._handle(frames, dropped)
                 try:
                     out = pack(reply)
                 except Exception as exc:  # a result type the wire cannot carry: still answer (REP must)
@@ -195,22 +212,47 @@ class RobotServer:
         return self._holding
 
     # ---------------------------------------------------------------- requests
-    def _handle(self, frames: list[bytes]) -> dict[str, Any]:
+    def _recv_request(self) -> tuple[list[zmq.Frame], int]:
+        """The first two frames of one message, without copying; further frames are dropped unread."""
+        frames: list[zmq.Frame] = [self._sock.recv(copy=False)]
+        dropped = 0
+        while self._sock.getsockopt(zmq.RCVMORE):
+            frame = self._sock.recv(copy=False)
+            if len(frames) < 2:
+                frames.append(frame)
+            else:
+                dropped += 1
+        return frames, dropped
+
+    def _handle(self, frames: list[zmq.Frame], dropped: int = 0) -> dict[str, Any]:
         self.stats.requests += 1
         req_id: Any = None
         try:
-            if len(frames) != 1:
-                raise RemoteRobotError(f"a request is one frame, got {len(frames)}")
-            msg = unpack(frames[0])
+            if len(frames) == 1:
+                # Protocol 1 sent the token inside a single msgpack frame. Not unpacked:
+                # nothing from an unauthenticated peer is parsed.
+                raise ProtocolVersionError(
+                    f"the client sent a one-frame request (robot protocol 1 or not a teleforge client); this server speaks "
+                    f"robot protocol {PROTOCOL_VERSION}: install the same teleforge version on both machines"
+                )
+            if dropped:
+                raise RemoteRobotError(f"a request is 2 frames (token, body), got {2 + dropped}")
+            self._check_token(frames[0].buffer)
+            msg = unpack(frames[1].buffer)
             req_id = msg.get("id")
+            if req_id is not None and type(req_id) is not int:
+                req_id = None
+                raise RemoteRobotError("a request id must be an integer")
             check_version(msg, "client")
-            self._check_token(msg.get("token"))
             method = msg.get("method")
             args = msg.get("args") or {}
             if not isinstance(method, str) or not isinstance(args, dict):
                 raise RemoteRobotError("a request needs a method name and an argument map")
+            client = msg.get("client") or ""
+            if not isinstance(client, str) or len(client) > _MAX_CLIENT_ID:
+                raise RemoteRobotError(f"a client id is a string of at most {_MAX_CLIENT_ID} characters")
             wd_before = self._holding
-            result = self._dispatch(method, args, str(msg.get("client") or ""))
+            result = self._dispatch(method, args, client)
             return ok_reply(req_id, result, self._wd_report(wd_before))
         except TeleforgeError as exc:
             self.stats.errors += 1
@@ -221,10 +263,10 @@ class RobotServer:
             err = RemoteRobotError(f"the robot server failed: {type(exc).__name__}: {exc}")
             return error_reply(req_id, err, self._wd_report(self._holding))
 
-    def _check_token(self, token: Any) -> None:
+    def _check_token(self, token: memoryview) -> None:
         if self._token is None:
-            return
-        given = token.encode() if isinstance(token, str) else b""
+            return  # loopback without a token: whatever the client sends is ignored
+        given = bytes(token) if len(token) <= MAX_TOKEN_BYTES else b""
         if not hmac.compare_digest(given, self._token):
             raise AuthError("the robot server rejected the token: pass the one it was started with (--token / RemoteRobot(token=...))")
 
@@ -265,29 +307,33 @@ class RobotServer:
                 return None
             self._require_owner(client, now)
             r = self.robot
+            # Every argument is checked before anything changes: the arm, its state, the watchdog.
+            self._validate.arg_keys(method, args)
             if method in MOTION_METHODS:
+                motion_args = self._validate.motion(method, args)
                 self._armed, self._holding, self._last_motion = True, False, now
                 if method == "act":
-                    return r.act(args["action"])
+                    return r.act(*motion_args)
                 if method == "act_joints":
-                    return r.act_joints(args["joint_targets"], float(args["gripper"]))
+                    return r.act_joints(*motion_args)
                 return r.hold()
             if method == "observe":
                 return r.observe()
             if method == "call":
-                name = args.get("name")
-                if name not in self.methods:
+                fn = name(args.get("name"), "call", "name")
+                if fn not in self.methods:
                     raise RobotError(
-                        f"the robot behind this server ({r.name}) has no {name}(); it offers: {', '.join(self.methods) or 'nothing optional'}"
+                        f"the robot behind this server ({r.name}) has no {fn}(); it offers: {', '.join(self.methods) or 'nothing optional'}"
                     )
-                if name == "reset":  # a fresh scene is at rest: nothing to guard until the next command
+                call_args = self._validate.call(fn, args.get("args", []))
+                if fn == "reset":  # a fresh scene is at rest: nothing to guard until the next command
                     self._armed, self._holding = False, False
-                return getattr(r, name)(*args.get("args", ()))
+                return getattr(r, fn)(*call_args)
             if method == "get":
-                name = args.get("name")
-                if name not in self.attributes:
-                    raise RobotError(f"the robot behind this server ({r.name}) has no attribute {name!r}")
-                return getattr(r, name)
+                attr = name(args.get("name"), "get", "name")
+                if attr not in self.attributes:
+                    raise RobotError(f"the robot behind this server ({r.name}) has no attribute {attr!r}")
+                return getattr(r, attr)
         raise AssertionError(f"unhandled request {method!r}")  # pragma: no cover - _REQUESTS lists every branch
 
     def _claim(self, client: str, now: float) -> dict[str, Any]:
