@@ -59,8 +59,8 @@ def main() -> None:
         out["lerobot"] = f"missing: no validator venv at {args.lerobot_venv} (see VERIFY.md)"
         print(json.dumps(out))
         return
-    from teleforge.dataset.selection import select
     from teleforge.convert.lerobot import export_lerobot
+    from teleforge.dataset.selection import select
 
     with tempfile.TemporaryDirectory() as tmp:
         lr = Path(tmp) / "lerobot"

@@ -142,8 +142,8 @@ def lerobot_peer_run(source: Path, out: Path, streaming: bool) -> None:
     logging.disable(logging.WARNING)
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from teleforge.convert.native import native_arrays
     from teleforge.convert.lerobot.layout import EXTRA_COLUMNS, EXTRA_PREFIX, INDEX_FEATURES, features
+    from teleforge.convert.native import native_arrays
     from teleforge.dataset import Dataset
     from teleforge.dataset.images import decode_image
     from teleforge.dataset.schema import image_column

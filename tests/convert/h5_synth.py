@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from tests.dataset.synth import make_dataset, make_start, make_step
 
 from teleforge.dataset import EpisodeEnd, EpisodeWriter
-from tests.dataset.synth import make_dataset, make_start, make_step
 
 
 def build_dataset(root: Path, episodes: int = 3, steps: int = 12, cams: tuple[str, ...] = ("front", "wrist"),

@@ -51,8 +51,8 @@ def check_export(source: Path, out: Path, rng: np.random.Generator, **kw) -> dic
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
     from lerobot.datasets.utils import load_nested_dataset
 
-    from teleforge.convert.native import native_arrays
     from teleforge.convert.lerobot.writer import export_lerobot
+    from teleforge.convert.native import native_arrays
     from teleforge.dataset import Dataset
     from teleforge.dataset.schema import image_column
 
@@ -155,8 +155,8 @@ def check_export(source: Path, out: Path, rng: np.random.Generator, **kw) -> dic
 def check_import_of_lerobot_writer(tmp: Path, rng: np.random.Generator) -> dict:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from teleforge.convert.lerobot.layout import ACTION_NAMES, EE_STATE_NAMES
     from teleforge.convert.lerobot.importer import import_lerobot
+    from teleforge.convert.lerobot.layout import ACTION_NAMES, EE_STATE_NAMES
     from teleforge.dataset import Dataset
 
     h, w, fps = 48, 64, 10
@@ -229,8 +229,8 @@ def check_import_of_lerobot_images(tmp: Path, rng: np.random.Generator) -> dict:
     """lerobot's writer with use_videos=False: PNG images embedded in the data parquet."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from teleforge.convert.lerobot.layout import ACTION_NAMES
     from teleforge.convert.lerobot.importer import import_lerobot
+    from teleforge.convert.lerobot.layout import ACTION_NAMES
     from teleforge.dataset import Dataset
 
     feats = {"action": {"dtype": "float32", "shape": (7,), "names": ACTION_NAMES},

@@ -8,13 +8,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from tests.convert.h5_synth import build_dataset
 
 from teleforge.convert.hdf5.aloha import export_aloha, import_aloha
-from teleforge.dataset.selection import select
 from teleforge.convert.hdf5.robomimic import export_robomimic, import_robomimic
 from teleforge.dataset import Dataset
+from teleforge.dataset.selection import select
 from teleforge.errors import EpisodeNotFoundError, ExportError, ImportFormatError
-from tests.convert.h5_synth import build_dataset
 
 EXACT = ["action", "observation.state.joint_pos", "observation.state.joint_vel", "observation.state.ee_pos",
          "observation.state.ee_quat", "observation.state.gripper", "target.joint_pos", "target.ee_pos",

@@ -9,14 +9,14 @@ import datasets
 import numpy as np
 import pytest
 import typer
+from tests.convert.h5_synth import build_dataset, write_view
 from typer.testing import CliRunner
 
 from teleforge.cli.formats import register_export_commands
-from teleforge.dataset.selection import select
 from teleforge.convert.hf.export import export_hf
 from teleforge.dataset import Dataset
+from teleforge.dataset.selection import select
 from teleforge.errors import EpisodeNotFoundError, ExportError
-from tests.convert.h5_synth import build_dataset, write_view
 
 
 @pytest.fixture

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import datasets
 import huggingface_hub.constants
 import pytest
 import typer
+from tests.convert.h5_synth import build_dataset, write_view
+from tests.convert.hf_fake_hub import FakeHub
 from typer.testing import CliRunner
 
 from teleforge.cli.formats import push_cmd
 from teleforge.convert.card import parse_card_header, render_card, size_category
-from teleforge.convert.manifest import read_export_manifest
-from teleforge.dataset.selection import select
 from teleforge.convert.hf.export import export_hf
 from teleforge.convert.hf.hub import push_export, write_card
+from teleforge.convert.manifest import read_export_manifest
+from teleforge.dataset.selection import select
 from teleforge.errors import ExportError, HubError
-from tests.convert.h5_synth import build_dataset, write_view
-from tests.convert.hf_fake_hub import FakeHub
 
 
 @pytest.fixture

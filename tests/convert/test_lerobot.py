@@ -16,18 +16,18 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import typer
+from tests.convert.h5_synth import build_dataset
 from typer.testing import CliRunner
 
 from teleforge.cli.formats import import_app, register_export_commands
-from teleforge.dataset.selection import select
 from teleforge.convert.hdf5.common import dense_frames
+from teleforge.convert.lerobot.importer import import_lerobot
 from teleforge.convert.lerobot.stats import StatsAggregator, vector_stats
 from teleforge.convert.lerobot.writer import export_lerobot
-from teleforge.convert.lerobot.importer import import_lerobot
-from teleforge.dataset.views import View, save_view
 from teleforge.dataset import Dataset
+from teleforge.dataset.selection import select
+from teleforge.dataset.views import View, save_view
 from teleforge.errors import EpisodeNotFoundError, ExportError, ImportFormatError, PartialExportError
-from tests.convert.h5_synth import build_dataset
 
 EXACT = ["action", "observation.state.joint_pos", "observation.state.joint_vel", "observation.state.ee_pos",
          "observation.state.ee_quat", "observation.state.gripper", "target.joint_pos", "target.ee_pos",

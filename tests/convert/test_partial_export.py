@@ -13,15 +13,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from tests.convert.h5_synth import build_dataset, write_view
 
 from teleforge.convert import RldsExportConfig, RldsReader, export_rlds
 from teleforge.convert.hdf5.aloha import export_aloha
-from teleforge.dataset.selection import select
-from teleforge.convert.hf.export import export_hf
 from teleforge.convert.hdf5.robomimic import export_robomimic
+from teleforge.convert.hf.export import export_hf
 from teleforge.dataset import Dataset
+from teleforge.dataset.selection import select
 from teleforge.errors import ExportError, MissingEpisodesError, PartialExportError
-from tests.convert.h5_synth import build_dataset, write_view
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,10 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth_rlds import make_synthetic_dataset  # noqa: E402
+from tests.convert.h5_synth import write_view  # noqa: E402
 
 from teleforge.convert import RldsExportConfig, RldsReader, export_rlds  # noqa: E402
 from teleforge.convert.rlds.example_proto import encode_example  # noqa: E402
-from teleforge.spec import NATIVE_COLUMN_NAMES as NATIVE_COLUMNS  # noqa: E402
 from teleforge.convert.rlds.features import FeatureSpec, features_json  # noqa: E402
 from teleforge.convert.rlds.importer import import_rlds  # noqa: E402
 from teleforge.convert.rlds.tfrecord import TFRecordWriter  # noqa: E402
@@ -22,7 +22,7 @@ from teleforge.dataset import Dataset  # noqa: E402
 from teleforge.dataset.images import encode_image  # noqa: E402
 from teleforge.dataset.schema import CameraConfig, image_column  # noqa: E402
 from teleforge.errors import CorruptRecordError, ImportFormatError, MissingEpisodesError  # noqa: E402
-from tests.convert.h5_synth import write_view  # noqa: E402
+from teleforge.spec import NATIVE_COLUMN_NAMES as NATIVE_COLUMNS  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from teleforge.curation import (
     set_deleted,
 )
 from teleforge.curation.rules import Rule
-from teleforge.dataset import rebuild_catalog, read_catalog
+from teleforge.dataset import read_catalog, rebuild_catalog
 from teleforge.errors import CurationError, RuleError
 
 

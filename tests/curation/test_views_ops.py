@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from teleforge.curation import (
@@ -152,8 +153,7 @@ def test_view_json_has_the_documented_fields(mixed: Path) -> None:
     assert {"format", "name", "episodes", "trims", "rejected", "rules", "rules_hash", "catalog_version", "parent"} <= set(d)
 
 
-def _traj_table(ee: np.ndarray, grip: np.ndarray) -> "pa.Table":
-    import pyarrow as pa
+def _traj_table(ee: np.ndarray, grip: np.ndarray) -> pa.Table:
 
     act = np.zeros((len(ee), 7), np.float32)
     act[:, 6] = grip

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from teleforge.dataset.views import View, save_view  # noqa: E402
 from teleforge.dataset import Dataset  # noqa: E402
+from teleforge.dataset.views import View, save_view  # noqa: E402
 from teleforge.errors import TrainError  # noqa: E402
 from teleforge.train_adapter.data import ChunkSampler, load_episodes, select_episodes, split_data_arg  # noqa: E402
 

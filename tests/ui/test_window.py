@@ -18,9 +18,9 @@ from teleforge.teleop.hud import HudState  # noqa: E402
 from teleforge.teleop.window import (  # noqa: E402
     AMBER,
     DIM,
-    TEXT,
     GREEN,
     RED,
+    TEXT,
     OperatorWindow,
     age_colour,
     format_elapsed,

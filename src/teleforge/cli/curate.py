@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from teleforge.errors import CurationError, TeleforgeError
 from teleforge.cli.render import fail
+from teleforge.errors import CurationError, TeleforgeError
 
 curate_app = typer.Typer(
     name="curate",

@@ -12,8 +12,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from teleforge.errors import TeleforgeError
 from teleforge.cli.render import fail
+from teleforge.errors import TeleforgeError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -44,8 +44,8 @@ def register_export_commands(export_app: typer.Typer) -> None:
     def export_hf_cmd(dataset: Path = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder (save_to_disk layout)."),
                       episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW, overwrite: bool = _OVERWRITE) -> None:
         """Export to a Hugging Face `datasets` folder (load with datasets.load_from_disk)."""
-        from teleforge.dataset.selection import select
         from teleforge.convert.hf import export_hf
+        from teleforge.dataset.selection import select
 
         try:
             r = export_hf(select(dataset, _ids(episodes), view), out, overwrite=overwrite)
@@ -59,8 +59,8 @@ def register_export_commands(export_app: typer.Typer) -> None:
                              valid_fraction: float = typer.Option(0.0, help="Write mask/train and mask/valid with this share of demos in valid."),
                              overwrite: bool = _OVERWRITE) -> None:
         """Export to one robomimic HDF5 file (data/demo_N/{actions,obs/...})."""
-        from teleforge.dataset.selection import select
         from teleforge.convert.hdf5 import export_robomimic
+        from teleforge.dataset.selection import select
 
         try:
             r = export_robomimic(select(dataset, _ids(episodes), view), out, valid_fraction=valid_fraction, overwrite=overwrite)
@@ -92,8 +92,8 @@ def register_export_commands(export_app: typer.Typer) -> None:
                            overwrite: bool = _OVERWRITE) -> None:
         """Export to LeRobot v3.0 (load with LeRobotDataset(repo_id, root=OUT))."""
         from teleforge.cli.progress import make_progress
-        from teleforge.dataset.selection import select
         from teleforge.convert.lerobot import export_lerobot
+        from teleforge.dataset.selection import select
 
         try:
             src = select(dataset, _ids(episodes), view)

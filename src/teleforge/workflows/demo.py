@@ -21,11 +21,11 @@ from typing import Any, Callable
 # train and load_policy are called through their modules, so a test can stand in for training.
 import teleforge.train_adapter.checkpoint as checkpoint
 import teleforge.train_adapter.train as training
-from teleforge.dataset.selection import select
 from teleforge.convert.lerobot import export_lerobot
 from teleforge.convert.rlds import RldsExportConfig, export_rlds
 from teleforge.curation import build_report
 from teleforge.dataset import Dataset, summarize
+from teleforge.dataset.selection import select
 from teleforge.errors import TeleforgeError
 from teleforge.progress import Progress, or_null
 from teleforge.train_adapter.eval import EvalConfig, EvalResult, evaluate

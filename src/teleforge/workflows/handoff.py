@@ -23,10 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from teleforge.dataset.selection import ExportSource, select
 from teleforge.convert.lerobot import export_lerobot
-from teleforge.convert.rlds import RldsExportConfig, camera_keys, export_rlds
-from teleforge.convert.rlds import dataset_statistics, write_statistics
+from teleforge.convert.rlds import RldsExportConfig, camera_keys, dataset_statistics, export_rlds, write_statistics
+from teleforge.dataset.selection import ExportSource, select
 from teleforge.errors import HandoffError
 from teleforge.progress import Progress, or_null
 
