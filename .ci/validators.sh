@@ -13,7 +13,8 @@
 #                   with dlimp on PYTHONPATH (src/dlimp-*, see below)
 #
 # Writes "$CACHE/validators.env" (shell variables naming each python and source path) for
-# tests/consumers/run_all.sh. Prints one line per venv: build seconds and size.
+# the consumer checks (tests/consumers/README.md). Prints one line per venv: seconds taken
+# (and its size with TELEFORGE_CI_SIZES=1).
 # Usage: .ci/validators.sh [--only NAME]...   (NAME: lerobot lerobot21 robomimic act tfds dlimp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,8 +34,10 @@ done
 want() { [ ${#ONLY[@]} -eq 0 ] && return 0; local n; for n in "${ONLY[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
 
 purelib() { "$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
-report() {  # name venv seconds
-  echo "[validators] $1: $(du -sh "$2" 2>/dev/null | cut -f1) at $2, ready in $3 s"
+report() {  # name venv seconds (du over the 6 GB torch venv takes seconds: sizes on request)
+  local size=""
+  [ -n "${TELEFORGE_CI_SIZES:-}" ] && size=" ($(du -sh "$2" 2>/dev/null | cut -f1))"
+  echo "[validators] $1: $2$size ready in $3 s"
 }
 # A venv that sees venv-lerobot's packages (torch, numpy, ...) after its own.
 shared_venv() {
