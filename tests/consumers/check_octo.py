@@ -1,0 +1,71 @@
+"""Octo (241fb35) reads an RLDS export/handoff with its own make_single_dataset and yields a batch.
+
+Usage: PY_TFDS check_octo.py RLDS_ROOT NAME NATIVE_DATASET --octo-src SRC --dlimp-src DLIMP
+       [--dataset-kwargs FILE.json]   (a handoff's dataset_kwargs, used verbatim; else the ones below)
+Checks: make_single_dataset (octo/data/dataset.py:458) with `bounds` normalisation, which reads the
+statistics' p01/p99 (octo/data/utils/data_utils.py:269-283); batch shapes; actions after undoing the
+normalisation vs the native reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+
+from _common import read_native, run
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("rlds_root")
+    p.add_argument("name")
+    p.add_argument("native")
+    p.add_argument("--octo-src", required=True)
+    p.add_argument("--dlimp-src", required=True)
+    p.add_argument("--dataset-kwargs")
+    a = p.parse_args()
+
+    def body(r: dict) -> None:
+        sys.path[:0] = [a.dlimp_src, a.octo_src]
+        if "huggingface_hub" not in sys.modules:  # only task augmentation uses it
+            try:
+                import huggingface_hub  # noqa: F401
+            except ImportError:
+                sys.modules["huggingface_hub"] = types.SimpleNamespace(hf_hub_download=None)
+        from octo.data.dataset import make_single_dataset
+
+        if a.dataset_kwargs:
+            kw = json.loads(Path(a.dataset_kwargs).read_text())
+        else:
+            kw = dict(name=a.name, data_dir=a.rlds_root,
+                      image_obs_keys={"primary": "image", "wrist": "wrist_image"},
+                      proprio_obs_key="state", language_key="language_instruction",
+                      action_proprio_normalization_type="bounds",
+                      action_normalization_mask=[True] * 6 + [False])
+        r["dataset_kwargs"] = {k: v for k, v in kw.items() if k != "data_dir"}
+        ds = make_single_dataset(kw, train=True,
+                                 traj_transform_kwargs=dict(window_size=2, action_horizon=4),
+                                 frame_transform_kwargs=dict(resize_size={"primary": (256, 256), "wrist": (128, 128)}))
+        stats = ds.dataset_statistics
+        r["statistics_keys"] = sorted(stats["action"])
+        traj = next(ds.iterator())
+        r["traj"] = {"action": list(traj["action"].shape),
+                     "observation": {k: list(v.shape) for k, v in traj["observation"].items() if hasattr(v, "shape")}}
+        act = traj["action"][:, 0, 0, :]  # (T, window, horizon, 7) -> current step
+        lo, hi = np.asarray(stats["action"]["p01"]), np.asarray(stats["action"]["p99"])
+        mask = np.asarray(kw.get("action_normalization_mask", [True] * act.shape[-1]))
+        undone = np.where(mask, (act + 1) / 2 * (hi - lo + 1e-8) + lo, act)
+        native = np.concatenate([e["action"] for e in read_native(a.native)])
+        d = np.abs(undone[:, None, :6] - native[None, :, :6]).max(-1).min(-1)
+        r["action_vs_native_max_abs_unclipped"] = float(d[(np.abs(act[:, :6]) < 1).all(1)].max())
+
+    run("octo", body)
+
+
+if __name__ == "__main__":
+    main()
