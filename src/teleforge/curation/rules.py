@@ -68,8 +68,9 @@ class _Parser:
 
     def parse(self) -> tuple:
         node = self.or_()
-        if self.peek() is not None:
-            raise RuleError(f"rule {self.expr!r}: unexpected {self.peek()[1]!r}; join comparisons with 'and' / 'or'")
+        extra = self.peek()
+        if extra is not None:
+            raise RuleError(f"rule {self.expr!r}: unexpected {extra[1]!r}; join comparisons with 'and' / 'or'")
         return node
 
     def or_(self) -> tuple:
