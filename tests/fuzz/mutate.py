@@ -441,8 +441,12 @@ def _shard(path: Path, op: str, arg: Any) -> None:
     md[META_START] = json.dumps(start).encode()
     schema = schema.with_metadata(md)
     table = table.replace_schema_metadata(md)
-    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_stream(f, schema) as w:
+    # The shard is memory-mapped by read_shard: write a new file and rename it over the old one
+    # (truncating a mapped file would SIGBUS this process).
+    tmp = path.with_name(path.name + ".fuzz-tmp")
+    with pa.OSFile(str(tmp), "wb") as f, pa.ipc.new_stream(f, schema) as w:
         for b in table.to_batches():
             w.write_batch(b)
-        w.write_batch(schema.empty_table().to_batches()[0] if False else pa.RecordBatch.from_pylist([], schema=schema),
-                      custom_metadata={META_END: json.dumps(end).encode()})
+        w.write_batch(pa.RecordBatch.from_pylist([], schema=schema), custom_metadata={META_END: json.dumps(end).encode()})
+    del c, table
+    tmp.replace(path)
