@@ -19,6 +19,12 @@ from teleforge.errors import CorruptShardError, DatasetError
 OUTCOMES = ("success", "failure", "unknown")
 """Outcomes an episode can have (the writer refuses any other)."""
 
+REQUIRED_CATALOG_COLUMNS = (
+    "episode_id", "file", "task", "instruction", "robot_embodiment", "seed", "device", "operator_id",
+    "session_id", "outcome", "num_steps", "duration_s", "start_ns", "recovered",
+)
+"""Catalog columns every reader needs (the others have defaults)."""
+
 MAX_FPS = 10_000.0
 MAX_JOINTS = 64
 MAX_FRAME_SIDE = 16_384  # pixels; larger frames are a corrupt header, not a camera
@@ -134,7 +140,9 @@ def check_catalog(table: pa.Table, root: Path) -> pa.Table:
         return table
     for f in CATALOG_SCHEMA:
         if f.name not in table.column_names:
-            raise DatasetError(f"{path}: column {f.name!r} is missing; {hint}")
+            if f.name in REQUIRED_CATALOG_COLUMNS:
+                raise DatasetError(f"{path}: column {f.name!r} is missing; {hint}")
+            continue  # written by a later teleforge 1.x; EpisodeInfo has a default
         t = table.schema.field(f.name).type
         if t != f.type and not pa.types.is_null(t):
             raise DatasetError(f"{path}: column {f.name!r} has type {t}, expected {f.type}; {hint}")

@@ -111,7 +111,10 @@ def read_tasks(root: Path) -> dict[int, str]:
     if "task_index" not in table.column_names or not names:
         raise ImportFormatError(f"{path} has columns {table.column_names}; expected task_index and the task text")
     col = "task" if "task" in names else names[0]
-    tasks = dict(zip(table.column("task_index").to_pylist(), table.column(col).to_pylist()))
+    try:
+        tasks = dict(zip(table.column("task_index").to_pylist(), table.column(col).to_pylist()))
+    except (pa.ArrowException, UnicodeDecodeError) as exc:
+        raise ImportFormatError(f"{path}: cannot read ({exc}); re-download or re-export the dataset") from exc
     if not all(isinstance(k, int) and isinstance(v, str) for k, v in tasks.items()):
         raise ImportFormatError(f"{path}: task_index must be integers and {col!r} text; re-download the dataset")
     return tasks
@@ -126,13 +129,13 @@ def read_episodes(root: Path) -> list[dict[str, Any]]:
     for f in files:
         try:
             cols = [c for c in pq.read_schema(f).names if not c.startswith("stats/")]
-            rows += pq.read_table(f, columns=cols).to_pylist()
-        except (OSError, pa.ArrowException) as exc:
+            rows += [dict(r, _meta_file=str(f)) for r in pq.read_table(f, columns=cols).to_pylist()]
+        except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
             raise ImportFormatError(f"{f}: cannot read ({exc}); re-download or re-export the dataset") from exc
     need = ("episode_index", "data/chunk_index", "data/file_index")
     for r in rows:
         if any(not isinstance(r.get(k), int) or isinstance(r.get(k), bool) or r[k] < 0 for k in need):
-            raise ImportFormatError(f"{root}/meta/episodes: a row lacks integer {', '.join(need)} "
+            raise ImportFormatError(f"{r['_meta_file']}: a row lacks integer {', '.join(need)} "
                                     f"({ {k: r.get(k) for k in need} }); re-download or re-export the dataset")
     return sorted(rows, key=lambda r: r["episode_index"])
 
@@ -261,9 +264,11 @@ def import_lerobot(
     try:
         for r in rows:
             e = int(r["episode_index"])
+            files = r["_meta_file"]
             try:
                 dpath = _source_path(root, info["data_path"], f"{root}/meta/info.json data_path",
                                      chunk_index=r["data/chunk_index"], file_index=r["data/file_index"])
+                files = f"{r['_meta_file']} and {dpath}"
                 if cur[0] != dpath:
                     try:
                         cur = (dpath, pq.read_table(dpath, columns=data_cols))
@@ -338,7 +343,7 @@ def import_lerobot(
                 native_task = task or r.get("teleforge/task") or re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:64]
                 outcome = r.get("teleforge/outcome") or ("success" if "success" in cols and cols["success"].any() else "unknown")
                 if outcome not in ("success", "failure", "unknown"):
-                    raise ImportFormatError(f"{root}/meta/episodes: episode {e} has outcome {outcome!r}, not success, "
+                    raise ImportFormatError(f"{r['_meta_file']}: episode {e} has outcome {outcome!r}, not success, "
                                             "failure or unknown; re-export the dataset")
                 extras: dict[str, Any] = {"source": str(root), "lerobot_episode_index": e}
                 if r.get("teleforge/episode_id") is not None:
@@ -350,7 +355,7 @@ def import_lerobot(
                 ids.append(write_native_episode(Path(dataset), spec, imported))
                 steps += t
             except (KeyError, ValueError, TypeError, IndexError, AttributeError, pa.ArrowException) as exc:
-                raise ImportFormatError(f"{root}: episode {e} does not match its metadata ({exc!r}); "
+                raise ImportFormatError(f"{files}: episode {e} does not match its metadata ({exc!r}); "
                                         "re-download or re-export the dataset") from exc
     finally:
         for rd in readers.values():
