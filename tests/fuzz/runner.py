@@ -9,7 +9,7 @@ but the message does not name the file: OK, listed), ``valid`` (accepted, oracle
 ``undetected`` (accepted, finite values differ from the seed: needs a checksum),
 ``traceback``, ``wrong``, ``hang``, ``crash`` (FAIL), ``skip`` (mutation not applicable).
 
-    python -m tests.fuzz.runner -n 1500 --seed 0 [--json out.json] [--timeout 20]
+    python -m tests.fuzz.runner -n 1500 --seed 0 [--json out.json] [--timeout 60]
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ class _Worker:
                 self.kill()
 
 
-def run(n: int, rng_seed: int = 0, timeout: float = 20.0, seeds_dir: Path | None = None,
+def run(n: int, rng_seed: int = 0, timeout: float = 60.0, seeds_dir: Path | None = None,
         progress: bool = False) -> list[dict[str, Any]]:
     """Build seeds, sample ``n`` cases and run them; returns one result dict per case."""
     from tests.fuzz.mutate import enumerate_cases, sample
@@ -205,7 +205,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--timeout", type=float, default=20.0)
+    ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--seeds", type=Path)
     ap.add_argument("--worker", action="store_true")

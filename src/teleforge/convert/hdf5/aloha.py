@@ -28,10 +28,10 @@ import numpy as np
 from teleforge.convert.hdf5.common import attr_text, dense_frames, open_h5, read_array
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.native import (
-    check_fps,
-    check_joints,
     ImportedEpisode,
     ImportReport,
+    check_fps,
+    check_joints,
     native_arrays,
     write_native_episode,
 )

@@ -27,10 +27,10 @@ from teleforge.convert.hdf5.common import attr_text, dense_frames, open_h5, read
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.native import (
     DEFAULT_N_JOINTS,
-    check_fps,
-    check_joints,
     ImportedEpisode,
     ImportReport,
+    check_fps,
+    check_joints,
     native_arrays,
     write_native_episode,
 )

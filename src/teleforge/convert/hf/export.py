@@ -25,8 +25,8 @@ from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.staging import stage_output
 from teleforge.dataset.schema import DatasetSpec, image_column, step_fields
 from teleforge.dataset.selection import ExportSource
-from teleforge.spec import ACTION_NAMES
 from teleforge.errors import ExportError
+from teleforge.spec import ACTION_NAMES
 
 PREVIEW = "preview.jpg"
 _DROP = ("step",)  # becomes frame_index
