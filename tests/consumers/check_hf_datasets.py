@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from _common import decode_jpeg, psnr, read_native, run
 
 

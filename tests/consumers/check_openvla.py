@@ -21,7 +21,6 @@ import types
 from pathlib import Path
 
 import numpy as np
-
 from _common import read_native, run
 
 

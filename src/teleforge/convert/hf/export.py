@@ -25,6 +25,7 @@ from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.staging import stage_output
 from teleforge.dataset.schema import DatasetSpec, image_column, step_fields
 from teleforge.dataset.selection import ExportSource
+from teleforge.errors import ExportError
 from teleforge.spec import ACTION_NAMES
 
 PREVIEW = "preview.jpg"
@@ -171,4 +172,9 @@ def load_hf(folder: Path | str) -> Any:
     """``datasets.load_from_disk`` on an export (the reader for tests and for users)."""
     import datasets  # lazy: `datasets` takes seconds to import
 
-    return datasets.load_from_disk(str(folder))
+    folder = Path(folder)
+    try:
+        return datasets.load_from_disk(str(folder))
+    except Exception as exc:  # noqa: BLE001 - `datasets` raises anything from OSError to KeyError on a damaged folder
+        raise ExportError(f"{folder} is not a loadable HF datasets folder ({type(exc).__name__}: {str(exc)[:200]}); "
+                          "re-export it with `teleforge export hf ... --overwrite`") from exc
