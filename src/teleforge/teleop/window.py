@@ -327,7 +327,7 @@ class OperatorWindow:
             screen.blit(clock, (cx, cy - clock.get_height() // 2))
             left = remaining_s(hud)
             if left is not None:
-                colour = countdown_colour(left)
+                colour = countdown_colour(left, float(hud.time_limit_s or 60.0))
                 label = self._text(f"{math.ceil(left):.0f} s left", "bold", colour)
                 screen.blit(label, (x + w - label.get_width() - 12, cy - label.get_height() // 2 - 2))
                 frac = left / hud.time_limit_s if hud.time_limit_s else 0.0
@@ -684,11 +684,12 @@ def remaining_s(hud: HudState) -> float | None:
     return max(0.0, float(hud.time_limit_s) - float(hud.elapsed_s))
 
 
-def countdown_colour(left_s: float) -> tuple[int, int, int]:
-    """Plain text with time to spare, amber within WARN_LEFT_S, red within URGENT_LEFT_S."""
-    if left_s <= URGENT_LEFT_S:
+def countdown_colour(left_s: float, limit_s: float = 60.0) -> tuple[int, int, int]:
+    """Plain text with time to spare, amber within WARN_LEFT_S, red within URGENT_LEFT_S
+    (a third and a seventh of the limit for limits too short for those)."""
+    if left_s <= min(URGENT_LEFT_S, limit_s / 7):
         return RED
-    return AMBER if left_s <= WARN_LEFT_S else TEXT
+    return AMBER if left_s <= min(WARN_LEFT_S, limit_s / 3) else TEXT
 
 
 def desktop_size(pg: Any) -> tuple[int, int] | None:
