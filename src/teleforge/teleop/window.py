@@ -619,7 +619,7 @@ class OperatorWindow:
         if card.verdict:
             v = self._text(self._fit(card.verdict, "body", w - 40), "body", level_colour.get(card.verdict_level, TEXT))
             screen.blit(v, (x + 20, y + ch - 60))
-        keys = "   ".join(f"{k}: {a}" for k, a in card.keys)
+        keys = "   ·   ".join(f"{k} {a}" for k, a in card.keys)
         if keys:
             screen.blit(self._text(self._fit(keys, "small", w - 40), "small", ACCENT), (x + 20, y + ch - 28))
 
