@@ -562,8 +562,9 @@ class OperatorWindow:
         pg.draw.rect(screen, PANEL, (x, y, w, h), border_radius=8)
         if hud.safety == "hold" and hud.safety_reason:  # the pill may be short: the whole reason here
             pg.draw.rect(screen, AMBER, (x, y, 6, h), border_top_left_radius=8, border_bottom_left_radius=8)
-            msg = self._text(self._fit(f"HOLD: {hud.safety_reason}", "body", w - 40), "body", AMBER)
-            screen.blit(msg, (x + 20, y + (h - msg.get_height()) // 2))
+            for i, line in enumerate(lines := self.hold_lines(hud.safety_reason)):
+                surf = self._text(line, "body" if len(lines) == 1 else "small", AMBER)
+                screen.blit(surf, (x + 20, y + (h - surf.get_height() * len(lines)) // 2 + i * surf.get_height()))
             return
         if not self._message:
             return
@@ -573,6 +574,14 @@ class OperatorWindow:
             pg.draw.rect(screen, ACCENT, (x, y, 6, h), border_top_left_radius=8, border_bottom_left_radius=8)
         msg = self._text(self._fit(self._message, "body", w - 40), "body", colour)
         screen.blit(msg, (x + 20, y + (h - msg.get_height()) // 2))
+
+    def hold_lines(self, reason: str) -> list[str]:
+        """The HOLD reason as the message bar shows it: one body line, or two small ones when longer."""
+        w = self.layout.footer[2] - 40
+        text = f"HOLD: {reason}"
+        if self._fonts["body"].size(text)[0] <= w:
+            return [text]
+        return self._wrap(text, "small", w, 2)
 
     # ------------------------------------------------------------ overlays
     def _draw_card(self, card: QualityCard) -> None:
