@@ -22,9 +22,9 @@ from teleforge.robots.sim_cameras import SimCameraRig
 from teleforge.robots.sim_robot import SimRobot, scene_camera_pose
 from teleforge.robots.tasks import get_task
 from teleforge.robots.types import CameraSpec
-from teleforge.teleop.devices.registry import make_device as make_hw
 from teleforge.teleop.command import is_autonomous
 from teleforge.teleop.control_frame import camera_yaw
+from teleforge.teleop.devices.registry import make_device as make_hw
 from teleforge.teleop.expert_device import ExpertDevice
 from teleforge.teleop.safety import SafetyConfig, SafetyGuard
 from teleforge.teleop.session import CollectionSession, EpisodeResult, SessionConfig, SessionResult
