@@ -67,6 +67,31 @@ def session_report(console: Console, result: Any, dataset: Path) -> None:
     console.print("outcomes: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     if result.aborted:
         console.print(f"[yellow]session ended early: {result.aborted}[/]")
+    operator_summary(console, getattr(result, "operator_summary", None))
+
+
+def operator_summary(console: Console, s: dict[str, Any] | None) -> None:
+    """The per-operator lines at the end of `collect`: what was kept, how well, how fast."""
+    if not s:
+        return
+    kept = s.get("episodes_kept", 0)
+
+    def med(key: str, fmt: str) -> str:
+        v = s.get(key)
+        return "-" if v is None else fmt.format(v)
+
+    per = s.get("time_per_kept_episode_s")
+    console.print(
+        f"operator {s.get('operator_id')}: {kept} kept ({s.get('success', 0)} success, {s.get('failure', 0)} failure, "
+        f"{s.get('unknown', 0)} unknown), {s.get('episodes_discarded', 0)} discarded; "
+        f"{s.get('pass_default_rules', 0)}/{kept} pass the default curation rules; "
+        f"{s.get('label_disagreements', 0)} label/check disagreements"
+    )
+    console.print(
+        f"  median duration {med('median_duration', '{:.1f} s')}, idle {med('median_idle_fraction', '{:.0%}')}, "
+        f"jerk {med('median_action_jerk_rms', '{:.0f}')} m/s^3, path {med('median_path_length_m', '{:.2f} m')}; "
+        f"time per kept episode {'-' if per is None else f'{per:.0f} s'}"
+    )
 
 
 def info_summary(console: Console, s: dict[str, Any]) -> None:

@@ -328,6 +328,12 @@ kind = "dropped_object"
 description = "grasped, released, then stopped, and the task failed"
 
 [[rule]]
+name = "label_disagrees"
+when = "label_disagrees == 1"
+kind = "label"
+description = "the operator's label and the robot's success check disagree"
+
+[[rule]]
 name = "timeout"
 when = "time_limit_frac >= 0.98"
 kind = "timeout"

@@ -72,12 +72,24 @@ def effective_rows(table: pa.Table) -> list[dict[str, Any]]:
         r["is_success"] = 1 if r.get("outcome") == "success" else 0
         r["instruction_present"] = 1 if str(r.get("instruction") or "").strip() else 0
         r["labels"] = json_field(r.get("labels")) if isinstance(r.get("labels"), str) else (r.get("labels") or {})
+        r["label_disagrees"] = _label_disagrees(r["labels"], r.get("outcome"))
         extras = json_field(r.get("extras")) if isinstance(r.get("extras"), str) else (r.get("extras") or {})
         limit = extras.get("time_limit_s") if isinstance(extras, dict) else None
         if r.get("time_limit_frac") is None:
             dur = r.get("duration", r.get("duration_s"))
             r["time_limit_frac"] = float(dur) / float(limit) if limit and dur is not None else math.nan
     return rows
+
+
+def _label_disagrees(labels: Any, outcome: Any) -> int:
+    """1 when the (effective) success/failure outcome contradicts the recorded success check.
+
+    Judged on the effective outcome, so a curated relabel that agrees with the check clears it.
+    """
+    check = labels.get("success_check") if isinstance(labels, dict) else None
+    if not isinstance(check, bool) or outcome not in ("success", "failure"):
+        return 0
+    return int((outcome == "success") != check)
 
 
 def set_columns(root: Path, values: dict[int, dict[str, Any]]) -> pa.Table:
