@@ -3,10 +3,10 @@
 Both are ``fcntl.flock`` locks: the kernel drops them when their holder dies (SIGKILL
 included), so a crash never leaves a dataset locked.
 
-- The **catalog lock** (``.catalog.lock``) is held exclusively around every
+- The **catalog lock** (``episodes/.catalog.lock``) is held exclusively around every
   read-modify-write of catalog.parquet and around appends to edits.jsonl, so two
   processes finalizing episodes (or a curation edit and a recording) lose no rows.
-- A **writer lock** (``.writers/<id>.lock``) is held by every process that writes
+- A **writer lock** (``episodes/.writers/<id>.lock``) is held by every process that writes
   shards (a recorder, an importer) for as long as it writes. The file says who
   (pid, boot id, host, start time); the shard header names the lock's id, so
   ``teleforge recover`` can tell a ``.partial`` of a live writer (left alone) from
@@ -27,8 +27,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-CATALOG_LOCK = ".catalog.lock"
-WRITERS = ".writers"
+# Beside the episode-id counter (episodes/.lock, episodes/.next_id), out of the dataset root's way.
+CATALOG_LOCK = "episodes/.catalog.lock"
+WRITERS = "episodes/.writers"
 
 
 def boot_id() -> str:
@@ -62,6 +63,7 @@ def pid_alive(pid: int) -> bool:
 def catalog_lock(root: Path | str) -> Iterator[None]:
     """Hold the dataset's exclusive catalog lock for the ``with`` body (blocks until free)."""
     path = Path(root) / CATALOG_LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:

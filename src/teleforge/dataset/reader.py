@@ -55,6 +55,7 @@ class EpisodeInfo:
     extras: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     bytes: int = 0
+    checksum: str | None = None  # the shard's folded batch checksums (None: written before checksums)
     metrics: dict[str, Any] = field(default_factory=dict)  # extra catalog columns (curation)
 
     @classmethod
