@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from teleforge.dataset.catalog import catalog_row, json_field, read_catalog
+from teleforge.dataset.catalog import catalog_row, json_field, read_catalog, shard_path
 from teleforge.dataset.hf import to_hf_dataset
 from teleforge.dataset.images import decode_image
 from teleforge.dataset.layout import (
@@ -23,7 +23,7 @@ from teleforge.dataset.layout import (
 )
 from teleforge.dataset.schema import IMAGE_PREFIX, DatasetSpec, image_column
 from teleforge.dataset.shard import open_shard
-from teleforge.errors import DatasetError, EpisodeNotFoundError
+from teleforge.errors import CorruptShardError, DatasetError, EpisodeNotFoundError
 
 
 @dataclass
@@ -74,15 +74,22 @@ class EpisodeInfo:
 class Episode:
     """One episode shard. The shard is memory-mapped; images decode only when asked."""
 
-    def __init__(self, path: Path, spec: DatasetSpec, episode_id: int) -> None:
+    def __init__(self, path: Path, spec: DatasetSpec, episode_id: int, verify: bool = False) -> None:
         self.path = Path(path)
         self.spec = spec
         self.episode_id = episode_id
+        self.verify = verify  # check the shard's batch checksums on first read
         self._table: pa.Table | None = None
         self._meta: EpisodeInfo | None = None
 
     def _load(self) -> pa.Table:
         if self._table is None:
+            if self.verify:
+                from teleforge.dataset.verify import first_problem  # verify builds on views, which read the catalog
+
+                problem = first_problem(self.path)
+                if problem is not None:
+                    raise CorruptShardError(f"{self.path.parent}/{problem}; run `teleforge verify {self.path.parent.parent}`")
             table, start, end = open_shard(self.path)
             row = catalog_row(start, end, f"{EPISODES}/{self.path.name}", self.path.stat().st_size)
             self._meta = EpisodeInfo.from_row(row)
@@ -186,19 +193,24 @@ class Episode:
 class Dataset:
     """A native teleforge dataset folder (see DESIGN.md §4)."""
 
-    def __init__(self, root: Path, manifest: dict[str, Any], spec: DatasetSpec) -> None:
+    def __init__(self, root: Path, manifest: dict[str, Any], spec: DatasetSpec, verify: bool = False) -> None:
         self.root = root
+        self.verify = verify
         self.manifest = manifest
         self.spec = spec
         self._catalog: pa.Table | None = None
         self._catalog_stamp: tuple[int, int] | None = None
 
     @classmethod
-    def open(cls, path: Path | str) -> Dataset:
-        """Open the dataset folder at ``path`` (checks teleforge.json and its format version)."""
+    def open(cls, path: Path | str, verify: bool = False) -> Dataset:
+        """Open the dataset folder at ``path`` (checks teleforge.json and its format version).
+
+        ``verify=True``: every episode checks its shard's batch checksums when first read
+        (CorruptShardError names the shard and batch).
+        """
         root = Path(path)
         manifest, spec = read_manifest(root)
-        return cls(root, manifest, spec)
+        return cls(root, manifest, spec, verify)
 
     @property
     def format_version(self) -> str:
@@ -265,10 +277,10 @@ class Dataset:
         ids = self.catalog.column("episode_id").to_pylist()
         if episode_id in ids:
             file = self.catalog.column("file")[ids.index(episode_id)].as_py()
-            return Episode(self.root / file, self.spec, episode_id)
+            return Episode(shard_path(self.root, file), self.spec, episode_id, self.verify)
         path = self.root / EPISODES / shard_name(int(episode_id))
         if path.is_file():  # finalized but not in a stale catalog
-            return Episode(path, self.spec, int(episode_id))
+            return Episode(path, self.spec, int(episode_id), self.verify)
         hint = ""
         if (self.root / EPISODES / shard_name(int(episode_id), partial=True)).exists():
             hint = f" It is still a .partial shard: run `teleforge recover {self.root}` if its recording crashed."
