@@ -294,3 +294,30 @@ def json_field(value: str | None) -> Any:
         return json.loads(value)
     except ValueError:
         return {}
+
+
+# --- imports: which source episodes a dataset already holds -------------------------
+IMPORT_KEY = "import_key"  # in EpisodeStart.extras: "<resolved source>#<episode key in it>"
+_SOURCE_EPISODE_KEYS = ("demo", "lerobot_episode_index", "episode_key")
+
+
+def import_key(extras: dict[str, Any]) -> str | None:
+    """The identity of an imported episode from its extras (``source`` + demo / episode index), or None."""
+    src = extras.get("source")
+    if not src:
+        return None
+    sub = next((extras[k] for k in _SOURCE_EPISODE_KEYS if extras.get(k) is not None), "")
+    return f"{Path(str(src)).resolve()}#{sub}"
+
+
+def imported_episodes(root: Path | str) -> dict[str, int]:
+    """import key -> episode id of every imported episode in the catalog (a rerun skips them)."""
+    table = read_catalog(Path(root))
+    if not table.num_rows or "extras" not in table.column_names:
+        return {}
+    out: dict[str, int] = {}
+    for eid, extras in zip(table.column("episode_id").to_pylist(), table.column("extras").to_pylist()):
+        key = json_field(extras).get(IMPORT_KEY) if extras else None
+        if isinstance(key, str):
+            out[key] = int(eid)
+    return out
