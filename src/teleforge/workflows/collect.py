@@ -137,6 +137,10 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
                 result = session.run()
         else:
             result = session.run()
+        if (result.aborted or "").startswith("interrupted") and recorder.status().recording:
+            # Ctrl-C says the episode in progress was discarded: make it so (close() would leave
+            # its .partial for `teleforge recover` to resurrect as outcome unknown).
+            recorder.discard()
     finally:
         if window is not None:
             if cfg.screenshot is not None:
