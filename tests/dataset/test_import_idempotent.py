@@ -7,12 +7,12 @@ from pathlib import Path
 
 import h5py
 import pytest
-from tests.convert.h5_synth import build_dataset
 
 from teleforge.convert.hdf5.robomimic import export_robomimic, import_robomimic
 from teleforge.dataset import Dataset
 from teleforge.dataset.selection import select
 from teleforge.errors import ImportFormatError
+from tests.convert.h5_synth import build_dataset
 
 
 def test_failed_import_then_rerun_does_not_duplicate(tmp_path: Path) -> None:

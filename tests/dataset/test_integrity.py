@@ -146,3 +146,23 @@ def test_cli_verify_exit_code_and_lines(ds_root):
     bad = CliRunner().invoke(app, ["verify", str(root)])
     assert bad.exit_code == 1
     assert f"ep-{ep:06d}.arrow: batch 0" in bad.output and "1 problem" in bad.output
+
+
+def test_catalog_file_outside_episodes_is_refused_and_stale_temps_are_cleaned(ds_root):
+    import pyarrow as pa
+
+    from teleforge.dataset.catalog import write_catalog
+
+    root, _ = ds_root
+    ep = record(root, seed=0)
+    cat = read_catalog(root)
+    for bad in ("/etc/passwd", "../x/ep-000000.arrow", "episodes/../../ep-000000.arrow"):
+        write_catalog(root, cat.set_column(cat.column_names.index("file"), "file", pa.array([bad])))
+        with pytest.raises(CatalogError, match="field 'file'"):
+            Dataset.open(root).episode(ep)
+        assert any("field 'file'" in p for p in verify_dataset(root).problems)
+    stale = root / ".catalog.parquet.tmp-999999999"
+    stale.write_bytes(b"half a catalog")
+    report = recover(root)
+    assert not stale.exists() and any(stale.name in m for m in report.messages)
+    assert read_catalog(root).column("file").to_pylist() == [f"episodes/ep-{ep:06d}.arrow"]

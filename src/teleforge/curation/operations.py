@@ -28,13 +28,13 @@ from teleforge.curation.store import (
     effective_rows,
     require_metrics,
 )
-from teleforge.dataset.edits import record_edits
 from teleforge.dataset.catalog import (
     CURATED_INSTRUCTION,
     CURATED_OUTCOME,
     DELETED,
     read_catalog,
 )
+from teleforge.dataset.edits import record_edits
 from teleforge.dataset.reader import Dataset
 from teleforge.dataset.shard import open_shard
 from teleforge.dataset.views import View, load_view
