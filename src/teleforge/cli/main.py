@@ -136,6 +136,20 @@ def recover(dataset: Path = typer.Argument(..., help="Dataset folder left by a c
 
 
 @app.command()
+def verify(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
+    """Check every shard (checksums, readable, step counts), every view and the catalog; exit 1 on problems."""
+    from teleforge.dataset.verify import verify_dataset
+
+    try:
+        report = verify_dataset(dataset)
+    except TeleforgeError as exc:
+        _fail(exc)
+    render.verify_report(console, report)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def replay(
     dataset: Path = typer.Argument(..., help="Dataset folder."),
     episode: Optional[int] = typer.Option(None, "--episode", "-e", help="Episode id (default: all)."),

@@ -115,11 +115,29 @@ def info_summary(console: Console, s: dict[str, Any]) -> None:
     timing = s.get("timing") or {}
     if timing:
         console.print(_kv_table("timing health", sorted(timing.items())))
+    for w in s.get("warnings") or []:
+        console.print(f"[bold yellow]warning:[/] {escape(w)}", soft_wrap=True, highlight=False)
 
 
 def recover_report(console: Console, report: Any) -> None:
     d = vars(report) if hasattr(report, "__dict__") else dict(report)
-    console.print(_kv_table("recover", [(k, v) for k, v in d.items()]))
+    console.print(_kv_table("recover", [(k, v) for k, v in d.items() if k not in ("messages", "skipped")]))
+    for m in d.get("messages") or []:
+        console.print(escape(m), soft_wrap=True, highlight=False)
+    for m in d.get("skipped") or []:
+        console.print(f"[bold yellow]skipped[/] {escape(m)}", soft_wrap=True, highlight=False)
+
+
+def verify_report(console: Console, report: Any) -> None:
+    """One line per problem (then notes), and a summary line."""
+    for p in report.problems:
+        console.print(f"[bold red]problem:[/] {escape(p)}", soft_wrap=True, highlight=False)
+    for n in report.notes:
+        console.print(f"note: {escape(n)}", soft_wrap=True, highlight=False)
+    status = "[green]ok[/]" if report.ok else f"[bold red]{len(report.problems)} problem(s)[/]"
+    console.print(f"{status}: {report.shards} shards, {report.batches} record batches, {report.steps} steps, "
+                  f"{report.catalog_rows} catalog rows, {report.views} views checked in {escape(str(report.root))}",
+                  soft_wrap=True, highlight=False)
 
 
 def devices_table(console: Console, devices: Iterable[Any]) -> None:

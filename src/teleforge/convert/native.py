@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from teleforge.dataset.catalog import IMPORT_KEY, import_key, imported_episodes
 from teleforge.dataset.reader import Episode
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
 from teleforge.dataset.schema import DatasetSpec
@@ -158,7 +159,19 @@ def default_ticks(spec: DatasetSpec, t: int) -> np.ndarray:
 
 
 def write_native_episode(root: Path, spec: DatasetSpec, ep: ImportedEpisode) -> int:
-    """Write one imported episode as a native shard (JPEG-encoding images per the spec); returns its id."""
+    """Write one imported episode as a native shard (JPEG-encoding images per the spec); returns its id.
+
+    Idempotent: an episode this dataset already imported from the same source (file +
+    demo / episode index) is not written again; its existing id is returned, so rerunning
+    an import that failed part-way adds only what is missing.
+    """
+    key = import_key(ep.start.extras)
+    if key is not None:
+        done = imported_episodes(root).get(key)
+        if done is not None:
+            return done
+        ep = ImportedEpisode(**{**ep.__dict__, "start": EpisodeStart(**{**ep.start.__dict__,
+                                                                        "extras": {**ep.start.extras, IMPORT_KEY: key}})})
     t = ep.num_steps
     where = str(ep.start.extras.get("source", "import"))
     if t == 0:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from teleforge.dataset.catalog import catalog_row, json_field, read_catalog
+from teleforge.dataset.catalog import catalog_row, json_field, read_catalog, shard_path
 from teleforge.dataset.checks import check_catalog, check_columns, check_episode_meta, check_manifest, check_shard_spec
 from teleforge.dataset.hf import to_hf_dataset
 from teleforge.dataset.images import decode_image
@@ -57,6 +57,7 @@ class EpisodeInfo:
     extras: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     bytes: int = 0
+    checksum: str | None = None  # the shard's folded batch checksums (None: written before checksums)
     metrics: dict[str, Any] = field(default_factory=dict)  # extra catalog columns (curation)
 
     @classmethod
@@ -75,11 +76,14 @@ class EpisodeInfo:
 class Episode:
     """One episode shard. The shard is memory-mapped; images decode only when asked."""
 
-    def __init__(self, path: Path, spec: DatasetSpec, episode_id: int, expected_steps: int | None = None) -> None:
+    def __init__(
+        self, path: Path, spec: DatasetSpec, episode_id: int, expected_steps: int | None = None, verify: bool = False
+    ) -> None:
         self.path = Path(path)
         self.spec = spec
         self.episode_id = episode_id
         self._expected_steps = expected_steps  # the catalog's count, checked against the shard
+        self.verify = verify  # check the shard's batch checksums on first read
         self._table: pa.Table | None = None
         self._meta: EpisodeInfo | None = None
 
@@ -88,6 +92,12 @@ class Episode:
             hint = f"run `teleforge recover {self.path.parent.parent}` to rebuild the catalog and set damaged shards aside"
             if not self.path.is_file():
                 raise CorruptShardError(f"{self.path}: the shard of episode {self.episode_id} is missing; {hint}")
+            if self.verify:
+                from teleforge.dataset.verify import first_problem  # verify builds on views, which read the catalog
+
+                problem = first_problem(self.path)
+                if problem is not None:
+                    raise CorruptShardError(f"{self.path.parent}/{problem}; run `teleforge verify {self.path.parent.parent}`")
             table, start, end = open_shard(self.path)
             # Every field read from the file is checked before anyone uses it.
             check_shard_spec(table.schema, self.spec, self.path, hint)
@@ -215,20 +225,25 @@ class Episode:
 class Dataset:
     """A native teleforge dataset folder (see DESIGN.md §4)."""
 
-    def __init__(self, root: Path, manifest: dict[str, Any], spec: DatasetSpec) -> None:
+    def __init__(self, root: Path, manifest: dict[str, Any], spec: DatasetSpec, verify: bool = False) -> None:
         self.root = root
+        self.verify = verify
         self.manifest = manifest
         self.spec = spec
         self._catalog: pa.Table | None = None
         self._catalog_stamp: tuple[int, int] | None = None
 
     @classmethod
-    def open(cls, path: Path | str) -> Dataset:
-        """Open the dataset folder at ``path`` (checks teleforge.json and its format version)."""
+    def open(cls, path: Path | str, verify: bool = False) -> Dataset:
+        """Open the dataset folder at ``path`` (checks teleforge.json and its format version).
+
+        ``verify=True``: every episode checks its shard's batch checksums when first read
+        (CorruptShardError names the shard and batch).
+        """
         root = Path(path)
         manifest, spec = read_manifest(root)
         check_manifest(manifest, spec, root / MANIFEST)
-        return cls(root, manifest, spec)
+        return cls(root, manifest, spec, verify)
 
     @property
     def format_version(self) -> str:
@@ -301,10 +316,11 @@ class Dataset:
         if episode_id in ids:
             k = ids.index(episode_id)
             file = self.catalog.column("file")[k].as_py()  # confined to episodes/ by check_catalog
-            return Episode(self.root / file, self.spec, episode_id, int(self.catalog.column("num_steps")[k].as_py()))
+            steps = int(self.catalog.column("num_steps")[k].as_py())
+            return Episode(shard_path(self.root, file), self.spec, episode_id, steps, self.verify)
         path = self.root / EPISODES / shard_name(int(episode_id))
         if path.is_file():  # finalized but not in a stale catalog
-            return Episode(path, self.spec, int(episode_id))
+            return Episode(path, self.spec, int(episode_id), verify=self.verify)
         hint = ""
         if (self.root / EPISODES / shard_name(int(episode_id), partial=True)).exists():
             hint = f" It is still a .partial shard: run `teleforge recover {self.root}` if its recording crashed."

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 # The recorder is looked up on its package at call time, so a test can stand in a failing disk.
 import teleforge.dataset as tds
-from teleforge.dataset import CameraConfig, DatasetSpec, SessionRecord, open_or_create, write_session
+from teleforge.dataset import CameraConfig, DatasetSpec, EpisodeEnd, SessionRecord, open_or_create, write_session
 from teleforge.errors import DeviceError, RobotError
 from teleforge.progress import Progress, or_null, tracked
 from teleforge.robots.remote import RemoteRobot
@@ -187,6 +187,10 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
         result.operator_summary = tracker.summary(result.episodes)
         if card_errors:
             result.operator_summary["card_errors"] = card_errors[:3]
+        if (result.aborted or "").startswith("interrupted") and recorder.status().recording:
+            # Ctrl-C says the episode in progress was kept as unknown: make it so even when the
+            # control thread ended before it could finish the episode (close() would leave a .partial).
+            recorder.finish(EpisodeEnd("unknown", labels={"interrupted": True}))
     finally:
         cards.shutdown(wait=False)
         if window is not None:
