@@ -28,14 +28,14 @@ from teleforge.convert.lerobot.layout import (
     features,
 )
 from teleforge.convert.lerobot.stats import ImageStats, StatsAggregator, vector_stats
+from teleforge.convert.lerobot.v21_layout import CODEBASE_VERSION_V21
+from teleforge.convert.lerobot.v21_writer import export_lerobot_v21
 from teleforge.convert.lerobot.video import (
     VideoFileReader,
     VideoFileWriter,
     resolve_codec,
     video_info,
 )
-from teleforge.convert.lerobot.v21_layout import CODEBASE_VERSION_V21
-from teleforge.convert.lerobot.v21_writer import export_lerobot_v21
 from teleforge.convert.lerobot.writer import LeRobotExport, export_lerobot
 
 __all__ = [
