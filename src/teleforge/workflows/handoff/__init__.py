@@ -6,10 +6,10 @@ normalization statistics, the config entry it needs, and a README saying what to
   ``openvla_dataset_config.py`` with the ``OXE_DATASET_CONFIGS`` /
   ``OXE_STANDARDIZATION_TRANSFORMS`` / ``OXE_NAMED_MIXTURES`` entries to paste into
   ``prismatic/vla/datasets/rlds/oxe/``.
-- ``openpi``: LeRobot v3 under ``OUT/lerobot/<repo_id>``, ``norm_stats.json`` where
-  openpi's loader looks (``assets/<config>/<repo_id>/``) and ``openpi_config.py`` with a
-  data config and a ``TrainConfig``.
-- ``lerobot``: LeRobot v3 plus the ``lerobot-train`` command.
+- ``openpi``: LeRobot v2.1 (what openpi's pinned LeRobot reads) under ``OUT/lerobot/<repo_id>``,
+  ``norm_stats.json`` where openpi's loader looks (``assets/<config>/<repo_id>/``) and
+  ``openpi_config.py``, a data config and ``TrainConfig`` to append to openpi's config.py.
+- ``lerobot``: LeRobot v3.0 plus ``lerobot-train`` commands (device picked here, offline first).
 
 Never touches the source dataset; an existing OUT is refused unless ``overwrite``.
 """
