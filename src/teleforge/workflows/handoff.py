@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from teleforge.convert.lerobot import export_lerobot
+from teleforge.convert.staging import check_replaceable, write_output_marker
 from teleforge.convert.rlds import RldsExportConfig, camera_keys, dataset_statistics, export_rlds, write_statistics
 from teleforge.dataset.selection import ExportSource, select
-from teleforge.errors import HandoffError
+from teleforge.errors import ExportError, HandoffError
 from teleforge.progress import Progress, or_null
 
 TARGETS = ("openvla", "openpi", "lerobot")
@@ -78,14 +79,11 @@ def handoff(cfg: HandoffConfig, progress: Progress | None = None) -> HandoffResu
     """Write ``cfg.out`` for ``cfg.target``; see the module doc for what each target gets. Each export step is a message."""
     if cfg.target not in TARGETS:
         raise HandoffError(f"unknown handoff target {cfg.target!r}: choose one of {', '.join(TARGETS)}")
-    out = Path(cfg.out)
+    try:  # the one overwrite rule of every export: never a dataset, a foreign folder or the current folder
+        out = check_replaceable(cfg.out, "handoff", overwrite=cfg.overwrite)
+    except ExportError as exc:
+        raise HandoffError(str(exc)) from exc
     if out.exists() and any(out.iterdir()):
-        if (out / "teleforge.json").exists() or (out / "catalog.parquet").exists():
-            raise HandoffError(f"{out} is a native teleforge dataset; refusing to write into it — choose another OUT")
-        if not cfg.overwrite:
-            raise HandoffError(f"{out} already exists and is not empty; pass --overwrite to replace it or choose another OUT")
-        if not (out / "README.md").exists() and not (out / "teleforge_handoff.json").exists():
-            raise HandoffError(f"{out} was not written by `teleforge handoff`; refusing to replace it — choose another OUT")
         shutil.rmtree(out)
     src = select(cfg.dataset, None, cfg.view)
     ds = src.dataset
@@ -127,6 +125,7 @@ def handoff(cfg: HandoffConfig, progress: Progress | None = None) -> HandoffResu
     res.files["manifest"] = out / "teleforge_handoff.json"
     (out / "README.md").write_text(_readme(cfg, res, name, tasks, cams, primary))
     res.files["readme"] = out / "README.md"
+    write_output_marker(out, "handoff")
     return res
 
 

@@ -118,17 +118,6 @@ def _camera_sources(ep: Episode, cam: CameraConfig) -> tuple[list[int], list[Any
     return [present[min(int(k), len(present) - 1)] for k in nxt], raw
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
-    if not out.exists():
-        return
-    if not overwrite:
-        raise ExportError(f"{out} already exists; pass --overwrite to replace it or choose another folder")
-    if (out / "teleforge.json").exists() or (out / "catalog.parquet").exists():
-        raise ExportError(f"{out} is a native teleforge dataset; refusing to overwrite recorded data — choose another --out")
-    if any(out.iterdir()) and not (out / "meta" / "info.json").exists():
-        raise ExportError(f"{out} is not a LeRobot export (no meta/info.json); refusing to replace it — choose another --out")
-
-
 def _frame_values(ep: Episode, k: int, first_index: int, task_index: int, state: str, fps: int,
                   native_columns: bool) -> dict[str, np.ndarray]:
     """Every data column of one episode, (T,) or (T, k), keyed by feature name."""
@@ -256,10 +245,9 @@ def export_lerobot(
     if abs(spec.fps - fps) > 1e-6:
         raise ExportError(f"LeRobot stores an integer fps; this dataset runs at {spec.fps} Hz — resample it before export")
     out = Path(out)
-    _check_out(out, overwrite)
     # Written under .<out>.partial and renamed into place at the end; a .partial left by a killed
     # export is refused (PartialExportError) unless --overwrite — the same rule as every exporter.
-    stage = stage_output(out, overwrite=overwrite)
+    stage = stage_output(out, overwrite=overwrite, fmt="lerobot")
     codec = resolve_codec(vcodec) if spec.cameras else ""
     feats = features(spec, state, native_columns)
     output = _Output(stage.staging, feats, spec.cameras, fps, codec, chunks_size, data_files_size_in_mb,
