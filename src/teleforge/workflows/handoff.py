@@ -17,6 +17,7 @@ Never touches the source dataset; an existing OUT is refused unless ``overwrite`
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from teleforge.convert.staging import check_replaceable, write_output_marker
 from teleforge.convert.rlds import RldsExportConfig, camera_keys, dataset_statistics, export_rlds, write_statistics
 from teleforge.dataset.selection import ExportSource, select
 from teleforge.errors import ExportError, HandoffError
+from teleforge.names import check_key, check_repo_id
 from teleforge.progress import Progress, or_null
 
 TARGETS = ("openvla", "openpi", "lerobot")
@@ -147,22 +149,34 @@ def _openvla(src: ExportSource, out: Path, name: str, primary: str | None, res: 
     wrist = next((k for c, k in keys.items() if "wrist" in c), None)
     secondary = next((k for c, k in keys.items() if k != "image" and k != wrist), None)
     snippet = out / "openvla_dataset_config.py"
-    snippet.write_text(_OPENVLA_SNIPPET.format(
-        name=name,
-        secondary=json.dumps(secondary) if secondary else "None",
-        wrist=json.dumps(wrist) if wrist else "None",
-        fps=src.dataset.spec.fps,
-    ))
+    snippet.write_text(openvla_config_source(name, secondary, wrist, src.dataset.spec.fps))
     res.files["config"] = snippet
     res.commands = [
         f"torchrun --standalone --nnodes 1 --nproc-per-node 1 vla-scripts/finetune.py "
-        f"--vla_path openvla/openvla-7b --data_root_dir {rlds_root.resolve()} --dataset_name {name} "
+        f"--vla_path openvla/openvla-7b --data_root_dir {shlex.quote(str(rlds_root.resolve()))} "
+        f"--dataset_name {shlex.quote(name)} "
         f"--run_root_dir runs --adapter_tmp_dir adapter-tmp --lora_rank 32 --batch_size 16 --grad_accumulation_steps 1 "
         f"--learning_rate 5e-4 --image_aug True --save_steps 5000",
     ]
 
 
-_OPENVLA_SNIPPET = '''"""OpenVLA registration for the teleforge dataset {name!r} (written by `teleforge handoff openvla`).
+def _lit(value: str | None) -> str:
+    """A Python literal for ``value`` (a JSON string is a valid Python string literal; ASCII-only)."""
+    return "None" if value is None else json.dumps(str(value), ensure_ascii=True)
+
+
+def openvla_config_source(name: str, secondary: str | None, wrist: str | None, fps: float) -> str:
+    """The OpenVLA registration module for RLDS dataset ``name``; data enters only as string literals.
+
+    ``secondary``/``wrist`` are RLDS image keys (None: not recorded); ``fps`` in Hz.
+    """
+    for value, what in ((name, "dataset name"), (secondary, "image key"), (wrist, "image key")):
+        if value is not None:
+            check_key(value, what)
+    return _OPENVLA_SNIPPET.format(name=_lit(name), secondary=_lit(secondary), wrist=_lit(wrist), fps=float(fps))
+
+
+_OPENVLA_SNIPPET = '''"""OpenVLA registration for the teleforge dataset named in DATASET_NAME (written by `teleforge handoff openvla`).
 
 Paste each block into the named file of an openvla checkout (prismatic/vla/datasets/rlds/oxe/).
 The RLDS episodes already use OpenVLA's conventions, so the transform only selects keys:
@@ -173,9 +187,11 @@ The RLDS episodes already use OpenVLA's conventions, so the transform only selec
   control rate: {fps:g} Hz.
 """
 
+DATASET_NAME = {name}
+
 # --- configs.py: add to OXE_DATASET_CONFIGS -------------------------------------------
 OXE_DATASET_CONFIGS_ENTRY = {{
-    "{name}": {{
+    {name}: {{
         "image_obs_keys": {{"primary": "image", "secondary": {secondary}, "wrist": {wrist}}},
         "depth_obs_keys": {{"primary": None, "secondary": None, "wrist": None}},
         "state_obs_keys": ["state"],
@@ -192,13 +208,13 @@ def teleforge_dataset_transform(trajectory):
 
 
 OXE_STANDARDIZATION_TRANSFORMS_ENTRY = {{
-    "{name}": teleforge_dataset_transform,
+    {name}: teleforge_dataset_transform,
 }}
 
 
-# --- mixtures.py: add to OXE_NAMED_MIXTURES (lets you pass --dataset_name {name} as a mixture too) ---
+# --- mixtures.py: add to OXE_NAMED_MIXTURES (lets you pass --dataset_name DATASET_NAME as a mixture too) ---
 OXE_NAMED_MIXTURES_ENTRY = {{
-    "{name}": [("{name}", 1.0)],
+    {name}: [({name}, 1.0)],
 }}
 '''
 
@@ -213,22 +229,35 @@ def _openpi(src: ExportSource, out: Path, repo_id: str, lr_root: Path, cams: lis
     res.files["norm_stats"] = stats_dir / "norm_stats.json"
     wrist = next((c for c in cams if "wrist" in c and c != primary), None)
     snippet = out / "openpi" / "openpi_config.py"
-    snippet.write_text(_OPENPI_SNIPPET.format(
-        repo_id=repo_id, config=OPENPI_CONFIG_NAME,
-        image=f"observation.images.{primary}",
-        wrist=f"observation.images.{wrist}" if wrist else f"observation.images.{primary}",
-        wrist_note="" if wrist else "  # no wrist camera recorded: the primary image stands in",
-    ))
+    snippet.write_text(openpi_config_source(repo_id, OPENPI_CONFIG_NAME, primary, wrist))
     res.files["config"] = snippet
     lerobot_home = (out / "lerobot").resolve()
     res.commands = [
-        f"cp -r {(out / 'openpi' / 'assets').resolve()}/. assets/",
-        f"export HF_LEROBOT_HOME={lerobot_home}",
+        f"cp -r {shlex.quote(str((out / 'openpi' / 'assets').resolve()) + '/.')} assets/",
+        f"export HF_LEROBOT_HOME={shlex.quote(str(lerobot_home))}",
         f"XLA_PYTHON_CLIENT_MEM_FRACTION=0.9 uv run scripts/train.py {OPENPI_CONFIG_NAME} --exp-name=teleforge --overwrite",
     ]
 
 
-_OPENPI_SNIPPET = '''"""openpi TrainConfig for the teleforge dataset {repo_id!r} (written by `teleforge handoff openpi`).
+def openpi_config_source(repo_id: str, config: str, primary: str | None, wrist: str | None) -> str:
+    """The openpi config module for LeRobot ``repo_id``; data enters only as string literals.
+
+    ``primary``/``wrist`` are camera names (no wrist camera: the primary image stands in).
+    """
+    check_repo_id(repo_id)
+    check_key(config, "config name")
+    for cam in (primary, wrist):
+        if cam is not None:
+            check_key(cam, "camera name")
+    image = f"observation.images.{primary}"
+    return _OPENPI_SNIPPET.format(
+        repo_id=_lit(repo_id), config=_lit(config), image=_lit(image),
+        wrist=_lit(f"observation.images.{wrist}" if wrist else image),
+        wrist_note="" if wrist else "  # no wrist camera recorded: the primary image stands in",
+    )
+
+
+_OPENPI_SNIPPET = '''"""openpi TrainConfig for the teleforge dataset in REPO_ID (written by `teleforge handoff openpi`).
 
 Paste into src/openpi/training/config.py of an openpi checkout: the data config class next to
 LeRobotLiberoDataConfig, the TrainConfig into the _CONFIGS list. It reuses openpi's LIBERO
@@ -236,10 +265,13 @@ input/output transforms, whose shapes match this dataset:
   observation.state (8): [x, y, z, qw, qx, qy, qz, gripper opening (1 = open)]
   action (7): [dx, dy, dz, drx, dry, drz, gripper] - per-step EE delta (m, axis-angle rad) in the
               base frame; gripper target in [0, 1] with 1 = closed (teleforge's native convention).
-Normalization statistics for both are in assets/{config}/{repo_id}/norm_stats.json (copy the
+Normalization statistics for both are in assets/CONFIG_NAME/REPO_ID/norm_stats.json (copy the
 assets folder of this handoff into the openpi checkout; or recompute them with
-`uv run scripts/compute_norm_stats.py --config-name {config}`).
+`uv run scripts/compute_norm_stats.py --config-name CONFIG_NAME`).
 """
+
+REPO_ID = {repo_id}
+CONFIG_NAME = {config}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,8 +283,8 @@ class LeRobotTeleforgeDataConfig(DataConfigFactory):
             inputs=[
                 _transforms.RepackTransform(
                     {{
-                        "observation/image": "{image}",
-                        "observation/wrist_image": "{wrist}",{wrist_note}
+                        "observation/image": {image},
+                        "observation/wrist_image": {wrist},{wrist_note}
                         "observation/state": "observation.state",
                         "actions": "action",
                         "prompt": "prompt",
@@ -274,10 +306,10 @@ class LeRobotTeleforgeDataConfig(DataConfigFactory):
 
 
 TEL_TRAIN_CONFIG = TrainConfig(
-    name="{config}",
+    name={config},
     model=pi0_config.Pi0Config(),
     data=LeRobotTeleforgeDataConfig(
-        repo_id="{repo_id}",
+        repo_id={repo_id},
         base_config=DataConfig(prompt_from_task=True),  # the episode's instruction is the prompt
     ),
     weight_loader=weight_loaders.CheckpointWeightLoader("gs://openpi-assets/checkpoints/pi0_base/params"),
@@ -289,7 +321,8 @@ TEL_TRAIN_CONFIG = TrainConfig(
 def _lerobot(out: Path, repo_id: str, lr_root: Path, res: HandoffResult) -> None:
     job = repo_id.split("/")[-1] + "_act"
     res.commands = [
-        f"lerobot-train --dataset.repo_id={repo_id} --dataset.root={lr_root.resolve()} --policy.type=act "
+        f"lerobot-train --dataset.repo_id={shlex.quote(repo_id)} --dataset.root={shlex.quote(str(lr_root.resolve()))} "
+        f"--policy.type=act "
         f"--policy.device=cuda --policy.push_to_hub=false --output_dir=outputs/train/{job} --job_name={job} "
         f"--batch_size=8 --steps=100000 --wandb.enable=false",
     ]

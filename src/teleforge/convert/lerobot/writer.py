@@ -70,6 +70,7 @@ from teleforge.dataset.reader import Dataset, Episode
 from teleforge.dataset.schema import CameraConfig, image_column
 from teleforge.dataset.selection import ExportSource, select
 from teleforge.errors import ExportError
+from teleforge.names import check_repo_id
 from teleforge.spec import (
     ACTION_DIM,
     ACTION_NAMES,
@@ -240,6 +241,7 @@ def export_lerobot(
         src = select(src)
     if state not in STATE_SPACES:
         raise ExportError(f"unknown state space {state!r}; use one of {', '.join(STATE_SPACES)}")
+    check_repo_id(repo_id)  # it lands in info.json and in trainers' commands and paths
     spec = src.dataset.spec
     fps = int(round(spec.fps))
     if abs(spec.fps - fps) > 1e-6:
