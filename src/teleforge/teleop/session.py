@@ -369,7 +369,8 @@ class CollectionSession:
 
             state = self.robot.observe()
             action = self.guard.command_to_action(cmd, state.ee_pos, dt)
-            action, gstatus = self.guard.filter(action, state.ee_pos, tick, last_cmd_ns, connected, dt)
+            action, gstatus = self.guard.filter(action, state.ee_pos, tick, last_cmd_ns, connected, dt,
+                                                ee_quat=state.ee_quat)
             # Apply exactly what is recorded (float32) so a replay is bit-identical.
             action = _vec(action)
             self.hud.safety = "estop" if gstatus.estop else ("hold" if gstatus.hold else "ok")

@@ -71,6 +71,12 @@ def make_robot(cfg: CollectConfig) -> Any:
     raise RobotError(f"unknown robot {cfg.robot!r}: use 'sim' or the address of `teleforge serve-robot`, e.g. tcp://127.0.0.1:5555")
 
 
+def safety_limits_by_robot() -> dict[str, str]:
+    """What the safety guard enforces for each kind of robot ``collect`` can drive, one line each."""
+    return {"sim": SafetyConfig.for_robot(SimRobot()).describe(),
+            "tcp:// arms that declare none": SafetyConfig.for_robot(None).describe()}
+
+
 def camera_specs(cfg: CollectConfig) -> list[CameraSpec]:
     return [CameraSpec(name=c, height=cfg.image_size, width=cfg.image_size, fps=cfg.camera_fps) for c in cfg.cameras]
 
@@ -98,6 +104,9 @@ def collect(cfg: CollectConfig, progress: Progress | None = None,
 def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
          on_episode: Callable[[EpisodeResult], None] | None) -> SessionResult:
     robot = make_robot(cfg)
+    # The robot's declared limits (workspace, speeds, tool points); conservative for one that declares none.
+    limits = SafetyConfig.for_robot(robot)
+    or_null(progress).message(f"safety limits in force: {limits.describe()}")
     specs = camera_specs(cfg)
     spec = DatasetSpec(
         fps=cfg.hz,
@@ -111,12 +120,13 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
     write_session(cfg.dataset, SessionRecord(
         session_id=session_cfg.session_id, operator_id=cfg.operator_id, device=getattr(device, "name", cfg.device),
         task=cfg.task, robot_embodiment=robot.embodiment, notes=cfg.notes,
-        extras={"hz": cfg.hz, "cameras": list(cfg.cameras), "image_size": cfg.image_size, "seed": cfg.seed},
+        extras={"hz": cfg.hz, "cameras": list(cfg.cameras), "image_size": cfg.image_size, "seed": cfg.seed,
+                "safety_limits": limits.describe()},
     ))
     recorder = tds.AsyncRecorder(ds)  # built before the first episode: pyarrow warms up in its writer thread
     # A served sim is rendered here from its state snapshots (same scene, built from code).
     rig = SimCameraRig(robot if isinstance(robot, SimRobot) else build_scene_xml(SceneConfig()), specs)
-    guard = SafetyGuard(SafetyConfig())
+    guard = SafetyGuard(limits)
     window = None
     if not cfg.headless:
         from teleforge.teleop.window import OperatorWindow  # lazy: pygame's display only when there is a window
