@@ -3,7 +3,9 @@ recorder, cameras, window) and run one collection session."""
 
 from __future__ import annotations
 
+import difflib
 import os
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,13 +14,16 @@ from typing import Any, Callable
 # The recorder is looked up on its package at call time, so a test can stand in a failing disk.
 import teleforge.dataset as tds
 from teleforge.dataset import CameraConfig, DatasetSpec, SessionRecord, open_or_create, write_session
-from teleforge.errors import DeviceError, RobotError
+from teleforge.errors import CameraError, DeviceError, RobotError, WindowError
+from teleforge.names import check_key
 from teleforge.progress import Progress, or_null, tracked
 from teleforge.robots.remote import RemoteRobot
 from teleforge.robots.scene import SceneConfig, build_scene_xml
 from teleforge.robots.sim_cameras import SimCameraRig
 from teleforge.robots.sim_robot import SimRobot
+from teleforge.robots.tasks import get_task
 from teleforge.robots.types import CameraSpec
+from teleforge.teleop.devices.registry import device_names
 from teleforge.teleop.devices.registry import make_device as make_hw
 from teleforge.teleop.expert_device import ExpertDevice
 from teleforge.teleop.safety import SafetyConfig, SafetyGuard
@@ -55,6 +60,46 @@ class CollectConfig:
     device_config: dict[str, Any] = field(default_factory=dict)
 
 
+def collect_devices() -> list[str]:
+    """Every ``--device`` name ``collect`` accepts, sorted."""
+    return sorted({*device_names(), "scripted"})
+
+
+def scene_cameras() -> list[str]:
+    """The cameras the sim scene renders (also for served arms: frames are rendered here)."""
+    import mujoco  # lazy: only to read the scene's camera names
+
+    model = mujoco.MjModel.from_xml_string(build_scene_xml(SceneConfig()))
+    return sorted(model.camera(i).name for i in range(model.ncam))
+
+
+def _display_available() -> bool:
+    if sys.platform in ("win32", "darwin") or os.environ.get("SDL_VIDEODRIVER"):
+        return True  # an explicit SDL driver (e.g. dummy, for screenshots) is the caller's choice
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def check_config(cfg: CollectConfig) -> None:
+    """Refuse a mistyped device, task or camera, or a window without a display, before any device
+    opens or any dataset folder is created (a typo must not lock a new dataset to the wrong setup)."""
+    valid = collect_devices()
+    if cfg.device not in valid:
+        close = difflib.get_close_matches(cfg.device, valid, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise DeviceError(f"unknown device {cfg.device!r}{hint}; valid devices: {', '.join(valid)}")
+    get_task(cfg.task)
+    known = scene_cameras()
+    for cam in cfg.cameras:
+        check_key(cam, "camera name")
+        if cam not in known:
+            close = difflib.get_close_matches(cam, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise CameraError(f"camera {cam!r} is not in the scene{hint}: choose from {', '.join(known)}")
+    if not cfg.headless and not _display_available():
+        raise WindowError("no display here, and collect needs the operator window: run it on a desktop session, or "
+                          "use --device gamepad / spacemouse / scripted with --headless (`teleforge devices` lists them)")
+
+
 def make_device(name: str, cfg: CollectConfig) -> Any:
     """The device for ``name``; 'scripted' is the sim's privileged expert."""
     if name == "scripted":
@@ -88,6 +133,7 @@ def collect(cfg: CollectConfig, progress: Progress | None = None,
     Headless sessions report one progress unit per saved episode (discarded ones update the
     counts only); with the operator window the window is the display.
     """
+    check_config(cfg)
     if cfg.headless:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
