@@ -10,7 +10,6 @@ from pathlib import Path
 
 import h5py
 import pytest
-from tests.convert.h5_synth import build_dataset
 
 from teleforge.convert import RldsExportConfig, export_rlds
 from teleforge.convert.hdf5.aloha import export_aloha, import_aloha
@@ -25,6 +24,7 @@ from teleforge.errors import InvalidNameError, TeleforgeError
 from teleforge.names import KEY, check_key, check_label, check_repo_id
 from teleforge.workflows import handoff as handoff_mod
 from teleforge.workflows.handoff import HandoffConfig, handoff, openpi_config_source, openvla_config_source
+from tests.convert.h5_synth import build_dataset
 
 INJECTION = 'wrist", "x": print(1), "z": "'
 HOSTILE = [INJECTION, "../x", "x/../../y", "a\nb", "a\rimport os", "caméra", "wr\u2028ist", "", "a" * 65,

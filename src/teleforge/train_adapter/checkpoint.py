@@ -65,7 +65,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
 
 def save_checkpoint(out: Path, model: Any, config: dict[str, Any], train_state: dict[str, Any] | None = None) -> Path:
     """Write the folder atomically enough for resume: weights and state first, config last."""
-    torch = require_torch()
+    require_torch()
     from safetensors.torch import save_file  # lazy: safetensors.torch imports torch
 
     out = Path(out)

@@ -21,8 +21,7 @@ from teleforge.dataset import Dataset
 from teleforge.errors import CheckpointError, TrainError
 from teleforge.progress import Progress, or_null
 from teleforge.train_adapter._torch import require_torch
-from teleforge.train_adapter.checkpoint import (ACTION_SPACE, has_train_state, load_model, load_train_state,
-                                               save_checkpoint)
+from teleforge.train_adapter.checkpoint import ACTION_SPACE, has_train_state, load_model, load_train_state, save_checkpoint
 from teleforge.train_adapter.data import ChunkSampler, EpisodeArrays, load_episodes, select_episodes, split_data_arg
 from teleforge.train_adapter.normalize import NormStats, to_bins
 from teleforge.train_adapter.sim_data import collect_arrays

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from teleforge.convert.lerobot import export_lerobot
-from teleforge.convert.staging import check_replaceable, write_output_marker
 from teleforge.convert.rlds import RldsExportConfig, camera_keys, dataset_statistics, export_rlds, write_statistics
+from teleforge.convert.staging import check_replaceable, write_output_marker
 from teleforge.dataset.selection import ExportSource, select
 from teleforge.errors import ExportError, HandoffError
 from teleforge.names import check_key, check_repo_id
