@@ -37,7 +37,13 @@ def findings(source: str, name: str = "<src>") -> list[str]:
     out: list[str] = []
     # Names bound to a banned function by `from x import load as y` (torch.load, yaml.load, ...).
     aliases: dict[str, str] = {}
-    for node in ast.walk(ast.parse(source)):
+    modules: dict[str, str] = {}  # `import torch as th` -> th: torch
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                modules[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+    for node in ast.walk(tree):
         where = f"{name}:{getattr(node, 'lineno', 0)}"
         if isinstance(node, ast.Import):
             for a in node.names:
@@ -55,11 +61,14 @@ def findings(source: str, name: str = "<src>") -> list[str]:
         elif isinstance(node, ast.Call):
             fn = node.func
             dotted = _dotted(fn)
+            head, _, rest = dotted.partition(".")
+            if head in modules:
+                dotted = f"{modules[head]}.{rest}" if rest else modules[head]
             if isinstance(fn, ast.Name) and fn.id in BANNED_BUILTINS:
                 out.append(f"{where}: {fn.id}(...)")
             elif isinstance(fn, ast.Name) and fn.id in aliases:
                 out.append(f"{where}: {aliases[fn.id]}(...) as {fn.id}")
-            elif isinstance(fn, ast.Attribute) and (dotted.split(".")[-2:][0], fn.attr) in BANNED_ATTR_CALLS:
+            elif isinstance(fn, ast.Attribute) and dotted.count(".") and (dotted.split(".")[-2], fn.attr) in BANNED_ATTR_CALLS:
                 out.append(f"{where}: {dotted}(...)")
             elif isinstance(fn, ast.Attribute) and fn.attr == "load" and dotted.split(".")[0] in {"np", "numpy"}:
                 if any(k.arg == "allow_pickle" and _true(k.value) for k in node.keywords):
@@ -82,6 +91,8 @@ def test_the_scan_catches_planted_examples() -> None:
         "import torch\nx = torch.load(p)\n": "torch.load",
         "import torch\nx = torch.load(p, weights_only=True)\n": "torch.load",
         "from torch import load as tl\nx = tl(p)\n": "torch.load",
+        "import torch as th\nx = th.load(p)\n": "torch.load",
+        "import yaml as y\ny.load(s)\n": "yaml.load",
         "x = f(p, weights_only=False)\n": "weights_only=False",
         "eval(s)\n": "eval(",
         "exec(s)\n": "exec(",
@@ -94,6 +105,6 @@ def test_the_scan_catches_planted_examples() -> None:
         got = findings(code, "planted.py")
         assert any(what in g for g in got), (code, got)
     # Look-alikes that are safe stay quiet.
-    for code in ("model.eval()\n", "import yaml\nyaml.safe_load(s)\n", "import numpy as np\nnp.load(p)\n",
+    for code in ("model.eval()\n", "f().load(p)\n", "import yaml\nyaml.safe_load(s)\n", "import numpy as np\nnp.load(p)\n",
                  "import numpy as np\nnp.load(p, allow_pickle=False)\n", "import json\njson.load(f)\n"):
         assert findings(code) == [], code

@@ -76,6 +76,15 @@ def test_robomimic_file_overwrite_needs_a_teleforge_file(ds: Path, tmp_path: Pat
     assert other.read_bytes() == b"not ours"
 
 
+def test_a_file_export_is_never_written_into_a_dataset_folder(ds: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    shutil.copytree(ds, victim)
+    before = _listing(victim)
+    with pytest.raises(ExportError, match="teleforge dataset"):
+        export_robomimic(select(ds), victim / "demo.hdf5")  # its manifest would land in the dataset root
+    assert _listing(victim) == before
+
+
 @pytest.mark.parametrize("fmt", ["hf", "aloha", "robomimic"])
 def test_out_dot_is_a_clean_error(ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
     work = tmp_path / "work"

@@ -51,6 +51,9 @@ def check_replaceable(final: Path | str, fmt: str, *, overwrite: bool, is_dir: b
     if real == cwd or real in cwd.parents or real.parent == real:
         raise ExportError(f"refusing to write a {fmt} export over {final} (the current folder or one of its parents); "
                           f"name a new folder, e.g. -o ./{fmt}_export")
+    if not is_dir and any((final.parent / f).exists() for f in _DATASET_FILES):  # its manifest goes beside it
+        raise ExportError(f"{final.parent} is a native teleforge dataset (recorded data); write the {fmt} file "
+                          "outside it -- choose another output")
     if not final.exists() and not final.is_symlink():
         return final
     if final.is_dir() and any((final / f).exists() for f in _DATASET_FILES):
