@@ -16,10 +16,11 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "teleforge"
 
 # Package -> the teleforge packages it may import (besides itself). Bottom-layer
 # modules (errors, spec, progress, video, _threads) may be imported by anyone.
-BOTTOM = {"errors", "spec", "progress", "video", "_threads"}
+BOTTOM = {"errors", "spec", "progress", "video", "_threads", "names"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "spec": set(),
+    "names": set(),
     "progress": set(),
     "_threads": set(),
     "video": {"errors"},

@@ -7,6 +7,10 @@ class TeleforgeError(Exception):
     """Base class: catch this to handle any teleforge failure."""
 
 
+class InvalidNameError(TeleforgeError, ValueError):
+    """A name headed for generated code, a file name or a column (camera, key, dataset, repo id) breaks the naming rule."""
+
+
 # --- dataset -----------------------------------------------------------------
 class DatasetError(TeleforgeError):
     """A dataset folder is missing, malformed or incompatible."""

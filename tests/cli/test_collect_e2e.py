@@ -30,6 +30,7 @@ def collected(tmp_path_factory) -> Path:
     res = _cli("collect", "--device", "scripted", "--task", "pick_cube", "--episodes", "3",
                "--headless", "--dataset", str(root), "--notes", "e2e test session")
     assert res.exit_code == 0, res.output
+    assert "safety limits in force: workspace" in res.output and "declared by the sim" in res.output
     return root
 
 

@@ -41,7 +41,8 @@ def test_push_uploads_every_file_intact_with_a_card(export: Path) -> None:
     assert hub.unhandled == []
     assert [(c["organization"], c["name"], c["type"]) for c in hub.created] == [("lab", "pick-demos", "dataset")]
     files = hub.repos["lab/pick-demos"]
-    local = {str(p.relative_to(export)): p.read_bytes() for p in export.rglob("*") if p.is_file()}
+    local = {str(p.relative_to(export)): p.read_bytes() for p in export.rglob("*")
+             if p.is_file() and not p.name.startswith(".")}  # dot-files (the output marker) stay local
     assert set(files) == set(local) and "README.md" in files
     assert all(files[k] == v for k, v in local.items())
     assert hub.lfs_uploads >= 1  # the arrow shard went through LFS batch + PUT + verify

@@ -231,7 +231,7 @@ def test_overwrite_never_replaces_a_native_dataset_or_foreign_folder(src: Path, 
     foreign = tmp_path / "notes"
     foreign.mkdir()
     (foreign / "keep.txt").write_text("x")
-    with pytest.raises(ExportError, match="not a LeRobot export"):
+    with pytest.raises(ExportError, match="not written by"):
         export_lerobot(src, foreign, overwrite=True)
     assert (foreign / "keep.txt").exists()
 

@@ -160,7 +160,7 @@ class PassGuard:
             return np.asarray(cmd.native_action, dtype=np.float32)
         return np.concatenate([np.asarray(cmd.twist, dtype=np.float32) * 0.01, [cmd.gripper]]).astype(np.float32)
 
-    def filter(self, action, ee_pos, now_ns, last_ns, connected, dt):
+    def filter(self, action, ee_pos, now_ns, last_ns, connected, dt, ee_quat=None):
         @dataclass
         class S:
             hold: bool

@@ -192,3 +192,48 @@ def test_human_full_stick_is_not_clamped_by_default_caps_after_ramp():
         out, st = act(g, g.command_to_action(cmd, CENTER, DT))
     assert not st.clamped
     assert out[:3] == pytest.approx([0.25 * DT] * 3)
+
+
+def _quat_mul(a, b):
+    w1, x1, y1, z1 = a
+    w2, x2, y2, z2 = b
+    return np.array([w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2, w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+                     w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2])
+
+
+def test_rotation_cannot_swing_a_tool_point_out_of_the_box():
+    """A held rotation about the EE swings a 0.15 m tool; the guard stops it at the floor (z min)."""
+    tool = (0.0, 0.0, 0.15)
+    for cfg in (SafetyConfig(tool_points=((0, 0, 0), tool)), SafetyConfig.conservative(tool_points=((0, 0, 0), tool))):
+        g = SafetyGuard(cfg)
+        ee, quat = np.array([0.5, 0.0, 0.1]), np.array([1.0, 0, 0, 0])
+        lowest, limited = 1.0, False
+        for _ in range(200):  # 10 s of full-speed rotation about x
+            out, st = g.filter(np.array([0, 0, 0, 1.0, 0, 0, 0], np.float32), ee, NOW, NOW, True, DT, ee_quat=quat)
+            limited |= "tool" in st.reason
+            r = out[3:6].astype(float)
+            ang = np.linalg.norm(r)
+            if ang > 0:
+                quat = _quat_mul(np.r_[np.cos(ang / 2), np.sin(ang / 2) * r / ang], quat)
+            ee = ee + out[:3]
+            w, x, y, z = quat
+            tip_z = ee[2] + 0.15 * (1 - 2 * (x * x + y * y))
+            lowest = min(lowest, tip_z)
+        assert limited and lowest >= cfg.workspace_min[2] - 1e-6, lowest
+
+
+def test_for_robot_uses_declared_limits_else_conservative():
+    from teleforge.robots.types import SafetyLimits
+
+    class Declared:
+        embodiment = "arm_x"
+        safety_limits = SafetyLimits((0.1, -0.2, 0.05), (0.4, 0.2, 0.5), 0.3, 0.8, ((0, 0, 0), (0, 0, -0.1)), "arm_x spec")
+
+    class Silent:
+        embodiment = "tcp_arm"
+
+    c = SafetyConfig.for_robot(Declared())
+    assert c.workspace_min == (0.1, -0.2, 0.05) and c.max_speed == 0.3 and len(c.tool_points) == 2
+    assert "arm_x spec" in c.describe()
+    s = SafetyConfig.for_robot(Silent())
+    assert s.max_speed == SafetyConfig.conservative().max_speed and "declares no limits" in s.describe()

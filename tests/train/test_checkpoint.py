@@ -41,7 +41,8 @@ def test_train_writes_checkpoints_and_losses(trained) -> None:
         assert {"model.safetensors", "config.json"} <= {p.name for p in d.iterdir()}
     cfg = json.loads((trained.checkpoint / "config.json").read_text())
     assert len(cfg["norm"]["action_q01"]) == 7 and cfg["trained_on"]["episodes"] == 8
-    assert (trained.last / "train_state.pt").is_file()
+    assert {"train_state.safetensors", "train_state.json"} <= {p.name for p in trained.last.iterdir()}
+    assert not list(trained.last.glob("*.pt"))  # no pickle-based file anywhere in a run folder
     assert json.loads((trained.last.parent / "result.json").read_text())["steps"] == 6
 
 
@@ -68,6 +69,37 @@ def test_resume_equals_an_uninterrupted_run(tiny_dataset: Path, trained, tmp_pat
     wb, _ = load_model(second.last)
     for (k, va), (_, vb) in zip(wa.state_dict().items(), wb.state_dict().items()):
         assert torch.equal(va, vb), k
+
+
+def test_resume_never_unpickles_an_old_train_state(tiny_dataset: Path, trained, tmp_path: Path) -> None:
+    """A train_state.pt (pickle) planted in a shared run folder is refused, never loaded."""
+    import pickle
+    import shutil
+
+    run = tmp_path / "shared"
+    shutil.copytree(trained.last, run / "last")
+    for p in (run / "last").glob("train_state.*"):
+        p.unlink()
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (run / "last" / "train_state.pt").write_bytes(pickle.dumps({"optimizer": Evil()}))
+    with pytest.raises(CheckpointError, match="train_state.pt.*restart"):
+        train(tiny_cfg(tiny_dataset, run, resume=True))
+    assert not marker.exists()
+
+
+def test_corrupt_train_state_is_a_typed_error(tiny_dataset: Path, trained, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "r"
+    shutil.copytree(trained.last, run / "last")
+    (run / "last" / "train_state.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="train_state.json"):
+        train(tiny_cfg(tiny_dataset, run, resume=True))
 
 
 def test_corrupt_checkpoint_names_the_file(trained, tmp_path: Path) -> None:

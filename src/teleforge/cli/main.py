@@ -111,8 +111,12 @@ def collect(
 
 @app.command()
 def devices() -> None:
-    """List the input devices connected to this machine."""
+    """List the input devices connected to this machine, and the safety limits each robot gets."""
     render.devices_table(console, list_devices())
+    from teleforge.workflows.collect import safety_limits_by_robot  # lazy: builds the sim model
+
+    for robot, line in safety_limits_by_robot().items():
+        console.print(f"safety limits for {robot}: {line}")
 
 
 @app.command()

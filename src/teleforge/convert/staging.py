@@ -5,6 +5,11 @@ what it would write); only a complete export is renamed to ``<name>``, so a cras
 leaves something that looks like a finished dataset. A ``.partial`` left by a killed
 export is refused with a message, resumed when the export can resume, or discarded
 with ``overwrite``.
+
+``overwrite`` replaces only what teleforge wrote: every published folder holds
+``.teleforge_output.json`` (its format and the entries it wrote), and :func:`check_replaceable`
+refuses a recorded dataset, a folder of another format or with foreign files, and the current
+folder or one of its parents -- one rule for every exporter and ``teleforge handoff``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,71 @@ from typing import Any
 from teleforge.errors import ExportError, PartialExportError
 
 PARTIAL_SUFFIX = ".partial"
+OUTPUT_MARKER = ".teleforge_output.json"  # in every published export folder: {"format", "entries"}
+_MANIFEST = "teleforge_export.json"  # a file export (robomimic) is owned when the manifest beside it names it
+_DATASET_FILES = ("teleforge.json", "catalog.parquet")
+
+
+def write_output_marker(folder: Path, fmt: str) -> None:
+    """Record in ``folder`` that teleforge wrote it as a ``fmt`` output, and which top-level entries it holds."""
+    entries = sorted(p.name for p in Path(folder).iterdir() if p.name != OUTPUT_MARKER)
+    (Path(folder) / OUTPUT_MARKER).write_text(json.dumps({"format": fmt, "entries": entries}))
+
+
+def check_replaceable(final: Path | str, fmt: str, *, overwrite: bool, is_dir: bool = True) -> Path:
+    """Refuse an output path that an export of format ``fmt`` must not write over; returns it made absolute.
+
+    Always refused: the current folder or one of its parents (``-o .``), and a recorded teleforge
+    dataset. An existing non-empty output needs ``overwrite``, and then must be a ``fmt`` output that
+    teleforge wrote holding nothing else (a folder's marker lists its entries; a file export is named
+    by the manifest beside it).
+    """
+    final = Path(os.path.abspath(final))
+    cwd = Path.cwd().resolve()
+    real = final.resolve()
+    if real == cwd or real in cwd.parents or real.parent == real:
+        raise ExportError(f"refusing to write a {fmt} export over {final} (the current folder or one of its parents); "
+                          f"name a new folder, e.g. -o ./{fmt}_export")
+    if not is_dir and any((final.parent / f).exists() for f in _DATASET_FILES):  # its manifest goes beside it
+        raise ExportError(f"{final.parent} is a native teleforge dataset (recorded data); write the {fmt} file "
+                          "outside it -- choose another output")
+    if not final.exists() and not final.is_symlink():
+        return final
+    if final.is_dir() and any((final / f).exists() for f in _DATASET_FILES):
+        raise ExportError(f"{final} is a native teleforge dataset (recorded data); refusing to write an export over it -- "
+                          "choose another output")
+    if final.is_dir() and not final.is_symlink() and not any(final.iterdir()):
+        return final
+    if not overwrite:
+        raise ExportError(f"{final} already exists; pass --overwrite to replace it or choose another output")
+    not_ours = (f"{final} was not written by `teleforge {fmt}` (no {OUTPUT_MARKER if is_dir else _MANIFEST} naming it); "
+                "refusing to replace it -- delete it yourself or choose another output")
+    if final.is_symlink() or final.is_dir() != is_dir:
+        raise ExportError(not_ours)
+    if not is_dir:
+        man = _read_json(final.parent / _MANIFEST)
+        if man.get("format") != fmt or man.get("file") != final.name:
+            raise ExportError(not_ours)
+        return final
+    marker = _read_json(final / OUTPUT_MARKER)
+    if not marker or not isinstance(marker.get("entries"), list):
+        raise ExportError(not_ours)
+    if marker.get("format") != fmt:
+        raise ExportError(f"{final} is a {marker.get('format')} export, not {fmt}; refusing to replace it -- "
+                          "choose another output")
+    foreign = sorted({p.name for p in final.iterdir()} - set(map(str, marker["entries"])) - {OUTPUT_MARKER})
+    if foreign:
+        raise ExportError(f"{final} holds files teleforge did not write ({', '.join(foreign[:5])}); refusing to replace "
+                          "it -- move them out or choose another output")
+    return final
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _pid_alive(pid: int) -> bool:
@@ -54,12 +124,15 @@ class StagedOutput:
     final: Path
     staging: Path
     owner: Path
+    fmt: str = ""
     resumed: bool = False
     keep_on_error: bool = False  # resumable exports keep their finished parts for the next run
 
     def publish(self) -> Path:
         """Rename the staging path to the final one (replacing a previous export); returns the final path."""
         parent = self.final.parent
+        if self.staging.is_dir():
+            write_output_marker(self.staging, self.fmt)
         old = None
         if self.final.exists() and self.final.is_dir():
             old = self.final.with_name(f".{self.final.name}.old-{os.getpid()}")
@@ -96,21 +169,20 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def stage_output(final: Path | str, *, overwrite: bool, is_dir: bool = True,
+def stage_output(final: Path | str, *, overwrite: bool, fmt: str, is_dir: bool = True,
                  resume_key: dict[str, Any] | None = None) -> StagedOutput:
-    """Prepare ``.<name>.partial`` beside ``final`` for an export to write into.
+    """Prepare ``.<name>.partial`` beside ``final`` for a ``fmt`` export ("hf", "rlds", ...) to write into.
 
-    - ``final`` exists: refused unless ``overwrite`` (the old export stays until the new one publishes).
+    - ``final`` exists: refused unless ``overwrite`` and :func:`check_replaceable` agrees (the old
+      export stays until the new one publishes).
     - a ``.partial`` left by an interrupted export: resumed when ``resume_key`` (what the export
       would write) matches the one it was started with; otherwise refused with a message,
       unless ``overwrite`` discards it.
     - a ``.partial`` another live process is writing: always refused.
     """
-    final = Path(final)
+    final = check_replaceable(final, fmt, overwrite=overwrite, is_dir=is_dir)
     staging = final.with_name(f".{final.name}{PARTIAL_SUFFIX}")
     owner = final.with_name(f".{final.name}{PARTIAL_SUFFIX}.json")
-    if final.exists() and (not final.is_dir() or any(final.iterdir())) and not overwrite:
-        raise ExportError(f"{final} already exists; pass --overwrite to replace it or choose another output")
     info: dict[str, Any] = {}
     if owner.is_file():
         try:
@@ -146,4 +218,4 @@ def stage_output(final: Path | str, *, overwrite: bool, is_dir: bool = True,
                                  "resume_key": resume_key}, default=str))
     if is_dir:
         staging.mkdir(exist_ok=resumed)
-    return StagedOutput(final, staging, owner, resumed, keep_on_error=resume_key is not None)
+    return StagedOutput(final, staging, owner, fmt, resumed, keep_on_error=resume_key is not None)

@@ -178,16 +178,30 @@ def check_compatible(root: Path, have: DatasetSpec, want: DatasetSpec) -> None:
         problems.append(f"extra state features {have.extra_state} vs {want.extra_state}")
     if have.robot_embodiment != want.robot_embodiment:
         problems.append(f"robot {have.robot_embodiment!r} vs {want.robot_embodiment!r}")
-    if [(c.name, c.height, c.width, c.encoding) for c in have.cameras] != [
-        (c.name, c.height, c.width, c.encoding) for c in want.cameras
-    ]:
-        problems.append(f"cameras {have.camera_names} vs {want.camera_names} (or sizes/encodings differ)")
+    problems += _camera_differences(have, want)
     if abs(have.fps - want.fps) > 1e-9:
         problems.append(f"fps {have.fps} vs {want.fps}")
     if problems:
         raise DatasetError(
-            f"{root} was recorded with a different setup ({'; '.join(problems)}); record into a new dataset folder"
+            f"{root} was recorded with a different setup ({'; '.join(problems)}); match the dataset's setup, "
+            "or record into a new dataset folder"
         )
+
+
+def _camera_differences(have: DatasetSpec, want: DatasetSpec) -> list[str]:
+    """Each camera that differs, by name: missing, new, resized/re-encoded, or reordered."""
+    h = {c.name: c for c in have.cameras}
+    w = {c.name: c for c in want.cameras}
+    out = [f"cameras: {n!r} is in the dataset but missing from this session" for n in h if n not in w]
+    out += [f"cameras: {n!r} is new in this session" for n in w if n not in h]
+    for n in h.keys() & w.keys():
+        a, b = h[n], w[n]
+        if (a.height, a.width, a.encoding) != (b.height, b.width, b.encoding):
+            out.append(f"cameras: {n!r} is {a.height}x{a.width} {a.encoding} in the dataset, "
+                       f"{b.height}x{b.width} {b.encoding} in this session")
+    if not out and have.camera_names != want.camera_names:
+        out.append(f"cameras: order {have.camera_names} in the dataset vs {want.camera_names} in this session")
+    return out
 
 
 # --- episode ids -----------------------------------------------------------------

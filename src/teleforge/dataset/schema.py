@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from teleforge.dataset.records import StepRecord
 from teleforge.errors import DatasetError, FormatVersionError
+from teleforge.names import check_key
 from teleforge.spec import ACTION_DIM, ACTION_NAMES, NATIVE_COLUMNS, NATIVE_STATE_NAMES, STATE_PREFIX, NativeColumn
 
 FORMAT_MAJOR = 1
@@ -52,8 +53,7 @@ class CameraConfig:
     def __post_init__(self) -> None:
         if self.encoding not in ENCODINGS:
             raise DatasetError(f"camera {self.name!r}: unknown encoding {self.encoding!r}; use one of {', '.join(ENCODINGS)}")
-        if not self.name or "." in self.name or "/" in self.name:
-            raise DatasetError(f"camera name {self.name!r} must be non-empty and contain no '.' or '/'")
+        check_key(self.name, "camera name")  # it becomes a column, a file name and generated-config text
         if not 1 <= int(self.quality) <= 100:
             raise DatasetError(f"camera {self.name!r}: JPEG quality {self.quality} must be in 1..100")
 
@@ -75,7 +75,8 @@ class DatasetSpec:
         if int(self.action_dim) < 1:
             raise DatasetError(f"action_dim must be at least 1, got {self.action_dim}")
         for name, width in self.extra_state.items():
-            if not name or "." in name or "/" in name or name in NATIVE_STATE_NAMES:
+            check_key(name, "extra state feature")  # it becomes the column observation.state.<name>
+            if name in NATIVE_STATE_NAMES:
                 raise DatasetError(
                     f"extra state feature {name!r} must be non-empty, contain no '.' or '/', and not be one of the "
                     f"native ones ({', '.join(NATIVE_STATE_NAMES)})"

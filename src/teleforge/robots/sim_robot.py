@@ -9,6 +9,7 @@ and the same action sequence give bit-identical states, which replay relies on.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -30,7 +31,7 @@ from teleforge.robots.scene import (
     make_snapshot,
 )
 from teleforge.robots.tasks import ObjectState, Task, get_task
-from teleforge.robots.types import ActResult, ArraySpec, RobotState, TaskInfo
+from teleforge.robots.types import ActResult, ArraySpec, RobotState, SafetyLimits, TaskInfo
 from teleforge.spec import ACTION_DIM, ACTION_NAMES, GRIPPER_INDEX, TWIST_DIM
 
 EMBODIMENT = "teleforge_sim_panda"
@@ -47,6 +48,7 @@ class SimRobotConfig:
     workspace_low: tuple[float, float, float] = (0.2, -0.5, 0.012)  # TCP target box, m
     workspace_high: tuple[float, float, float] = (0.8, 0.5, 0.6)
     leash: float = 0.04  # m: the target stays this close to the measured TCP
+    rot_pos_tolerance: float = 0.005  # m: a rotation whose IK solution moves the TCP further than this is refused
     home_noise: float = 0.02  # rad: seed-drawn perturbation of the home posture
     cube_region_low: tuple[float, float] = (0.38, -0.22)
     cube_region_high: tuple[float, float] = (0.62, 0.22)
@@ -106,6 +108,15 @@ class SimRobot:
             "gripper": ArraySpec((1,), "float32", (0.0,), (1.0,), ("opening",)),
         }
 
+        # Declared for the safety guard: the TCP box of the controller, the action bounds as
+        # velocity norms, and the points of the hand in the TCP frame (flange above the TCP,
+        # fingertip pads either side of it when open).
+        self.safety_limits = SafetyLimits(
+            workspace_min=tuple(cfg.workspace_low), workspace_max=tuple(cfg.workspace_high),
+            max_speed=cfg.max_speed * math.sqrt(3), max_rot_speed=cfg.max_rot_speed * math.sqrt(3),
+            tool_points=((0.0, 0.0, 0.0), (0.0, 0.0, -0.1034), (0.0, 0.044, 0.0), (0.0, -0.044, 0.0)),
+            source=f"{EMBODIMENT} (declared by the sim)",
+        )
         self._connected = False
         self._task: Task | None = None
         self._info: TaskInfo | None = None
@@ -165,9 +176,18 @@ class SimRobot:
         dist = float(np.linalg.norm(offset))
         if dist > self.config.leash:
             boxed = tcp + offset * (self.config.leash / dist)
-        self._target_pos = boxed
-        self._target_mat = mat_from_axis_angle(a[3:TWIST_DIM]) @ self._target_mat
-        res = self._ik.solve(self._q_des, self._target_pos, self._target_mat)
+        # The leash pulls the target toward the measured TCP; the box still bounds it, so a TCP
+        # pushed outside (contact) is led back in, never followed out.
+        self._target_pos = np.clip(boxed, self.config.workspace_low, self.config.workspace_high)
+        turned = mat_from_axis_angle(a[3:TWIST_DIM]) @ self._target_mat
+        res = self._ik.solve(self._q_des, self._target_pos, turned)
+        if res.pos_error > self.config.rot_pos_tolerance and np.any(a[3:TWIST_DIM]):
+            # Position before orientation: a rotation the arm can only reach by moving the TCP away
+            # (joint limits) is refused, so a held rotation cannot drag the tool out of the box.
+            held = self._ik.solve(self._q_des, self._target_pos, self._target_mat)
+            if held.pos_error < res.pos_error:
+                res, turned, clamped = held, self._target_mat, True
+        self._target_mat = turned
         self._q_des = res.q
         self._gripper_target = float(a[GRIPPER_INDEX])
         self._step_physics()

@@ -37,8 +37,10 @@ __all__ = [
     "ControlRate",
     "Frame",
     "Resettable",
+    "DeclaresLimits",
     "Robot",
     "RobotState",
+    "SafetyLimits",
     "SceneRobot",
     "SimStateful",
     "Snapshotting",
@@ -123,6 +125,31 @@ class Robot(Protocol):
     def disconnect(self) -> None:
         """Release the arm; it holds where it is."""
         ...
+
+
+@dataclass(frozen=True)
+class SafetyLimits:
+    """Where and how fast a robot may be driven, as the robot declares it (base frame, SI units).
+
+    ``tool_points`` are offsets (m) in the EE frame (the frame of ``RobotState.ee_pos`` /
+    ``ee_quat``) of every point the workspace box must contain: the tool tip, the flange, the
+    fingertips. The safety guard predicts each after a commanded delta and scales the command
+    so none leaves the box.
+    """
+
+    workspace_min: tuple[float, float, float]  # m
+    workspace_max: tuple[float, float, float]  # m
+    max_speed: float  # m/s, norm of the EE translation velocity
+    max_rot_speed: float  # rad/s, norm of the EE angular velocity
+    tool_points: tuple[tuple[float, float, float], ...] = ((0.0, 0.0, 0.0),)
+    source: str = ""  # who declared them, for the operator ("teleforge_sim_panda (sim)")
+
+
+@runtime_checkable
+class DeclaresLimits(Protocol):
+    """A robot that declares its workspace, speed limits and tool geometry for the safety guard."""
+
+    safety_limits: SafetyLimits
 
 
 @runtime_checkable

@@ -38,9 +38,10 @@ class Guard(Protocol):
         ...
 
     def filter(
-        self, action: np.ndarray, ee_pos: np.ndarray, now_ns: int, last_cmd_ns: int, connected: bool, dt: float
+        self, action: np.ndarray, ee_pos: np.ndarray, now_ns: int, last_cmd_ns: int, connected: bool, dt: float,
+        ee_quat: np.ndarray | None = None,
     ) -> tuple[np.ndarray, GuardVerdict]:
-        """Apply the limits and the watchdog: the action to apply and why."""
+        """Apply the limits and the watchdog: the action to apply and why (``ee_quat`` wxyz bounds the tool points)."""
         ...
 
 

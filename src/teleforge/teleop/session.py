@@ -529,7 +529,8 @@ class CollectionSession:
                 # View-aligned controls: the device's forward/left are the main camera's.
                 guard_cmd = dataclasses.replace(cmd, twist=rotate_twist(cmd.twist, cfg.control_yaw_rad))
             action = self.guard.command_to_action(guard_cmd, state.ee_pos, dt)
-            action, gstatus = self.guard.filter(action, state.ee_pos, tick, last_cmd_ns, connected, dt)
+            action, gstatus = self.guard.filter(action, state.ee_pos, tick, last_cmd_ns, connected, dt,
+                                                ee_quat=state.ee_quat)
             # Apply exactly what is recorded (float32) so a replay is bit-identical.
             action = _vec(action)
             self.hud.safety = "estop" if gstatus.estop else ("hold" if gstatus.hold else "ok")

@@ -1,13 +1,19 @@
-"""Checkpoints (a folder: model.safetensors + config.json [+ train_state.pt]) and ``load_policy``.
+"""Checkpoints (a folder: model.safetensors + config.json [+ train_state.safetensors/.json]) and ``load_policy``.
 
 config.json holds everything needed to run the weights: the model config, the instruction
 vocabulary, the q01/q99 normalization stats, which heads were trained, the action space
 and embodiment, and what the run was trained on.
+
+Training state for ``--resume`` is tensors in ``train_state.safetensors`` and everything else
+(step, best, losses, optimizer hyper-parameters and state layout, the batch RNG) in
+``train_state.json``: nothing in a run folder is unpickled, so a shared or downloaded run
+cannot run code. A legacy ``train_state.pt`` is refused, never opened.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +28,9 @@ from teleforge.train_adapter.text import InstructionTokenizer
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
-TRAIN_STATE = "train_state.pt"
+TRAIN_STATE = "train_state.json"
+TRAIN_TENSORS = "train_state.safetensors"
+LEGACY_TRAIN_STATE = "train_state.pt"  # pickle: refused, never opened
 FORMAT = "teleforge.vla/1"
 ACTION_SPACE = "native_ee_delta"
 BUNDLED_DIR = Path(__file__).parent / "assets" / "base"
@@ -57,7 +65,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
 
 def save_checkpoint(out: Path, model: Any, config: dict[str, Any], train_state: dict[str, Any] | None = None) -> Path:
     """Write the folder atomically enough for resume: weights and state first, config last."""
-    torch = require_torch()
+    require_torch()
     from safetensors.torch import save_file  # lazy: safetensors.torch imports torch
 
     out = Path(out)
@@ -66,12 +74,94 @@ def save_checkpoint(out: Path, model: Any, config: dict[str, Any], train_state: 
     save_file(tensors, str(out / (WEIGHTS + ".tmp")), metadata={"format": FORMAT})
     (out / (WEIGHTS + ".tmp")).replace(out / WEIGHTS)
     if train_state is not None:
-        torch.save(train_state, out / (TRAIN_STATE + ".tmp"))
-        (out / (TRAIN_STATE + ".tmp")).replace(out / TRAIN_STATE)
+        save_train_state(out, train_state)
     cfg = dict(config, format=FORMAT)
     (out / (CONFIG + ".tmp")).write_text(json.dumps(cfg, indent=1))
     (out / (CONFIG + ".tmp")).replace(out / CONFIG)
     return out
+
+
+def _split_tensors(obj: Any, path: str, tensors: dict[str, Any]) -> Any:
+    """``obj`` with every tensor replaced by ``{"__tensor__": name}`` (the tensor goes to ``tensors``).
+
+    Dict keys become strings; the optimizer's integer parameter ids are restored on load.
+    """
+    torch = require_torch()
+    if isinstance(obj, torch.Tensor):
+        tensors[path] = obj.detach().to("cpu").contiguous()
+        return {"__tensor__": path}
+    if isinstance(obj, dict):
+        return {"__dict__": [[k, _split_tensors(v, f"{path}.{k}", tensors)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return [_split_tensors(v, f"{path}.{i}", tensors) for i, v in enumerate(obj)]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {"__float__": repr(obj)}  # JSON proper has no inf/nan
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise CheckpointError(f"training state holds a {type(obj).__name__} at {path}, which cannot be saved without pickle")
+
+
+def _join_tensors(obj: Any, tensors: dict[str, Any], where: Path) -> Any:
+    if isinstance(obj, list):
+        return [_join_tensors(v, tensors, where) for v in obj]
+    if isinstance(obj, dict):
+        if set(obj) == {"__tensor__"}:
+            try:
+                return tensors[obj["__tensor__"]]
+            except (KeyError, TypeError) as exc:
+                raise CheckpointError(f"{where} names tensor {obj['__tensor__']!r} that {TRAIN_TENSORS} lacks; "
+                                      "restart training without --resume") from exc
+        if set(obj) == {"__float__"} and obj["__float__"] in ("inf", "-inf", "nan"):
+            return float(obj["__float__"])
+        if set(obj) == {"__dict__"} and isinstance(obj["__dict__"], list):
+            return {k: _join_tensors(v, tensors, where) for k, v in obj["__dict__"]}
+        raise CheckpointError(f"{where} holds an unexpected record {sorted(obj)!r}; restart training without --resume")
+    return obj
+
+
+def save_train_state(out: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` (nested dicts/lists of tensors and JSON scalars) as safetensors + JSON, tensors first."""
+    from safetensors.torch import save_file  # lazy: safetensors.torch imports torch
+
+    tensors: dict[str, Any] = {}
+    tree = _split_tensors(state, "s", tensors)
+    save_file(tensors, str(out / (TRAIN_TENSORS + ".tmp")), metadata={"format": FORMAT})
+    (out / (TRAIN_TENSORS + ".tmp")).replace(out / TRAIN_TENSORS)
+    (out / (TRAIN_STATE + ".tmp")).write_text(json.dumps({"format": FORMAT, "state": tree}))
+    (out / (TRAIN_STATE + ".tmp")).replace(out / TRAIN_STATE)
+
+
+def has_train_state(folder: Path) -> bool:
+    """True when ``folder`` holds resumable training state; a legacy pickle file raises ``CheckpointError``."""
+    folder = Path(folder)
+    if (folder / TRAIN_STATE).is_file():
+        return True
+    if (folder / LEGACY_TRAIN_STATE).is_file():
+        raise CheckpointError(f"{folder / LEGACY_TRAIN_STATE} is an old pickle training state, which teleforge never "
+                              "opens; restart training without --resume (or use the weights with --init)")
+    return False
+
+
+def load_train_state(folder: Path, device: str = "cpu") -> dict[str, Any]:
+    """The dict given to ``save_train_state``, tensors on ``device``; damage raises ``CheckpointError`` naming the file."""
+    from safetensors.torch import load_file  # lazy: imports torch
+
+    folder = Path(folder)
+    jfile, tfile = folder / TRAIN_STATE, folder / TRAIN_TENSORS
+    try:
+        doc = json.loads(jfile.read_text())
+    except (ValueError, OSError) as exc:
+        raise CheckpointError(f"{jfile} is corrupt ({exc}); restart training without --resume") from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("state"), dict):
+        raise CheckpointError(f"{jfile} is not a {FORMAT} training state; restart training without --resume")
+    try:
+        tensors = load_file(str(tfile), device=device)
+    except Exception as exc:  # safetensors raises several types for a missing/truncated file
+        raise CheckpointError(f"{tfile} is missing or corrupt ({exc}); restart training without --resume") from exc
+    state = _join_tensors(doc["state"], tensors, jfile)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{jfile} is not a {FORMAT} training state; restart training without --resume")
+    return state
 
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:

@@ -21,7 +21,7 @@ from teleforge.dataset import Dataset
 from teleforge.errors import CheckpointError, TrainError
 from teleforge.progress import Progress, or_null
 from teleforge.train_adapter._torch import require_torch
-from teleforge.train_adapter.checkpoint import ACTION_SPACE, TRAIN_STATE, load_model, save_checkpoint
+from teleforge.train_adapter.checkpoint import ACTION_SPACE, has_train_state, load_model, load_train_state, save_checkpoint
 from teleforge.train_adapter.data import ChunkSampler, EpisodeArrays, load_episodes, select_episodes, split_data_arg
 from teleforge.train_adapter.normalize import NormStats, to_bins
 from teleforge.train_adapter.sim_data import collect_arrays
@@ -233,19 +233,27 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
     train_losses: list[tuple[int, float]] = []
     val_losses: list[tuple[int, float]] = []
     batcher_seed = cfg.seed
-    if cfg.resume and (last_dir / TRAIN_STATE).is_file():
+    if cfg.resume and has_train_state(last_dir):
         m2, c2 = load_model(last_dir, device)
         model.load_state_dict(m2.state_dict())
-        st = torch.load(last_dir / TRAIN_STATE, map_location=device, weights_only=True)
-        opt.load_state_dict(st["optimizer"])
-        step, best = int(st["step"]), float(st.get("best", math.inf))
-        train_losses, val_losses = [tuple(x) for x in st["train_losses"]], [tuple(x) for x in st["val_losses"]]
-        torch.set_rng_state(st["torch_rng"])
+        st = load_train_state(last_dir, device)
+        try:
+            opt.load_state_dict(st["optimizer"])
+            step, best = int(st["step"]), float(st.get("best", math.inf))
+            train_losses = [(int(s), float(v)) for s, v in st["train_losses"]]
+            val_losses = [(int(s), float(v)) for s, v in st["val_losses"]]
+            torch.set_rng_state(st["torch_rng"].to("cpu"))
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{last_dir} holds a training state that does not fit this run ({str(exc)[:200]}); "
+                                  "restart training without --resume") from exc
         base_cfg = c2
     batcher = _Batcher(sampler, train_idx, norm, tok, cfg, device, batcher_seed)
     run_loss = None
     if step and cfg.resume:  # continue the very same batch sequence: a resumed run equals an uninterrupted one
-        batcher.rng.bit_generator.state = st["batch_rng"]
+        try:
+            batcher.rng.bit_generator.state = st["batch_rng"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{last_dir} holds a damaged batch RNG state; restart training without --resume") from exc
         run_loss = st.get("run_loss")
 
     total = cfg.steps

@@ -3,7 +3,9 @@ recorder, cameras, window) and run one collection session."""
 
 from __future__ import annotations
 
+import difflib
 import os
+import sys
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +16,8 @@ from typing import Any, Callable
 # The recorder is looked up on its package at call time, so a test can stand in a failing disk.
 import teleforge.dataset as tds
 from teleforge.dataset import CameraConfig, DatasetSpec, EpisodeEnd, SessionRecord, open_or_create, write_session
-from teleforge.errors import DeviceError, RobotError
+from teleforge.errors import CameraError, DeviceError, RobotError, WindowError
+from teleforge.names import check_key
 from teleforge.progress import Progress, or_null, tracked
 from teleforge.robots.remote import RemoteRobot
 from teleforge.robots.scene import SceneConfig, build_scene_xml
@@ -24,6 +27,7 @@ from teleforge.robots.tasks import get_task
 from teleforge.robots.types import CameraSpec
 from teleforge.teleop.command import is_autonomous
 from teleforge.teleop.control_frame import camera_yaw
+from teleforge.teleop.devices.registry import device_names
 from teleforge.teleop.devices.registry import make_device as make_hw
 from teleforge.teleop.expert_device import ExpertDevice
 from teleforge.teleop.safety import SafetyConfig, SafetyGuard
@@ -69,6 +73,46 @@ class CollectConfig:
     window_max: tuple[int, int] | None = None  # px the window must fit in (None: the desktop)
 
 
+def collect_devices() -> list[str]:
+    """Every ``--device`` name ``collect`` accepts, sorted."""
+    return sorted({*device_names(), "scripted"})
+
+
+def scene_cameras() -> list[str]:
+    """The cameras the sim scene renders (also for served arms: frames are rendered here)."""
+    import mujoco  # lazy: only to read the scene's camera names
+
+    model = mujoco.MjModel.from_xml_string(build_scene_xml(SceneConfig()))
+    return sorted(model.camera(i).name for i in range(model.ncam))
+
+
+def _display_available() -> bool:
+    if sys.platform in ("win32", "darwin") or os.environ.get("SDL_VIDEODRIVER"):
+        return True  # an explicit SDL driver (e.g. dummy, for screenshots) is the caller's choice
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def check_config(cfg: CollectConfig) -> None:
+    """Refuse a mistyped device, task or camera, or a window without a display, before any device
+    opens or any dataset folder is created (a typo must not lock a new dataset to the wrong setup)."""
+    valid = collect_devices()
+    if cfg.device not in valid:
+        close = difflib.get_close_matches(cfg.device, valid, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise DeviceError(f"unknown device {cfg.device!r}{hint}; valid devices: {', '.join(valid)}")
+    get_task(cfg.task)
+    known = scene_cameras()
+    for cam in cfg.cameras:
+        check_key(cam, "camera name")
+        if cam not in known:
+            close = difflib.get_close_matches(cam, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise CameraError(f"camera {cam!r} is not in the scene{hint}: choose from {', '.join(known)}")
+    if not cfg.headless and not _display_available():
+        raise WindowError("no display here, and collect needs the operator window: run it on a desktop session, or "
+                          "use --device gamepad / spacemouse / scripted with --headless (`teleforge devices` lists them)")
+
+
 def make_device(name: str, cfg: CollectConfig) -> Any:
     """The device for ``name``; 'scripted' is the sim's privileged expert."""
     if name == "scripted":
@@ -85,6 +129,12 @@ def make_robot(cfg: CollectConfig) -> Any:
     raise RobotError(f"unknown robot {cfg.robot!r}: use 'sim' or the address of `teleforge serve-robot`, e.g. tcp://127.0.0.1:5555")
 
 
+def safety_limits_by_robot() -> dict[str, str]:
+    """What the safety guard enforces for each kind of robot ``collect`` can drive, one line each."""
+    return {"sim": SafetyConfig.for_robot(SimRobot()).describe(),
+            "tcp:// arms that declare none": SafetyConfig.for_robot(None).describe()}
+
+
 def camera_specs(cfg: CollectConfig) -> list[CameraSpec]:
     return [CameraSpec(name=c, height=cfg.image_size, width=cfg.image_size, fps=cfg.camera_fps) for c in cfg.cameras]
 
@@ -96,6 +146,7 @@ def collect(cfg: CollectConfig, progress: Progress | None = None,
     Headless sessions report one progress unit per saved episode (discarded ones update the
     counts only); with the operator window the window is the display.
     """
+    check_config(cfg)
     if cfg.headless:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
@@ -116,6 +167,9 @@ def collect(cfg: CollectConfig, progress: Progress | None = None,
 def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
          on_episode: Callable[[EpisodeResult], None] | None) -> SessionResult:
     robot = make_robot(cfg)
+    # The robot's declared limits (workspace, speeds, tool points); conservative for one that declares none.
+    limits = SafetyConfig.for_robot(robot)
+    or_null(progress).message(f"safety limits in force: {limits.describe()}")
     specs = camera_specs(cfg)
     spec = DatasetSpec(
         fps=cfg.hz,
@@ -133,12 +187,13 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
     write_session(cfg.dataset, SessionRecord(
         session_id=session_cfg.session_id, operator_id=cfg.operator_id, device=getattr(device, "name", cfg.device),
         task=cfg.task, robot_embodiment=robot.embodiment, notes=cfg.notes,
-        extras={"hz": cfg.hz, "cameras": list(cfg.cameras), "image_size": cfg.image_size, "seed": cfg.seed},
+        extras={"hz": cfg.hz, "cameras": list(cfg.cameras), "image_size": cfg.image_size, "seed": cfg.seed,
+                "safety_limits": limits.describe()},
     ))
     recorder = tds.AsyncRecorder(ds)  # built before the first episode: pyarrow warms up in its writer thread
     # A served sim is rendered here from its state snapshots (same scene, built from code).
     rig = SimCameraRig(robot if isinstance(robot, SimRobot) else build_scene_xml(SceneConfig()), specs)
-    guard = SafetyGuard(SafetyConfig())
+    guard = SafetyGuard(limits)
     window = None
     if not cfg.headless:
         from teleforge.teleop.window import OperatorWindow  # lazy: pygame's display only when there is a window

@@ -64,7 +64,7 @@ def export_aloha(src: ExportSource, out: Path | str, *, sim: bool = True, overwr
     out = Path(out)
     # The whole folder is staged and renamed at the end: a crash never leaves a folder of
     # episode files that looks like the complete export.
-    stage = stage_output(out, overwrite=overwrite)
+    stage = stage_output(out, overwrite=overwrite, fmt="aloha")
     try:
         result = _write_aloha(src, stage.staging, out, sim, compression)
         stage.publish()

@@ -82,7 +82,7 @@ def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: floa
     import h5py  # lazy: the HDF5 library loads only for HDF5 exports
 
     out = Path(out)
-    stage = stage_output(out, overwrite=overwrite, is_dir=False)
+    stage = stage_output(out, overwrite=overwrite, fmt="robomimic", is_dir=False)
     tmp = stage.staging
     ds = src.dataset  # a view: episodes come trimmed, so dones/num_samples follow the kept range
     spec = ds.spec

@@ -148,7 +148,7 @@ def export_hf(src: ExportSource, out: Path | str, *, overwrite: bool = False, ma
 
     out = Path(out)
     ds = src.dataset
-    stage = stage_output(out, overwrite=overwrite)
+    stage = stage_output(out, overwrite=overwrite, fmt="hf")
     work = stage.staging
     try:
         # A private cache dir: from_generator's cache is keyed on the generator's arguments,

@@ -70,6 +70,7 @@ from teleforge.dataset.reader import Dataset, Episode
 from teleforge.dataset.schema import CameraConfig, image_column
 from teleforge.dataset.selection import ExportSource, select
 from teleforge.errors import ExportError
+from teleforge.names import check_repo_id
 from teleforge.spec import (
     ACTION_DIM,
     ACTION_NAMES,
@@ -116,17 +117,6 @@ def _camera_sources(ep: Episode, cam: CameraConfig) -> tuple[list[int], list[Any
         raise ExportError(f"episode {ep.episode_id}: camera {cam.name!r} has no frames; it cannot become a video")
     nxt = np.searchsorted(np.asarray(present), np.arange(len(raw)))
     return [present[min(int(k), len(present) - 1)] for k in nxt], raw
-
-
-def _check_out(out: Path, overwrite: bool) -> None:
-    if not out.exists():
-        return
-    if not overwrite:
-        raise ExportError(f"{out} already exists; pass --overwrite to replace it or choose another folder")
-    if (out / "teleforge.json").exists() or (out / "catalog.parquet").exists():
-        raise ExportError(f"{out} is a native teleforge dataset; refusing to overwrite recorded data — choose another --out")
-    if any(out.iterdir()) and not (out / "meta" / "info.json").exists():
-        raise ExportError(f"{out} is not a LeRobot export (no meta/info.json); refusing to replace it — choose another --out")
 
 
 def _frame_values(ep: Episode, k: int, first_index: int, task_index: int, state: str, fps: int,
@@ -265,15 +255,15 @@ def export_lerobot(
         src = select(src)
     if state not in STATE_SPACES:
         raise ExportError(f"unknown state space {state!r}; use one of {', '.join(STATE_SPACES)}")
+    check_repo_id(repo_id)  # it lands in info.json and in trainers' commands and paths
     spec = src.dataset.spec
     fps = int(round(spec.fps))
     if abs(spec.fps - fps) > 1e-6:
         raise ExportError(f"LeRobot stores an integer fps; this dataset runs at {spec.fps} Hz — resample it before export")
     out = Path(out)
-    _check_out(out, overwrite)
     # Written under .<out>.partial and renamed into place at the end; a .partial left by a killed
     # export is refused (PartialExportError) unless --overwrite — the same rule as every exporter.
-    stage = stage_output(out, overwrite=overwrite)
+    stage = stage_output(out, overwrite=overwrite, fmt="lerobot")
     codec = resolve_codec(vcodec) if spec.cameras else ""
     feats = features(spec, state, native_columns)
     output = _Output(stage.staging, feats, spec.cameras, fps, codec, chunks_size, data_files_size_in_mb,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from teleforge.dataset.schema import DatasetSpec
 from teleforge.errors import ExportError
+from teleforge.names import KEY
 
 ACTION_SPACES = ("ee_delta", "openvla", "joint_pos")
 STATE_SPACES = ("eef", "joints")
@@ -46,7 +47,8 @@ class RldsExportConfig:
             raise ExportError(f"unknown action space {self.action_space!r} for RLDS; use one of {', '.join(ACTION_SPACES)}")
         if self.state not in STATE_SPACES:
             raise ExportError(f"unknown state layout {self.state!r}; use one of {', '.join(STATE_SPACES)}")
-        if not self.name.replace("_", "").isalnum() or not self.name[0].isalpha() or self.name != self.name.lower():
+        # The name becomes a folder, file names and generated trainer config: an identifier only.
+        if not KEY.fullmatch(self.name) or self.name != self.name.lower():
             raise ExportError(f"dataset name {self.name!r} must be snake_case (letters, digits, '_'), as TFDS requires")
         parts = self.version.split(".")
         if len(parts) != 3 or not all(p.isdigit() for p in parts):

@@ -247,7 +247,7 @@ def export_rlds(source: ExportSource | Dataset | Path | str, out: Path | str,
                   "trims": {str(i): list(t) for i, t in src.trims.items()},
                   "relabels": {str(i): r for i, r in src.relabels.items()},
                   "shards": [(infos[i].file, infos[i].bytes) for i in ids], "config": shaping}
-    stage = stage_output(final, overwrite=cfg.overwrite, resume_key=resume_key)
+    stage = stage_output(final, overwrite=cfg.overwrite, fmt="rlds", resume_key=resume_key)
     tmp = stage.staging
     bounds = _shard_boundaries(len(ids), n)
     jobs, start = [], 0

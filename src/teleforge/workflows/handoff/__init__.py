@@ -21,14 +21,17 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
+from teleforge.convert.staging import check_replaceable, write_output_marker
 from teleforge.dataset.selection import ExportSource, select
-from teleforge.errors import HandoffError
+from teleforge.errors import ExportError, HandoffError
 from teleforge.progress import Progress, or_null
 from teleforge.workflows.handoff import lerobot, openpi, openvla
 from teleforge.workflows.handoff.common import HandoffConfig, HandoffResult
-from teleforge.workflows.handoff.openpi import OPENPI_CONFIG_NAME
+from teleforge.workflows.handoff.openpi import OPENPI_CONFIG_NAME, openpi_config_source
+from teleforge.workflows.handoff.openvla import openvla_config_source
 
-__all__ = ["HandoffConfig", "HandoffResult", "OPENPI_CONFIG_NAME", "TARGETS", "handoff", "parse_dataset_arg"]
+__all__ = ["HandoffConfig", "HandoffResult", "OPENPI_CONFIG_NAME", "TARGETS", "handoff", "openpi_config_source",
+           "openvla_config_source", "parse_dataset_arg"]
 
 
 class Target(Protocol):
@@ -67,14 +70,11 @@ def handoff(cfg: HandoffConfig, progress: Progress | None = None) -> HandoffResu
     """Write ``cfg.out`` for ``cfg.target``; see the module doc for what each target gets. Each export step is a message."""
     if cfg.target not in TARGETS:
         raise HandoffError(f"unknown handoff target {cfg.target!r}: choose one of {', '.join(TARGETS)}")
-    out = Path(cfg.out)
+    try:  # the one overwrite rule of every export: never a dataset, a foreign folder or the current folder
+        out = check_replaceable(cfg.out, "handoff", overwrite=cfg.overwrite)
+    except ExportError as exc:
+        raise HandoffError(str(exc)) from exc
     if out.exists() and any(out.iterdir()):
-        if (out / "teleforge.json").exists() or (out / "catalog.parquet").exists():
-            raise HandoffError(f"{out} is a native teleforge dataset; refusing to write into it — choose another OUT")
-        if not cfg.overwrite:
-            raise HandoffError(f"{out} already exists and is not empty; pass --overwrite to replace it or choose another OUT")
-        if not (out / "README.md").exists() and not (out / "teleforge_handoff.json").exists():
-            raise HandoffError(f"{out} was not written by `teleforge handoff`; refusing to replace it — choose another OUT")
         shutil.rmtree(out)
     src = select(cfg.dataset, None, cfg.view)
     ds = src.dataset
@@ -106,6 +106,7 @@ def handoff(cfg: HandoffConfig, progress: Progress | None = None) -> HandoffResu
     res.files["manifest"] = out / "teleforge_handoff.json"
     (out / "README.md").write_text(_readme(cfg, res, name, tasks, cams, primary))
     res.files["readme"] = out / "README.md"
+    write_output_marker(out, "handoff")
     return res
 
 

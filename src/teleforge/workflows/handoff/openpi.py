@@ -9,6 +9,7 @@ from pathlib import Path
 from teleforge.convert.lerobot import CODEBASE_VERSION_V21
 from teleforge.dataset.selection import ExportSource
 from teleforge.errors import HandoffError
+from teleforge.names import check_key, check_repo_id
 from teleforge.progress import Progress
 from teleforge.workflows.handoff import lerobot
 from teleforge.workflows.handoff.common import HandoffConfig, HandoffResult, ee_arrays, norm_stats
@@ -35,16 +36,8 @@ def write(src: ExportSource, out: Path, name: str, primary: str | None, res: Han
     (stats_dir / "norm_stats.json").write_text(json.dumps(norm, indent=2))
     res.files["norm_stats"] = stats_dir / "norm_stats.json"
     wrist = next((c for c in cams if "wrist" in c and c != primary), None)
-    image = f"observation.images.{primary}" if primary else None
-    repack = {
-        "observation/image": image,
-        "observation/wrist_image": f"observation.images.{wrist}" if wrist else image,
-        "observation/state": "observation.state",
-        "actions": "action",
-        "prompt": "prompt",
-    }
     snippet = out / "openpi" / "openpi_config.py"
-    snippet.write_text(config_snippet(repo_id, repack, wrist_missing=wrist is None))
+    snippet.write_text(openpi_config_source(repo_id, OPENPI_CONFIG_NAME, primary, wrist))
     res.files["config"] = snippet
     lerobot_home = (out / "lerobot").resolve()
     res.commands = [
@@ -55,11 +48,34 @@ def write(src: ExportSource, out: Path, name: str, primary: str | None, res: Han
     ]
 
 
-def config_snippet(repo_id: str, repack: dict[str, str | None], wrist_missing: bool = False) -> str:
+def repack_keys(primary: str | None, wrist: str | None) -> dict[str, str | None]:
+    """openpi's LIBERO input keys -> this dataset's LeRobot keys (no wrist camera: the primary stands in)."""
+    image = f"observation.images.{primary}" if primary else None
+    return {
+        "observation/image": image,
+        "observation/wrist_image": f"observation.images.{wrist}" if wrist else image,
+        "observation/state": "observation.state",
+        "actions": "action",
+        "prompt": "prompt",
+    }
+
+
+def openpi_config_source(repo_id: str, config: str, primary: str | None, wrist: str | None) -> str:
+    """The config appended to openpi for LeRobot ``repo_id``; names are checked, data enters only as literals."""
+    check_repo_id(repo_id)
+    check_key(config, "config name")
+    for cam in (primary, wrist):
+        if cam is not None:
+            check_key(cam, "camera name")
+    return config_snippet(repo_id, repack_keys(primary, wrist), wrist_missing=wrist is None, config=config)
+
+
+def config_snippet(repo_id: str, repack: dict[str, str | None], wrist_missing: bool = False,
+                   config: str = OPENPI_CONFIG_NAME) -> str:
     """The Python appended to openpi's ``src/openpi/training/config.py``; data values only through repr()."""
     values = "\n".join([
         f"TELEFORGE_REPO_ID = {repo_id!r}",
-        f"TELEFORGE_CONFIG_NAME = {OPENPI_CONFIG_NAME!r}",
+        f"TELEFORGE_CONFIG_NAME = {config!r}",
         f"TELEFORGE_REPACK = {repack!r}",
         f"TELEFORGE_ACTION_SEQUENCE_KEYS = {('action',)!r}  # openpi's DataConfig default is ('actions',)",
     ])

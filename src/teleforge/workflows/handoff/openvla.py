@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from pathlib import Path
 
 from teleforge.convert.rlds import RldsExportConfig, camera_keys, dataset_statistics, export_rlds, write_statistics
 from teleforge.dataset.selection import ExportSource
+from teleforge.names import check_key
 from teleforge.progress import Progress
 from teleforge.workflows.handoff.common import HandoffConfig, HandoffResult, ee_arrays
 
@@ -30,22 +32,34 @@ def write(src: ExportSource, out: Path, name: str, primary: str | None, res: Han
     wrist = next((k for c, k in keys.items() if "wrist" in c), None)
     secondary = next((k for c, k in keys.items() if k != "image" and k != wrist), None)
     snippet = out / "openvla_dataset_config.py"
-    snippet.write_text(_OPENVLA_SNIPPET.format(
-        name=name,
-        secondary=json.dumps(secondary) if secondary else "None",
-        wrist=json.dumps(wrist) if wrist else "None",
-        fps=src.dataset.spec.fps,
-    ))
+    snippet.write_text(openvla_config_source(name, secondary, wrist, src.dataset.spec.fps))
     res.files["config"] = snippet
     res.commands = [
         f"torchrun --standalone --nnodes 1 --nproc-per-node 1 vla-scripts/finetune.py "
-        f"--vla_path openvla/openvla-7b --data_root_dir {rlds_root.resolve()} --dataset_name {name} "
+        f"--vla_path openvla/openvla-7b --data_root_dir {shlex.quote(str(rlds_root.resolve()))} "
+        f"--dataset_name {shlex.quote(name)} "
         f"--run_root_dir runs --adapter_tmp_dir adapter-tmp --lora_rank 32 --batch_size 16 --grad_accumulation_steps 1 "
         f"--learning_rate 5e-4 --image_aug True --save_steps 5000",
     ]
 
 
-_OPENVLA_SNIPPET = '''"""OpenVLA registration for the teleforge dataset {name!r} (written by `teleforge handoff openvla`).
+def _lit(value: str | None) -> str:
+    """A Python literal for ``value`` (a JSON string is a valid Python string literal; ASCII-only)."""
+    return "None" if value is None else json.dumps(str(value), ensure_ascii=True)
+
+
+def openvla_config_source(name: str, secondary: str | None, wrist: str | None, fps: float) -> str:
+    """The OpenVLA registration module for RLDS dataset ``name``; data enters only as string literals.
+
+    ``secondary``/``wrist`` are RLDS image keys (None: not recorded); ``fps`` in Hz.
+    """
+    for value, what in ((name, "dataset name"), (secondary, "image key"), (wrist, "image key")):
+        if value is not None:
+            check_key(value, what)
+    return _OPENVLA_SNIPPET.format(name=_lit(name), secondary=_lit(secondary), wrist=_lit(wrist), fps=float(fps))
+
+
+_OPENVLA_SNIPPET = '''"""OpenVLA registration for the teleforge dataset named in DATASET_NAME (written by `teleforge handoff openvla`).
 
 Paste each block into the named file of an openvla checkout (prismatic/vla/datasets/rlds/oxe/).
 The RLDS episodes already use OpenVLA's conventions, so the transform only selects keys:
@@ -56,9 +70,11 @@ The RLDS episodes already use OpenVLA's conventions, so the transform only selec
   control rate: {fps:g} Hz.
 """
 
+DATASET_NAME = {name}
+
 # --- configs.py: add to OXE_DATASET_CONFIGS -------------------------------------------
 OXE_DATASET_CONFIGS_ENTRY = {{
-    "{name}": {{
+    {name}: {{
         "image_obs_keys": {{"primary": "image", "secondary": {secondary}, "wrist": {wrist}}},
         "depth_obs_keys": {{"primary": None, "secondary": None, "wrist": None}},
         "state_obs_keys": ["state"],
@@ -75,15 +91,16 @@ def teleforge_dataset_transform(trajectory):
 
 
 OXE_STANDARDIZATION_TRANSFORMS_ENTRY = {{
-    "{name}": teleforge_dataset_transform,
+    {name}: teleforge_dataset_transform,
 }}
 
 
-# --- mixtures.py: add to OXE_NAMED_MIXTURES (lets you pass --dataset_name {name} as a mixture too) ---
+# --- mixtures.py: add to OXE_NAMED_MIXTURES (lets you pass --dataset_name DATASET_NAME as a mixture too) ---
 OXE_NAMED_MIXTURES_ENTRY = {{
-    "{name}": [("{name}", 1.0)],
+    {name}: [({name}, 1.0)],
 }}
 '''
+
 
 
 def readme_section(cfg: HandoffConfig, res: HandoffResult, name: str) -> list[str]:
