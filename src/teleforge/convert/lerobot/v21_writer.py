@@ -44,7 +44,7 @@ from teleforge.convert.lerobot.v21_layout import (
     video_path,
 )
 from teleforge.convert.lerobot.video import DEFAULT_CRF, DEFAULT_GOP, VideoFileWriter, resolve_codec, video_info
-from teleforge.convert.lerobot.writer import LeRobotExport, _camera_sources, _check_out, _frame_values
+from teleforge.convert.lerobot.writer import LeRobotExport, _camera_sources, _frame_values
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.staging import stage_output
 from teleforge.dataset.images import decode_image
@@ -85,8 +85,7 @@ def export_lerobot_v21(
     if abs(spec.fps - fps) > 1e-6:
         raise ExportError(f"LeRobot stores an integer fps; this dataset runs at {spec.fps} Hz — resample it before export")
     out = Path(out)
-    _check_out(out, overwrite)
-    stage = stage_output(out, overwrite=overwrite)
+    stage = stage_output(out, overwrite=overwrite, fmt="lerobot")
     codec = resolve_codec(vcodec) if spec.cameras else ""
     feats = features(spec, state, native_columns)
     writer = _EpisodeFiles(stage.staging, feats, spec.cameras, fps, codec, chunks_size, gop, crf, encoder_threads)
