@@ -165,6 +165,10 @@ from teleforge.cli.handoff import handoff_cmd  # noqa: E402
 app.command("eval")(eval_cmd)
 app.command("handoff")(handoff_cmd)
 
+from teleforge.cli.review import review_cmd  # noqa: E402
+
+app.command("review")(review_cmd)
+
 from teleforge.cli.train import train_app  # noqa: E402
 
 app.add_typer(train_app, name="train")
