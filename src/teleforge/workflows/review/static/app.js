@@ -146,11 +146,9 @@ function renderEpisodeState() {
   const n = S.ep.num_steps, t = r.trim || [0, n];
   $("trim-start").textContent = t[0]; $("trim-stop").textContent = t[1];
   $("reasons").innerHTML = (r.reasons || []).map((x) => `<li>${reasonHtml(x)}</li>`).join("") || "<li>kept: no rule fired</li>";
-  const hist = S.ep.decisions || [];
   drawPlots();
-  api(`api/episode/${r.episode_id}`).then((e) => { S.ep.decisions = e.decisions; $("history").innerHTML = (e.decisions || []).map((d) =>
+  api(`api/episode/${r.episode_id}`).then((e) => { if (!S.ep || S.ep.row.episode_id !== r.episode_id) return; $("history").innerHTML = (e.decisions || []).map((d) =>
     `<li>${esc(d.at)} ${esc(d.who)}: ${esc(d.action)} ${esc(JSON.stringify(d.after))}${d.why ? " — " + esc(d.why) : ""}</li>`).join("") || "<li>none yet</li>"; });
-  void hist;
 }
 function setStep(s) {
   const ep = S.ep; if (!ep) return;
