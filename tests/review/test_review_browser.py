@@ -133,7 +133,6 @@ def test_review_in_chromium(reviewed: Path, browser: Any) -> None:
         eid = int(kept[0].get_attribute("data-id"))
         kept[0].click()
         wait(lambda: drv.find_element(By.TAG_NAME, "body").get_attribute("data-episode") == str(eid), "the episode page")
-        n = session.by_id[eid]["num_steps"]
         assert len(drv.find_elements(By.CSS_SELECTOR, "#cams img")) == 2 and len(drv.find_elements(By.CSS_SELECTOR, "#plots canvas")) >= 3
         # play: all cameras advance together with the scrubber
         drv.find_element(By.ID, "play").click()

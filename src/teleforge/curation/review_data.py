@@ -27,14 +27,14 @@ from typing import Any
 import numpy as np
 import simplejpeg
 
-from teleforge.curation.image_health import thumbnail, thumb_scale
+from teleforge.curation.image_health import thumb_scale, thumbnail
 from teleforge.curation.operations import add_outlier_scores, diagnosis, relabel
 from teleforge.curation.rules import Rule
 from teleforge.curation.store import catalog_fingerprint, effective_rows
 from teleforge.dataset.catalog import DELETED, read_catalog
-from teleforge.dataset.schema import image_column
 from teleforge.dataset.layout import VIEWS, now_iso
 from teleforge.dataset.reader import Dataset, Episode
+from teleforge.dataset.schema import image_column
 from teleforge.dataset.views import View, list_views, load_view, save_view, view_path
 from teleforge.dataset.writer import OUTCOMES
 from teleforge.errors import CurationError, RuleError, ViewError
@@ -321,9 +321,9 @@ class ReviewSession:
         if data is None:
             return None
         img = thumbnail(data, c, thumb_scale(c, 2), color=True)
-        out = simplejpeg.encode_jpeg(np.ascontiguousarray(img), quality=80, colorspace="RGB")
+        out: bytes = simplejpeg.encode_jpeg(np.ascontiguousarray(img), quality=80, colorspace="RGB")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")  # server threads may race on one thumb
         tmp.write_bytes(out)
         os.replace(tmp, path)
         return out

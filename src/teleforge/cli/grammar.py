@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional, TypeVar
 
 import typer
 
@@ -22,3 +23,16 @@ def split_dataset_view(spec: str | Path, view: str | None = None) -> tuple[Path,
     if named and view and named != view:
         raise typer.BadParameter(f"{s!r} names view {named!r} but the option names {view!r}; give it once, as DATASET:VIEW")
     return path, named or view
+
+
+T = TypeVar("T")
+
+
+def deprecated(new: T, old: Optional[T], old_flag: str, new_flag: str) -> T:
+    """The value of a renamed option: ``new`` unless only the old spelling (a hidden alias kept for one release) was given."""
+    if old is None or old == [] or old is False:
+        return new
+    import sys
+
+    print(f"note: {old_flag} is deprecated; use {new_flag}", file=sys.stderr)
+    return old
