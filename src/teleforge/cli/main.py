@@ -36,9 +36,9 @@ _fail = fail  # one error format for every command
 
 def _version(value: bool) -> None:
     if value:
-        from teleforge import __version__
+        import teleforge  # the package root (not a layer): its __version__
 
-        print(f"teleforge {__version__}")
+        print(f"teleforge {teleforge.__version__}")
         raise typer.Exit()
 
 
