@@ -291,7 +291,9 @@ class ReviewSession:
             return {"value": _clean(v), "percentile": None, "hist": [], "lo": None, "hi": None}
         lo, hi = float(x[0]), float(x[-1])
         counts, _ = np.histogram(x, bins=24, range=(lo, hi if hi > lo else lo + 1))
-        pct = float(np.searchsorted(x, v, side="right")) / x.size * 100 if math.isfinite(v) else None
+        # mid-rank percentile: a value shared by most episodes sits mid-distribution, not at 100
+        below, upto = np.searchsorted(x, v, side="left"), np.searchsorted(x, v, side="right")
+        pct = float(below + upto) / 2 / x.size * 100 if math.isfinite(v) else None
         return {"value": _clean(v), "percentile": _clean(pct), "median": float(np.median(x)), "hist": counts.tolist(),
                 "lo": lo, "hi": hi}
 

@@ -208,7 +208,9 @@ function drawPlots() {
   }
 }
 function renderMetrics() {
-  const rows = Object.entries(S.ep.metrics).filter(([, m]) => m.value !== null).map(([k, m]) => {
+  // most unusual first: distance of the episode's percentile from the task's median
+  const odd = (m) => (m.percentile === null || !(m.hi > m.lo) ? -1 : Math.abs(m.percentile - 50));
+  const rows = Object.entries(S.ep.metrics).filter(([, m]) => m.value !== null).sort((a, b) => odd(b[1]) - odd(a[1])).map(([k, m]) => {
     const ext = m.percentile !== null && (m.percentile <= 2 || m.percentile >= 98) && m.hi > m.lo;
     return `<tr class="${ext ? "extreme" : ""}"><td>${esc(k)}</td><td class="num">${esc(fmt(m.value))}</td>
       <td class="num">${m.percentile === null ? "–" : Math.round(m.percentile)}</td><td>${histSvg(m)}</td></tr>`;
