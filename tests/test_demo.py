@@ -112,3 +112,12 @@ def test_demo_quick_end_to_end_cli(tmp_path: Path) -> None:
     assert "eval" in r.output and "ok" in r.output
     doc = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert doc["episodes"] == 5 and 0.0 <= doc["success_rate"] <= 1.0
+
+
+def test_rerunning_the_demo_into_the_same_folder_is_refused(tmp_path: Path) -> None:
+    from teleforge.errors import DatasetError
+    from teleforge.workflows.demo import run_demo
+
+    (tmp_path / "dataset" / "episodes").mkdir(parents=True)
+    with pytest.raises(DatasetError, match="append duplicates.*--out"):
+        run_demo(_tiny(tmp_path))

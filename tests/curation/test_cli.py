@@ -32,15 +32,15 @@ def test_every_curation_command_leaves_raw_shards_byte_identical(tmp_path: Path)
         ("metrics", root),
         ("metrics", root),  # idempotent
         ("filter", root, "--name", "f"),
-        ("filter", root, "--name", "f2", "--rules", rules, "--reject", "missed_deadlines > 0", "--from", "f"),
-        ("trim", root, "--name", "t", "--from", "f"),
-        ("dedupe", root, "--name", "d", "--from", "t"),
-        ("split", root, "--name", "s", "--from", "d"),
-        ("report", root, "--view", "d", "--thumbs", "2", "--clusters", "d"),
+        ("filter", f"{root}:f", "--name", "f2", "--rules", rules, "--reject", "missed_deadlines > 0"),
+        ("trim", root, "--name", "t", "--from", "f"),  # the old spelling still works for one release
+        ("dedupe", f"{root}:t", "--name", "d"),
+        ("split", f"{root}:d", "--name", "s"),
+        ("report", f"{root}:d", "--thumbs", "2", "--clusters", "d"),
         ("relabel", root, "0", "--outcome", "failure"),
         ("delete", root, "1"),
         ("restore", root, "1"),
-        ("apply", root, "d", "--out", tmp_path / "out"),
+        ("apply", f"{root}:d", "--out", tmp_path / "out"),
         ("merge", root, tmp_path / "out", "--out", tmp_path / "merged"),
         ("views", root),
     ]
@@ -58,7 +58,7 @@ def test_filter_prints_reasons_and_writes_the_view(tmp_path: Path) -> None:
     assert "idle=1" in out and "jitter=1" in out
     view = json.loads((root / "views" / "clean.json").read_text())
     assert len(view["rejected"]) == 6
-    scores = json.loads(_ok("score", root, "clean", "--json"))
+    scores = json.loads(_ok("score", f"{root}:clean", "--json"))
     assert scores["per_kind"]["idle"] == {"labelled": 1, "recall": 1.0, "diagnosed": 1, "precision": 1.0,
                                           "diagnosed_as": {"idle": 1}}
     assert scores["reject_precision"] == 1.0

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from teleforge.cli.grammar import deprecated, split_dataset_view
 from teleforge.cli.render import fail
 from teleforge.errors import CurationError, TeleforgeError
 
@@ -24,12 +25,30 @@ curate_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain: brackets such as teleforge[train] and [[rule]] survive
 )
 console = Console()
 err_console = Console(stderr=True)
 
 DatasetArg = typer.Argument(..., help="Dataset folder.")
-FromView = typer.Option(None, "--from", help="Start from this view instead of the whole dataset (views compose).")
+# One grammar: DATASET[:VIEW] names the data; DATASET:VIEW starts from a view (views compose).
+SourceArg = typer.Argument(..., metavar="DATASET[:VIEW]", help="Dataset folder, or DATASET:VIEW to start from that view (views compose).")
+ViewArg = typer.Argument(..., metavar="DATASET:VIEW", help="Dataset folder and view, as DATASET:VIEW (or a view file path after the colon).")
+FromView = typer.Option(None, "--from", hidden=True, help="Deprecated: use DATASET:VIEW.")
+NameAlias = typer.Option(None, "-n", hidden=True, help="Deprecated: use --name.")
+OldViewArg = typer.Argument(None, hidden=True, help="Deprecated: use DATASET:VIEW.")
+
+
+def _source(dataset: str, from_view: Optional[str], name: str, name_alias: Optional[str]) -> tuple[Path, Optional[str], str]:
+    root, view = split_dataset_view(dataset, deprecated(None, from_view, "--from", "DATASET:VIEW"))
+    return root, view, deprecated(name, name_alias, "-n", "--name")
+
+
+def _need_view(dataset: str, old: Optional[str]) -> tuple[Path, str]:
+    root, view = split_dataset_view(dataset, deprecated(None, old, "DATASET VIEW", "DATASET:VIEW"))
+    if not view:
+        raise typer.BadParameter(f"name the view as DATASET:VIEW (e.g. {dataset}:filtered)")
+    return root, view
 
 
 _fail = fail  # one error format for every command
@@ -88,14 +107,16 @@ def metrics(
 
 @curate_app.command("filter")
 def filter_cmd(
-    dataset: Path = DatasetArg,
-    name: str = typer.Option("filtered", "--name", "-n", help="Output view name (views/<name>.json)."),
+    dataset: str = SourceArg,
+    name: str = typer.Option("filtered", "--name", help="Output view name (views/<name>.json)."),
     rules: Optional[Path] = typer.Option(None, "--rules", "-r", help="TOML rules file ([[rule]] name/when/kind)."),
     reject: list[str] = typer.Option([], "--reject", help="Extra rule, e.g. 'idle_fraction > 0.4' (repeatable)."),
     no_defaults: bool = typer.Option(False, "--no-defaults", help="Use only --rules/--reject, not the default rule set."),
     from_view: Optional[str] = FromView,
+    name_alias: Optional[str] = NameAlias,
 ) -> None:
     """Reject episodes by declarative rules; every rejection records its rules and values."""
+    dataset, from_view, name = _source(dataset, from_view, name, name_alias)  # type: ignore[assignment]
     from teleforge.curation import RuleSet, default_rules, filter_view, load_rules, save_view
 
     try:
@@ -113,15 +134,17 @@ def filter_cmd(
 
 @curate_app.command()
 def trim(
-    dataset: Path = DatasetArg,
-    name: str = typer.Option("trimmed", "--name", "-n", help="Output view name."),
+    dataset: str = SourceArg,
+    name: str = typer.Option("trimmed", "--name", help="Output view name."),
     margin: int = typer.Option(2, help="Idle steps to keep before the first and after the last motion."),
     threshold: float = typer.Option(1e-4, help="Per-step translation (m) below which a step counts as idle."),
     head: bool = typer.Option(True, "--head/--no-head", help="Trim the idle head."),
     tail: bool = typer.Option(True, "--tail/--no-tail", help="Trim the idle tail."),
     from_view: Optional[str] = FromView,
+    name_alias: Optional[str] = NameAlias,
 ) -> None:
     """Cut idle head and tail as step ranges in a view."""
+    dataset, from_view, name = _source(dataset, from_view, name, name_alias)  # type: ignore[assignment]
     from teleforge.curation import TrimConfig, save_view, trim_view
 
     try:
@@ -135,12 +158,14 @@ def trim(
 
 @curate_app.command()
 def dedupe(
-    dataset: Path = DatasetArg,
-    name: str = typer.Option("deduped", "--name", "-n", help="Output view name."),
+    dataset: str = SourceArg,
+    name: str = typer.Option("deduped", "--name", help="Output view name."),
     tolerance: float = typer.Option(0.005, help="RMS trajectory distance (m) below which episodes are duplicates."),
     from_view: Optional[str] = FromView,
+    name_alias: Optional[str] = NameAlias,
 ) -> None:
     """Find exact and near-duplicate episodes (LSH, sub-quadratic); keep one per cluster."""
+    dataset, from_view, name = _source(dataset, from_view, name, name_alias)  # type: ignore[assignment]
     from teleforge.curation import DedupeConfig, dedupe_view, save_view
 
     try:
@@ -163,13 +188,15 @@ def dedupe(
 
 @curate_app.command()
 def split(
-    dataset: Path = DatasetArg,
-    name: str = typer.Option("split", "--name", "-n", help="Prefix: writes <name>-train, -val, -test."),
+    dataset: str = SourceArg,
+    name: str = typer.Option("split", "--name", help="Prefix: writes <name>-train, -val, -test."),
     fractions: str = typer.Option("0.8,0.1,0.1", help="train,val,test fractions."),
     seed: int = typer.Option(0, help="Shuffle seed (same seed, same split)."),
     from_view: Optional[str] = FromView,
+    name_alias: Optional[str] = NameAlias,
 ) -> None:
     """Split into train/val/test views, stratified by task."""
+    dataset, from_view, name = _source(dataset, from_view, name, name_alias)  # type: ignore[assignment]
     from teleforge.curation import save_view, split_views
 
     try:
@@ -192,18 +219,19 @@ def split(
 
 @curate_app.command()
 def report(
-    dataset: Path = DatasetArg,
-    view: Optional[str] = typer.Option(None, "--view", "-v", help="Mark keep/drop and reasons from this view."),
+    dataset: str = SourceArg,
+    view: Optional[str] = typer.Option(None, "--view", "-v", hidden=True, help="Deprecated: use DATASET:VIEW."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file (default <dataset>/report.html)."),
     thumbs: int = typer.Option(6, help="Thumbnails per episode (0: none)."),
     clusters: Optional[str] = typer.Option(None, help="Show the duplicate clusters of this dedupe view."),
 ) -> None:
-    """Write a self-contained HTML review page; marks download as a view JSON."""
+    """Write a self-contained HTML report (DATASET:VIEW marks keep/drop and reasons from that view); marks download as a view JSON."""
+    root, view = split_dataset_view(dataset, deprecated(None, view, "--view", "DATASET:VIEW"))
     from teleforge.curation import build_report, load_view
 
     try:
-        dd = load_view(dataset, clusters) if clusters else None
-        path = build_report(dataset, view, out, thumbs, dedupe=dd)
+        dd = load_view(root, clusters) if clusters else None
+        path = build_report(root, view, out, thumbs, dedupe=dd)
     except TeleforgeError as exc:
         _fail(exc)
     console.print(f"wrote {path}")
@@ -211,17 +239,18 @@ def report(
 
 @curate_app.command()
 def apply(
-    dataset: Path = DatasetArg,
-    view: str = typer.Argument(..., help="View name (or path to a view JSON)."),
+    dataset: str = ViewArg,
+    view: Optional[str] = OldViewArg,
     out: Path = typer.Option(..., "--out", "-o", help="New dataset folder to write."),
 ) -> None:
     """Materialize a view (kept episodes, trimmed) into a new dataset. The source is only read."""
     from teleforge.curation import apply_view, load_view
 
+    root, vname = _need_view(dataset, view)
     try:
-        v = load_view(dataset, view)
+        v = load_view(root, vname)
         with _progress(f"apply {v.name}", len(v.episodes)) as adv:
-            m = apply_view(dataset, v, out, on_episode=adv)  # type: ignore[arg-type]
+            m = apply_view(root, v, out, on_episode=adv)  # type: ignore[arg-type]
     except TeleforgeError as exc:
         _fail(exc)
     console.print(f"wrote {m.episodes} episodes ({m.steps} steps) to {m.root}")
@@ -302,8 +331,8 @@ def views_cmd(dataset: Path = DatasetArg) -> None:
 
 @curate_app.command()
 def score(
-    dataset: Path = DatasetArg,
-    view: str = typer.Argument(..., help="A filter view to score."),
+    dataset: str = ViewArg,
+    view: Optional[str] = OldViewArg,
     label: str = typer.Option("failure", help="Key of the ground-truth label in each episode's labels."),
     as_json: bool = typer.Option(False, "--json", help="Print the scores as one JSON line."),
 ) -> None:
@@ -313,8 +342,9 @@ def score(
     from teleforge.curation import load_view
     from teleforge.curation.evaluate import label_scores
 
+    root, view = _need_view(dataset, view)
     try:
-        s = label_scores(dataset, load_view(dataset, view), label)
+        s = label_scores(root, load_view(root, view), label)
     except TeleforgeError as exc:
         _fail(exc)
     if as_json:

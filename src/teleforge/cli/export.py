@@ -10,7 +10,7 @@ from rich.console import Console
 
 from teleforge.errors import TeleforgeError
 
-export_app = typer.Typer(help="Export a dataset for other trainers (RLDS / Open X-Embodiment, ...).", no_args_is_help=True)
+export_app = typer.Typer(rich_markup_mode=None, help="Export a dataset for other trainers (RLDS / Open X-Embodiment, ...).", no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -26,33 +26,37 @@ def _ids(episodes: Optional[str]) -> Optional[list[int]]:
     try:
         return [int(x) for x in episodes.split(",") if x.strip()]
     except ValueError:
-        raise typer.BadParameter(f"--episodes takes comma-separated episode ids, got {episodes!r}") from None
+        raise typer.BadParameter(f"--ids takes comma-separated episode ids, got {episodes!r}") from None
 
 
 @export_app.command("rlds")
 def rlds(
-    dataset: Path = typer.Argument(..., help="Native teleforge dataset folder."),
+    dataset: str = typer.Argument(..., metavar="DATASET[:VIEW]", help="Native dataset folder; DATASET:VIEW exports a curated view's kept, trimmed steps."),
     out: Path = typer.Option(..., "--out", "-o", help="Output root; the export lands in OUT/NAME/VERSION."),
     name: str = typer.Option("teleforge_dataset", help="TFDS dataset name (snake_case)."),
     version: str = typer.Option("1.0.0", help="TFDS version folder (X.Y.Z)."),
     action_space: str = typer.Option("ee_delta", help="ee_delta (native, 0=open) | openvla (gripper 1=open) | joint_pos"),
     state: str = typer.Option("eef", help="observation/state layout: eef (pos + quat wxyz + gripper) | joints"),
     primary_camera: Optional[str] = typer.Option(None, help="Camera stored as observation/image (default: the first)."),
-    episodes: Optional[str] = typer.Option(None, help="Comma-separated episode ids (default: all)."),
-    view: Optional[str] = typer.Option(None, "--view", help="Curated view name (views/NAME.json) or a view file: its kept, trimmed steps."),
+    ids: Optional[str] = typer.Option(None, "--ids", help="Comma-separated episode ids (default: all; with a view, narrows it)."),
+    episodes: Optional[str] = typer.Option(None, "--episodes", hidden=True, help="Deprecated: use --ids."),
+    view: Optional[str] = typer.Option(None, "--view", hidden=True, help="Deprecated: use DATASET:VIEW."),
     shards: Optional[int] = typer.Option(None, help="Number of TFRecord shards (default: from size, at least --workers)."),
     workers: int = typer.Option(2, help="Shards written in parallel processes."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT/NAME/VERSION."),
     check: bool = typer.Option(False, "--check", help="Read everything back and verify step counts and dtypes."),
 ) -> None:
     """Write a TFDS-loadable RLDS dataset (no TensorFlow needed) with dataset_statistics.json."""
+    from teleforge.cli.grammar import deprecated, split_dataset_view
     from teleforge.convert.rlds import RldsExportConfig, export_rlds
 
+    root, view = split_dataset_view(dataset, deprecated(None, view, "--view", "DATASET:VIEW"))
+    episodes = deprecated(ids, episodes, "--episodes", "--ids")
     cfg = RldsExportConfig(name=name, version=version, action_space=action_space, state=state,
                            primary_camera=primary_camera, episodes=_ids(episodes), view=view, num_shards=shards,
                            workers=workers, overwrite=overwrite, check=check)
     try:
-        res = export_rlds(dataset, out, cfg)
+        res = export_rlds(root, out, cfg)
     except TeleforgeError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
         raise typer.Exit(code=1) from None

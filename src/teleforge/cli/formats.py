@@ -7,7 +7,7 @@ main.py wires them: ``register_export_commands(export_app)`` adds ``export hf|ro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -17,7 +17,7 @@ from teleforge.errors import TeleforgeError
 
 console = Console()
 err_console = Console(stderr=True)
-import_app = typer.Typer(help="Import other formats into a native teleforge dataset.", no_args_is_help=True)
+import_app = typer.Typer(rich_markup_mode=None, help="Import other formats into a native teleforge dataset.", no_args_is_help=True)
 
 
 _fail = fail  # one error format for every command
@@ -31,9 +31,20 @@ def _split(text: Optional[str]) -> list[str]:
     return [x.strip() for x in (text or "").split(",") if x.strip()]
 
 
-_DATASET = typer.Argument(..., help="Native teleforge dataset folder.")
-_EPISODES = typer.Option(None, "--episodes", help="Comma-separated episode ids (default: all).")
-_VIEW = typer.Option(None, "--view", help="Curated view name (views/NAME.json) or a view file.")
+_DATASET = typer.Argument(..., metavar="DATASET[:VIEW]",
+                          help="Native dataset folder; DATASET:VIEW exports a curated view's kept, trimmed steps.")
+_IDS = typer.Option(None, "--ids", help="Comma-separated episode ids (default: all; with a view, narrows it).")
+_EPISODES = typer.Option(None, "--episodes", hidden=True, help="Deprecated: use --ids.")
+_VIEW = typer.Option(None, "--view", hidden=True, help="Deprecated: use DATASET:VIEW.")
+
+
+def _select(dataset: str, ids: Optional[str], episodes: Optional[str], view: Optional[str]) -> Any:
+    """One grammar: DATASET[:VIEW] plus --ids (old --view / --episodes still work for one release)."""
+    from teleforge.cli.grammar import deprecated, split_dataset_view
+    from teleforge.dataset.selection import select
+
+    root, v = split_dataset_view(dataset, deprecated(None, view, "--view", "DATASET:VIEW"))
+    return select(root, _ids(deprecated(ids, episodes, "--episodes", "--ids")), v)
 _OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.")
 
 
@@ -41,51 +52,48 @@ def register_export_commands(export_app: typer.Typer) -> None:
     """Add ``hf``, ``robomimic`` and ``aloha`` to the ``teleforge export`` group."""
 
     @export_app.command("hf")
-    def export_hf_cmd(dataset: Path = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder (save_to_disk layout)."),
-                      episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW, overwrite: bool = _OVERWRITE) -> None:
+    def export_hf_cmd(dataset: str = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder (save_to_disk layout)."),
+                      ids: Optional[str] = _IDS, episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW, overwrite: bool = _OVERWRITE) -> None:
         """Export to a Hugging Face `datasets` folder (load with datasets.load_from_disk)."""
         from teleforge.convert.hf import export_hf
-        from teleforge.dataset.selection import select
 
         try:
-            r = export_hf(select(dataset, _ids(episodes), view), out, overwrite=overwrite)
+            r = export_hf(_select(dataset, ids, episodes, view), out, overwrite=overwrite)
         except TeleforgeError as exc:
             _fail(exc)
         console.print(f"wrote {r.rows} steps of {r.episodes} episodes to {r.folder}")
 
     @export_app.command("robomimic")
-    def export_robomimic_cmd(dataset: Path = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output .hdf5 file."),
-                             episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
+    def export_robomimic_cmd(dataset: str = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output .hdf5 file."),
+                             ids: Optional[str] = _IDS, episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
                              valid_fraction: float = typer.Option(0.0, help="Write mask/train and mask/valid with this share of demos in valid."),
                              overwrite: bool = _OVERWRITE) -> None:
         """Export to one robomimic HDF5 file (data/demo_N/{actions,obs/...})."""
         from teleforge.convert.hdf5 import export_robomimic
-        from teleforge.dataset.selection import select
 
         try:
-            r = export_robomimic(select(dataset, _ids(episodes), view), out, valid_fraction=valid_fraction, overwrite=overwrite)
+            r = export_robomimic(_select(dataset, ids, episodes, view), out, valid_fraction=valid_fraction, overwrite=overwrite)
         except TeleforgeError as exc:
             _fail(exc)
         console.print(f"wrote {r.demos} demos ({r.samples} samples) to {r.path}")
 
     @export_app.command("aloha")
-    def export_aloha_cmd(dataset: Path = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder for episode_N.hdf5."),
-                         episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
+    def export_aloha_cmd(dataset: str = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder for episode_N.hdf5."),
+                         ids: Optional[str] = _IDS, episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
                          sim: bool = typer.Option(True, "--sim/--real", help="The 'sim' attribute ACT reads."),
                          overwrite: bool = _OVERWRITE) -> None:
         """Export to the ALOHA/ACT layout, one HDF5 file per episode."""
         from teleforge.convert.hdf5 import export_aloha
-        from teleforge.dataset.selection import select
 
         try:
-            r = export_aloha(select(dataset, _ids(episodes), view), out, sim=sim, overwrite=overwrite)
+            r = export_aloha(_select(dataset, ids, episodes, view), out, sim=sim, overwrite=overwrite)
         except TeleforgeError as exc:
             _fail(exc)
         console.print(f"wrote {len(r.files)} episode files ({r.samples} steps) to {r.folder}")
 
     @export_app.command("lerobot")
-    def export_lerobot_cmd(dataset: Path = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder (LeRobot dataset)."),
-                           episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
+    def export_lerobot_cmd(dataset: str = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder (LeRobot dataset)."),
+                           ids: Optional[str] = _IDS, episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
                            repo_id: str = typer.Option("teleforge/dataset", "--repo-id", help="Repo id recorded in the export."),
                            state: str = typer.Option("ee", "--state", help="observation.state: ee (pos + quat wxyz + gripper) | joints"),
                            vcodec: str = typer.Option("auto", "--vcodec", help="auto (libsvtav1, as LeRobot) | libsvtav1 | libx264"),
@@ -95,10 +103,9 @@ def register_export_commands(export_app: typer.Typer) -> None:
         """Export to LeRobot v3.0, or v2.1 (load with LeRobotDataset(repo_id, root=OUT))."""
         from teleforge.cli.progress import make_progress
         from teleforge.convert.lerobot import export_lerobot
-        from teleforge.dataset.selection import select
 
         try:
-            src = select(dataset, _ids(episodes), view)
+            src = _select(dataset, ids, episodes, view)
             with make_progress(console) as prog:
                 bar = prog.add_task("export lerobot", total=len(src.episode_ids), status="")
                 r = export_lerobot(src, out, repo_id=repo_id, state=state, vcodec=vcodec, overwrite=overwrite,

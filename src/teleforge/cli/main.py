@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from teleforge.cli import render
+from teleforge.cli.grammar import deprecated
 from teleforge.cli.progress import RichProgress
 from teleforge.cli.render import fail
 from teleforge.dataset import Dataset, summarize
@@ -24,12 +25,26 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain: brackets such as teleforge[train] and [[rule]] survive
 )
 console = Console()
 err_console = Console(stderr=True)
 
 
 _fail = fail  # one error format for every command
+
+
+def _version(value: bool) -> None:
+    if value:
+        import teleforge  # the package root (not a layer): its __version__
+
+        print(f"teleforge {teleforge.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit.")) -> None:
+    """Teleoperate a robot arm, record synchronized demonstrations, and manage the datasets."""
 
 
 @app.command()
@@ -40,7 +55,8 @@ def demo(
     quick: bool = typer.Option(False, "--quick", help="One task, 4 episodes, a short fine-tune and 5 eval episodes: ≤ 3 minutes."),
     failure_rate: float = typer.Option(0.3, help="Share of episodes where the expert injects a failure."),
     seed: int = typer.Option(0, help="First scene seed."),
-    size: int = typer.Option(128, help="Camera image size in pixels (square)."),
+    image_size: int = typer.Option(128, "--image-size", help="Camera image size in pixels (square)."),
+    size: Optional[int] = typer.Option(None, "--size", hidden=True, help="Deprecated: use --image-size."),
     export: bool = typer.Option(True, "--export/--no-export", help="Export the curated view as RLDS and LeRobot v3."),
     train: bool = typer.Option(True, "--train/--no-train", help="Fine-tune the bundled VLA on the curated view and evaluate it (needs teleforge[train])."),
     head: str = typer.Option("flow", help="Action head to fine-tune: tokens | flow."),
@@ -51,7 +67,7 @@ def demo(
     from teleforge.workflows.demo import DemoConfig, run_demo  # lazy: mujoco and pygame only when a command needs them
 
     cfg = DemoConfig(out=out, episodes_per_task=episodes, tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()),
-                     quick=quick, failure_rate=failure_rate, seed=seed, image_size=size, export=export, train=train,
+                     quick=quick, failure_rate=failure_rate, seed=seed, image_size=deprecated(image_size, size, "--size", "--image-size"), export=export, train=train,
                      head=head, train_time_s=train_time, eval_episodes=eval_episodes)
     try:
         report = run_demo(cfg, progress=RichProgress(console))
@@ -69,7 +85,8 @@ def collect(
     episodes: int = typer.Option(10, "--episodes", "-n", help="Stop after this many saved episodes."),
     hz: float = typer.Option(20.0, help="Control rate in Hz (20 default; up to 50+)."),
     cameras: str = typer.Option("front,wrist", help="Cameras to record, comma-separated."),
-    size: int = typer.Option(224, help="Camera image size in pixels (square)."),
+    image_size: int = typer.Option(224, "--image-size", help="Camera image size in pixels (square)."),
+    size: Optional[int] = typer.Option(None, "--size", hidden=True, help="Deprecated: use --image-size."),
     camera_fps: float = typer.Option(30.0, help="Camera frame rate."),
     headless: bool = typer.Option(False, "--headless", help="No window (scripted/replay devices, or servers)."),
     operator: str = typer.Option(os.environ.get("USER", "operator"), help="Operator id stored with every episode."),
@@ -97,7 +114,7 @@ def collect(
 
     cfg = CollectConfig(
         dataset=dataset, device=device, robot=robot, task=task, episodes=episodes, hz=hz,
-        cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()), image_size=size,
+        cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()), image_size=deprecated(image_size, size, "--size", "--image-size"),
         camera_fps=camera_fps, headless=headless, operator_id=operator, notes=notes, seed=seed,
         quality=quality, failure=failure, failure_rate=failure_rate, screenshot=screenshot,
         time_limit_s=time_limit, control_frame=control_frame,
@@ -188,6 +205,10 @@ from teleforge.cli.handoff import handoff_cmd  # noqa: E402
 
 app.command("eval")(eval_cmd)
 app.command("handoff")(handoff_cmd)
+
+from teleforge.cli.review import review_cmd  # noqa: E402
+
+app.command("review")(review_cmd)
 
 from teleforge.cli.train import train_app  # noqa: E402
 

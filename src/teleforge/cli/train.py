@@ -12,15 +12,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from teleforge.cli.grammar import deprecated
 from teleforge.cli.progress import RichProgress
 from teleforge.cli.render import fail
 from teleforge.errors import TeleforgeError
 
 train_app = typer.Typer(
     name="train",
-    help="Fine-tune the bundled VLA on a dataset or view (`teleforge train --data DATASET[:VIEW]`), or rebuild the base (`pretrain`).",
+    help="Fine-tune the bundled VLA on a dataset or view (`teleforge train -d DATASET[:VIEW]`), or rebuild the base (`pretrain`).",
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain: brackets such as teleforge[train] and [[rule]] survive
 )
 console = Console()
 
@@ -40,17 +42,18 @@ def _summary(res: object, title: str) -> None:
 @train_app.callback(invoke_without_command=True)
 def train_cmd(
     ctx: typer.Context,
-    data: Optional[str] = typer.Option(None, "--data", "-d", help="Dataset folder, or DATASET:VIEW for a curated view."),
+    data: Optional[str] = typer.Option(None, "--dataset", "-d", metavar="DATASET[:VIEW]", help="Dataset folder, or DATASET:VIEW for a curated view."),
+    data_alias: Optional[str] = typer.Option(None, "--data", hidden=True, help="Deprecated: use --dataset/-d."),
     head: str = typer.Option("flow", "--head", help="tokens | flow | both"),
     init: str = typer.Option("bundled", "--init", help="bundled | scratch | a checkpoint folder"),
     steps: int = typer.Option(1500, "--steps", help="Optimizer steps."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many seconds of training (the LR schedule anneals to it)."),
-    batch_size: int = typer.Option(32, "--batch-size", "-b"),
+    batch_size: int = typer.Option(32, "--batch-size", "-b", help="Samples per optimizer step."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Default: 3e-5 from a checkpoint, 3e-4 from scratch."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed for data order, the split and initialisation."),
     out: Path = typer.Option(Path("runs/vla"), "--out", "-o", help="Run folder: best/ and last/ checkpoints, result.json."),
-    val_fraction: float = typer.Option(0.1, "--val-fraction"),
-    val_every: int = typer.Option(250, "--val-every"),
+    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Share of episodes held out for validation."),
+    val_every: int = typer.Option(250, "--val-every", help="Validate every this many steps (best/ keeps the lowest loss)."),
     tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated tasks to keep (default: all in the data)."),
     success_only: bool = typer.Option(False, "--success-only", help="Keep only episodes whose outcome is success."),
     workers: int = typer.Option(2, "--workers", help="JPEG-decoding processes."),
@@ -60,6 +63,7 @@ def train_cmd(
     """Fine-tune (or train from scratch) on a native dataset; views and trims are honoured."""
     if ctx.invoked_subcommand is not None:
         return
+    data = deprecated(data, data_alias, "--data", "--dataset")
     if not data:
         console.print(ctx.get_help())
         raise typer.Exit(code=2)
@@ -83,11 +87,11 @@ def pretrain_cmd(
     place: int = typer.Option(350, "--place", help="Scripted place_in_bin episodes."),
     push: int = typer.Option(350, "--push", help="Scripted push_to_target episodes."),
     stack: int = typer.Option(400, "--stack", help="Scripted stack episodes."),
-    steps: int = typer.Option(14000, "--steps"),
+    steps: int = typer.Option(14000, "--steps", help="Optimizer steps."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many seconds of training (the bundled base: 290 on an H100)."),
-    batch_size: int = typer.Option(256, "--batch-size", "-b"),
-    lr: float = typer.Option(5e-4, "--lr"),
-    seed: int = typer.Option(0, "--seed"),
+    batch_size: int = typer.Option(256, "--batch-size", "-b", help="Samples per optimizer step."),
+    lr: float = typer.Option(5e-4, "--lr", help="Peak learning rate."),
+    seed: int = typer.Option(0, "--seed", help="Seed for collection and training."),
     workers: int = typer.Option(2, "--workers", help="Collection (sim) processes."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
 ) -> None:

@@ -29,26 +29,44 @@ HIST_METRICS = ("length", "duration", "path_length_m", "idle_fraction", "action_
                 "action_saturation_frac", "tick_period_p99_ms")
 
 
-def _svg_hist(values: list[float], title: str, bins: int = 20) -> str:
-    x = np.array([v for v in values if v is not None and math.isfinite(v)], float)
-    w, h = 240, 90
-    if not x.size:
+def _svg_hist(values: list[float], title: str, kept: list[bool] | None = None, bins: int = 20) -> str:
+    """A histogram with axes (x: metric value, y: episodes); kept (blue) and dropped (red) stacked."""
+    keep = kept if kept is not None else [True] * len(values)
+    pairs = [(float(v), k) for v, k in zip(values, keep) if v is not None and math.isfinite(v)]
+    w, h, left, bottom, top_pad = 260, 120, 30, 26, 16
+    pw, ph = w - left - 6, h - bottom - top_pad
+    if not pairs:
         return f'<svg class="hist" width="{w}" height="{h}"><text x="4" y="14">{html.escape(title)}: no data</text></svg>'
+    x = np.array([p[0] for p in pairs])
+    k = np.array([p[1] for p in pairs], bool)
     lo, hi = float(x.min()), float(x.max())
-    counts, _ = np.histogram(x, bins=bins, range=(lo, hi if hi > lo else lo + 1))
-    top = max(1, int(counts.max()))
-    bw = w / bins
-    bars = "".join(
-        f'<rect x="{i * bw:.1f}" y="{h - 14 - (c / top) * (h - 30):.1f}" width="{bw - 1:.1f}" '
-        f'height="{(c / top) * (h - 30):.1f}" fill="#4a7bd0"><title>{c}</title></rect>'
-        for i, c in enumerate(counts)
-    )
-    return (
-        f'<svg class="hist" width="{w}" height="{h}" role="img" aria-label="{html.escape(title)}">'
-        f'<text x="2" y="11" font-size="11">{html.escape(title)}</text>{bars}'
-        f'<text x="2" y="{h - 2}" font-size="9">{lo:.3g}</text>'
-        f'<text x="{w - 2}" y="{h - 2}" font-size="9" text-anchor="end">{hi:.3g}</text></svg>'
-    )
+    rng = (lo, hi if hi > lo else lo + 1)
+    ck, edges = np.histogram(x[k], bins=bins, range=rng)
+    cd, _ = np.histogram(x[~k], bins=bins, range=rng)
+    top = max(1, int((ck + cd).max()))
+    bw = pw / bins
+    bars = []
+    for i, (a, b) in enumerate(zip(ck, cd)):
+        hk, hd = a / top * ph, b / top * ph
+        x0 = left + i * bw
+        tip = f"{edges[i]:.3g}–{edges[i + 1]:.3g}: {a} kept, {b} dropped"
+        if a:
+            bars.append(f'<rect x="{x0:.1f}" y="{top_pad + ph - hk:.1f}" width="{bw - 1:.1f}" height="{hk:.1f}" fill="#4a7bd0"><title>{tip}</title></rect>')
+        if b:
+            bars.append(f'<rect x="{x0:.1f}" y="{top_pad + ph - hk - hd:.1f}" width="{bw - 1:.1f}" height="{hd:.1f}" fill="#d0574a"><title>{tip}</title></rect>')
+    y0 = top_pad + ph
+    axes = (f'<line x1="{left}" y1="{y0}" x2="{left + pw}" y2="{y0}" stroke="#555"/>'
+            f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{y0}" stroke="#555"/>'
+            f'<text x="{left - 3}" y="{top_pad + 8}" font-size="9" text-anchor="end">{top}</text>'
+            f'<text x="{left - 3}" y="{y0}" font-size="9" text-anchor="end">0</text>'
+            f'<text x="{left}" y="{y0 + 11}" font-size="9">{lo:.3g}</text>'
+            f'<text x="{left + pw / 2:.0f}" y="{y0 + 11}" font-size="9" text-anchor="middle">{(lo + hi) / 2:.3g}</text>'
+            f'<text x="{left + pw}" y="{y0 + 11}" font-size="9" text-anchor="end">{hi:.3g}</text>'
+            f'<text x="{left + pw / 2:.0f}" y="{h - 2}" font-size="9" text-anchor="middle" fill="#666">{html.escape(title)}</text>'
+            f'<text x="8" y="{top_pad + ph / 2:.0f}" font-size="9" fill="#666" transform="rotate(-90 8 {top_pad + ph / 2:.0f})" '
+            f'text-anchor="middle">episodes</text>')
+    return (f'<svg class="hist" width="{w}" height="{h}" role="img" aria-label="{html.escape(title)} histogram">'
+            f'<text x="{left}" y="11" font-size="11" font-weight="600">{html.escape(title)}</text>{"".join(bars)}{axes}</svg>')
 
 
 def _jpeg_b64(img: np.ndarray) -> str:
@@ -78,8 +96,9 @@ def build_report(root: Path | str, view: str | None = None, out: Path | str | No
         by_task[str(r["task"])].append(r)
     hists = []
     for task, rows in sorted(by_task.items()):
-        svgs = "".join(_svg_hist([_num(r.get(m)) for r in rows], m) for m in HIST_METRICS)
-        hists.append(f'<section class="task"><h3>{html.escape(task)} ({len(rows)})</h3>{svgs}</section>')
+        keep = [int(r["episode_id"]) in kept for r in rows]
+        svgs = "".join(_svg_hist([_num(r.get(m)) for r in rows], m, keep) for m in HIST_METRICS)
+        hists.append(f'<section class="task"><h3>{html.escape(task)} ({len(rows)} episodes, {sum(keep)} kept)</h3>{svgs}</section>')
 
     body_rows = []
     for r in sel.rows:
@@ -87,19 +106,22 @@ def build_report(root: Path | str, view: str | None = None, out: Path | str | No
         imgs = ""
         if thumbs and ds.spec.cameras:
             table = open_shard(root / r["file"])[0]
-            cam = ds.spec.cameras[0]
-            imgs = "".join(f'<img class="thumb" src="data:image/jpeg;base64,{_jpeg_b64(t)}" alt="step">'
-                           for t in thumbnail_strip(table, cam, thumbs))
+            for cam in ds.spec.cameras[:2]:  # front + wrist: what the policy sees
+                strip = "".join(f'<img class="thumb" src="data:image/jpeg;base64,{_jpeg_b64(t)}" alt="{html.escape(cam.name)}">'
+                                for t in thumbnail_strip(table, cam, thumbs, scale=2))
+                imgs += f'<div class="cam"><span>{html.escape(cam.name)}</span>{strip}</div>'
         reasons = rejected.get(eid, [])
-        why = "; ".join(f'{x["rule"]}: {html.escape(json.dumps(x.get("values", {})))}' for x in reasons)
+        why = "".join(_reason_html(x) for x in reasons)
         keep = eid in kept
+        cells = [("num", eid, eid), ("", r["task"], r["task"]), ("instr", r.get("instruction") or "", r.get("instruction") or ""),
+                 ("", r["outcome"], r["outcome"])]
+        cells += [("num", r.get(m), _sortval(r.get(m))) for m in _ROW_METRICS]
+        tds = "".join(f'<td class="{c}" data-v="{html.escape(str(v))}">{_fmt(x) if c == "num" else html.escape(str(x))}</td>'
+                      for c, x, v in cells)
         body_rows.append(
-            f'<tr class="ep" data-id="{eid}" data-keep="{int(keep)}" data-task="{html.escape(str(r["task"]))}">'
-            f'<td>{eid}</td><td>{html.escape(str(r["task"]))}</td><td>{html.escape(str(r["outcome"]))}</td>'
-            f'<td>{_fmt(r.get("length", r.get("num_steps")))}</td><td>{_fmt(r.get("idle_fraction"))}</td>'
-            f'<td>{_fmt(r.get("action_jerk_rms"))}</td><td>{_fmt(r.get("outlier_z"))}</td>'
-            f'<td class="strip">{imgs}</td><td class="why"><b>{html.escape(diagnosis(reasons))}</b> {why}</td>'
-            f'<td><label><input type="checkbox" class="keep" {"checked" if keep else ""}> keep</label></td></tr>'
+            f'<tr class="ep" data-id="{eid}" data-keep="{int(keep)}" data-task="{html.escape(str(r["task"]))}">{tds}'
+            f'<td class="strip">{imgs}</td><td class="why" data-v="{html.escape(diagnosis(reasons))}">{why}</td>'
+            f'<td data-v="{int(keep)}"><label><input type="checkbox" class="keep" {"checked" if keep else ""}> keep</label></td></tr>'
         )
     cluster_html = "".join(f"<li>{', '.join(str(i) for i in c)}</li>" for c in clusters) or "<li>none</li>"
     n = len(sel.rows)
@@ -120,6 +142,21 @@ def build_report(root: Path | str, view: str | None = None, out: Path | str | No
     return out
 
 
+_ROW_METRICS = ("length", "idle_fraction", "action_jerk_rms", "outlier_z")
+
+
+def _sortval(v: Any) -> str:
+    f = _num(v)
+    return "" if not math.isfinite(f) else repr(f)
+
+
+def _reason_html(x: dict[str, Any]) -> str:
+    """``rule: threshold expression — measured values`` for one rejection reason."""
+    vals = ", ".join(f"{k} = {_fmt(v)}" for k, v in (x.get("values") or {}).items())
+    return (f'<span class="reason"><b>{html.escape(str(x.get("rule")))}</b>: <code>{html.escape(str(x.get("when") or ""))}</code>'
+            f'{" — " + html.escape(vals) if vals else ""}</span>')
+
+
 def _num(v: Any) -> float:
     try:
         return float(v)
@@ -132,7 +169,12 @@ _TEMPLATE = """<!doctype html>
 <style>
 body{{font-family:system-ui,sans-serif;margin:1em;color:#222}} table{{border-collapse:collapse;width:100%}}
 td,th{{border-bottom:1px solid #ddd;padding:3px 6px;font-size:13px;vertical-align:middle}}
-tr[data-keep="0"]{{background:#fbe9e9}} .thumb{{height:48px;margin-right:2px}} .why{{max-width:28em;font-size:12px}}
+tr[data-keep="0"]{{background:#fbe9e9}} .thumb{{height:88px;width:88px;margin-right:2px;image-rendering:pixelated}}
+.cam{{white-space:nowrap}} .cam span{{display:inline-block;width:3.2em;font-size:11px;color:#666}}
+.why{{max-width:30em;font-size:12px}} .reason{{display:block}} .reason b{{color:#b3261e}} .reason code{{background:#f3f3f3}}
+td.num{{text-align:right;font-variant-numeric:tabular-nums}} td.instr{{max-width:16em}}
+th{{cursor:pointer;background:#f0f0f0;position:sticky;top:0;text-align:left}} th.asc::after{{content:" \\25B2"}} th.desc::after{{content:" \\25BC"}}
+.legend span{{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}}
 .task{{display:inline-block;margin:0 1em 1em 0}} .hist{{margin:2px;border:1px solid #eee}}
 #summary span{{margin-right:1.5em;font-weight:600}}
 </style></head><body>
@@ -141,13 +183,18 @@ tr[data-keep="0"]{{background:#fbe9e9}} .thumb{{height:48px;margin-right:2px}} .
 <span>tasks: <b id="n-tasks">{n_tasks}</b></span><span>kept: <b id="n-kept">{n_kept}</b></span>
 <span>dropped: <b id="n-dropped">{n_dropped}</b></span><span>duplicate clusters: <b id="n-clusters">{n_clusters}</b></span>
 <span>view: {view}</span></div>
-<h2>Metrics per task</h2>{hists}
+<h2>Metrics per task</h2>
+<p class="legend"><span style="background:#4a7bd0"></span>kept <span style="background:#d0574a"></span>dropped
+ (x: the metric's value, y: episodes; hover a bar for its counts)</p>{hists}
 <h2>Duplicate clusters (first id is kept)</h2><ul id="clusters">{clusters}</ul>
 <h2>Episodes</h2>
 <p>View name <input id="view-name" value="reviewed"> <button id="download">Download view JSON</button>
  (save it as <code>views/&lt;name&gt;.json</code> in the dataset)</p>
-<table id="episodes"><thead><tr><th>id</th><th>task</th><th>outcome</th><th>steps</th><th>idle</th><th>jerk</th>
-<th>outlier z</th><th>frames</th><th>reasons</th><th>mark</th></tr></thead><tbody>{rows}</tbody></table>
+<p>Click a column header to sort. Reasons show each rule's threshold and the measured value.</p>
+<table id="episodes"><thead><tr><th data-type="num">id</th><th>task</th><th>instruction</th><th>outcome</th>
+<th data-type="num">steps</th><th data-type="num">idle fraction</th><th data-type="num">jerk RMS</th>
+<th data-type="num">outlier z</th><th class="nosort">frames</th><th>why dropped (rule: threshold — value)</th>
+<th data-type="num">mark</th></tr></thead><tbody>{rows}</tbody></table>
 <script id="view-meta" type="application/json">{meta}</script>
 <script>
 const META = JSON.parse(document.getElementById('view-meta').textContent);
@@ -174,7 +221,22 @@ function currentView() {{
           rules_hash: META.rules_hash, parent: META.parent, catalog_version: META.catalog_version,
           operation: 'review', created_at: new Date().toISOString(), extra: {{}}}};
 }}
-document.addEventListener('change', e => {{ if (e.target.classList.contains('keep')) refresh(); }});
+document.addEventListener('change', e => {{ if (e.target.classList.contains('keep')) {{
+  e.target.closest('td').dataset.v = e.target.checked ? '1' : '0'; refresh(); }} }});
+document.querySelectorAll('#episodes th').forEach((th, col) => th.addEventListener('click', () => {{
+  if (th.classList.contains('nosort')) return;
+  const asc = !th.classList.contains('asc');
+  document.querySelectorAll('#episodes th').forEach(h => h.classList.remove('asc', 'desc'));
+  th.classList.add(asc ? 'asc' : 'desc');
+  const num = th.dataset.type === 'num', body = document.querySelector('#episodes tbody');
+  const key = tr => tr.children[col].dataset.v ?? tr.children[col].textContent;
+  const cmp = (a, b) => {{
+    const x = key(a), y = key(b);
+    if (num) {{ if (x === '' || y === '') return (x === '') - (y === ''); return (parseFloat(x) - parseFloat(y)) * (asc ? 1 : -1); }}
+    return x.localeCompare(y) * (asc ? 1 : -1);
+  }};
+  rows().sort(cmp).forEach(tr => body.appendChild(tr));
+}}));
 document.getElementById('download').addEventListener('click', () => {{
   const v = currentView();
   const a = document.createElement('a');

@@ -299,7 +299,9 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
     t0 = time.perf_counter()
     start_step = step
     prog = or_null(progress)
-    prog.start(total, "training")
+    # A time budget usually ends the run long before `steps`: an ETA from the step count would be
+    # hours off, so the bar has no total then and the status says how much of the budget is left.
+    prog.start(None if cfg.time_budget_s else total, "training")
     prog.advance(step)  # a resumed run starts where the last one stopped
     try:
         while step < total and (cfg.stop_after is None or step < cfg.stop_after):
@@ -326,7 +328,8 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
                     save_checkpoint(best_dir, model, ckpt_config())
             if step % cfg.ckpt_every == 0:
                 save_checkpoint(last_dir, model, ckpt_config(), state())
-            prog.advance(1, loss=run_loss, **({"val": val_losses[-1][1]} if val_losses else {}))
+            budget = {"left": f"{max(0.0, cfg.time_budget_s - (time.perf_counter() - t0)):.0f}s"} if cfg.time_budget_s else {}
+            prog.advance(1, loss=run_loss, **({"val": val_losses[-1][1]} if val_losses else {}), **budget)
     finally:
         prog.done()
     if not val_losses or val_losses[-1][0] != step:
@@ -343,7 +346,9 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
                       steps_per_s=round((step - start_step) / max(secs, 1e-9), 3), train_losses=train_losses,
                       val_losses=val_losses, episodes=len(episodes), frames=len(sampler),
                       params=int(sum(p.numel() for p in model.parameters())))
-    (out / "result.json").write_text(json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(res).items()}, indent=1))
+    # allow_nan=False after _finite: JSON has no NaN (a validation loss of NaN is written as null).
+    (out / "result.json").write_text(json.dumps(_finite({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(res).items()}),
+                                                indent=1, allow_nan=False))
     return res
 
 
@@ -380,3 +385,14 @@ def pretrain(cfg: PretrainConfig, progress: Progress | None = None) -> TrainResu
                   "per_task": counts, "frames": int(sum(len(e.actions) for e in eps)), "seed0": cfg.seed0,
                   "collect_seconds": round(collect_s, 1), "render_size": 128}
     return fit(eps, tc, model, base_cfg, prog, trained_on)
+
+
+def _finite(x: Any) -> Any:
+    """``x`` with every NaN/Inf float (in dicts, lists, tuples) replaced by None, for strict JSON."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x

@@ -26,7 +26,7 @@ from teleforge.convert.rlds import RldsExportConfig, export_rlds
 from teleforge.curation import build_report
 from teleforge.dataset import Dataset, summarize
 from teleforge.dataset.selection import select
-from teleforge.errors import TeleforgeError
+from teleforge.errors import DatasetError, TeleforgeError
 from teleforge.progress import Progress, or_null
 from teleforge.train_adapter.eval import EvalConfig, EvalResult, evaluate
 from teleforge.workflows.collect import CollectConfig, SessionResult, collect
@@ -117,6 +117,10 @@ def run_demo(cfg: DemoConfig, progress: Progress | None = None) -> DemoReport:
     root = out / "dataset"
     report = DemoReport(dataset=root, summary={})
     t_all = time.perf_counter()
+    if (root / "catalog.parquet").is_file() or (root / "episodes").is_dir():
+        # Collecting again into the old dataset would append a second copy of every scripted episode.
+        raise DatasetError(f"{root} already holds a dataset from an earlier demo; rerunning would append duplicates. "
+                           f"Pass --out NEW_FOLDER, or delete {out} first")
 
     # 1. collection: the one stage everything else needs, so its errors propagate.
     per_task = _collect(run, root, report, prog)
