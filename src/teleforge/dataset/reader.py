@@ -185,6 +185,7 @@ class Dataset:
         self.spec = spec
         self._catalog: pa.Table | None = None
         self._catalog_stamp: tuple[int, int] | None = None
+        self._files: dict[int, str] | None = None  # episode id -> shard file, built once per catalog read
 
     @classmethod
     def open(cls, path: Path | str) -> Dataset:
@@ -208,7 +209,15 @@ class Dataset:
         if self._catalog is None or stamp != self._catalog_stamp:
             self._catalog = read_catalog(self.root)
             self._catalog_stamp = stamp
+            self._files = None
         return self._catalog
+
+    def _file_index(self) -> dict[int, str]:
+        """{episode id: shard file} of the current catalog: O(1) lookups, rebuilt when it changes."""
+        catalog = self.catalog
+        if self._files is None:
+            self._files = dict(zip(catalog.column("episode_id").to_pylist(), catalog.column("file").to_pylist()))
+        return self._files
 
     @property
     def episodes(self) -> list[EpisodeInfo]:
@@ -249,9 +258,9 @@ class Dataset:
         ]
 
     def episode(self, episode_id: int) -> Episode:
-        ids = self.catalog.column("episode_id").to_pylist()
-        if episode_id in ids:
-            file = self.catalog.column("file")[ids.index(episode_id)].as_py()
+        """The episode with this id (a dict lookup in the catalog; a stale catalog falls back to the shard)."""
+        file = self._file_index().get(int(episode_id))
+        if file is not None:
             return Episode(self.root / file, self.spec, episode_id)
         path = self.root / EPISODES / shard_name(int(episode_id))
         if path.is_file():  # finalized but not in a stale catalog
@@ -259,6 +268,7 @@ class Dataset:
         hint = ""
         if (self.root / EPISODES / shard_name(int(episode_id), partial=True)).exists():
             hint = f" It is still a .partial shard: run `teleforge recover {self.root}` if its recording crashed."
+        ids = list(self._file_index())
         have = f"{min(ids)}..{max(ids)}" if ids else "none"
         raise EpisodeNotFoundError(f"episode {episode_id} is not in {self.root} (episode ids: {have}).{hint}")
 
