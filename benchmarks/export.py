@@ -22,8 +22,15 @@ steps/s are printed, in one JSON line, with the peer's figures from the same run
     python benchmarks/export.py                          # 100 episodes x 50 steps, 3 repeats
     python benchmarks/export.py --memory-steps 50,1000 --episodes 5   # peak RSS vs episode length
     python benchmarks/export.py --memory 100,1000 --steps 20          # peak RSS vs episode count
-    python benchmarks/export.py --format lerobot         # LeRobot v3 export vs lerobot's add_frame/save_episode
-                                                         # (peer: --lerobot-python)
+    python benchmarks/export.py --format lerobot --episodes 20 --peer-streaming   # LeRobot v3 export
+
+``--format lerobot`` times ``export_lerobot`` against lerobot 0.4.4's recording path
+(``LeRobotDataset.create``, ``add_frame`` per step with the decoded frames, ``save_episode``,
+``finalize``; lerobot-record's 4 image-writer threads per camera; with ``--peer-streaming``
+also ``streaming_encoding=True``) on the same episodes and features. Both run in the peer's
+venv (``--lerobot-python``), so both use the same PyAV / FFmpeg / SVT-AV1 build and the
+same codec settings (libsvtav1, crf 30, gop 2, yuv420p), each warmed by an untimed
+two-episode write; ``--ours-python`` runs teleforge elsewhere.
 """
 
 from __future__ import annotations
@@ -290,12 +297,43 @@ LEROBOT_PYTHON_DEFAULT = str(CI_CACHE / "venv-lerobot" / "bin" / "python")
 
 
 def lerobot_peer_run(source: Path, out: Path, streaming: bool) -> None:
-    """(Inside the lerobot venv.) Write ``source`` with lerobot's writer; print {"steps", "seconds"}."""
+    """(Inside the lerobot venv.) Write ``source`` with lerobot's writer; print {"steps", "seconds"}.
+
+    Warmed first: one untimed two-episode write (imports, encoder and writer set-up)."""
     import logging
     import os
 
     os.environ.setdefault("SVT_LOG", "1")
     logging.disable(logging.WARNING)
+    from teleforge.dataset import Dataset
+
+    ids = Dataset.open(source).episode_ids
+    _lerobot_write(source, ids[:2], out.with_name(out.name + "_warm"), streaming)
+    shutil.rmtree(out.with_name(out.name + "_warm"), ignore_errors=True)
+    steps, seconds = _lerobot_write(source, ids, out, streaming)
+    print(json.dumps({"steps": steps, "seconds": seconds}))
+
+
+def lerobot_ours_run(source: Path, out: Path, encoder_threads: int | None) -> None:
+    """(In whichever venv runs it.) ``export_lerobot`` warmed by an untimed two-episode export; prints its figures."""
+    from teleforge.convert.lerobot.writer import export_lerobot
+    from teleforge.dataset import Dataset
+    from teleforge.dataset.selection import select
+
+    ids = Dataset.open(source).episode_ids
+    export_lerobot(select(source, ids[:2]), out.with_name(out.name + "_warm"), encoder_threads=encoder_threads)
+    shutil.rmtree(out.with_name(out.name + "_warm"), ignore_errors=True)
+    res = export_lerobot(source, out, encoder_threads=encoder_threads)
+    import av
+
+    print(json.dumps({"steps": res.frames, "steps_per_s": res.steps_per_s, "episodes": res.episodes, "vcodec": res.vcodec,
+                      "data_files": res.data_files, "video_files": res.video_files, "pyav": av.__version__,
+                      "libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
+                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+
+
+def _lerobot_write(source: Path, ids: list[int], out: Path, streaming: bool) -> tuple[int, float]:
+    """(Inside the lerobot venv.) lerobot's recording path over episodes ``ids``: (steps, seconds)."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     from teleforge.convert.native import native_arrays
@@ -313,7 +351,7 @@ def lerobot_peer_run(source: Path, out: Path, streaming: bool) -> None:
                                robot_type=ds.spec.robot_embodiment, use_videos=True,
                                image_writer_threads=4 * len(cams), streaming_encoding=streaming)
     steps = 0
-    for eid in ds.episode_ids:
+    for eid in ids:
         ep = ds.episode(eid)
         arr = native_arrays(ep)
         raw = {c.name: ep.column(image_column(c.name)) for c in cams}
@@ -335,46 +373,56 @@ def lerobot_peer_run(source: Path, out: Path, streaming: bool) -> None:
         lr.save_episode()
         steps += T
     lr.finalize()
-    print(json.dumps({"steps": steps, "seconds": time.perf_counter() - t0}))
+    return steps, time.perf_counter() - t0
 
 
 def lerobot_bench(args: argparse.Namespace, source: Path, tmp: Path) -> dict:
     import subprocess
 
-    from teleforge.convert.lerobot.writer import export_lerobot
+    import os
 
-    res = export_lerobot(source, tmp / "lerobot_teleforge", encoder_threads=args.encoder_threads)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    peers: dict[str, float | None] = {"default": None, "streaming": None}
     py = Path(args.lerobot_python)
-    if not args.no_peer and py.exists():
-        for mode in ("default", "streaming") if args.peer_streaming else ("default",):
-            cmd = [str(py), __file__, "--lerobot-peer-run", str(source), str(tmp / f"lerobot_peer_{mode}")]
-            if mode == "streaming":
-                cmd.append("--peer-streaming")
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                sys.stderr.write(done.stderr[-4000:])
-                raise SystemExit(f"the lerobot peer failed ({' '.join(cmd)})")
-            line = json.loads(done.stdout.strip().splitlines()[-1])
-            peers[mode] = line["steps"] / line["seconds"]
-    ours = res.steps_per_s
-    return {
-        "benchmark": "export_lerobot",
-        "episodes": res.episodes,
-        "steps": res.frames,
-        "cameras": "2x224x224 jpeg",
-        "vcodec": res.vcodec,
-        "teleforge_steps_per_s": round(ours, 1),
-        "lerobot_writer_steps_per_s": None if peers["default"] is None else round(peers["default"], 1),
-        "speedup": None if peers["default"] is None else round(ours / peers["default"], 2),
-        "lerobot_streaming_writer_steps_per_s": None if peers["streaming"] is None else round(peers["streaming"], 1),
-        "speedup_vs_streaming": None if peers["streaming"] is None else round(ours / peers["streaming"], 2),
-        "peak_rss_mb": round(rss, 1),
-        "data_files": res.data_files,
-        "video_files": res.video_files,
-        "python": sys.version.split()[0],
-    }
+    # Same codec build: teleforge's exporter runs in the peer's venv (its PyAV / FFmpeg / SVT-AV1)
+    # unless --ours-python says otherwise; both are warmed, both write the same episodes.
+    ours_py = args.ours_python or (str(py) if py.exists() else sys.executable)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"),
+                                                         os.environ.get("PYTHONPATH", "")])}
+
+    def run(cmd: list[str]) -> dict:
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr[-4000:])
+            raise SystemExit(f"benchmark run failed ({' '.join(cmd)})")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    ours_runs, peers = [], {"default": [], "streaming": []}
+    modes = ("default", "streaming") if args.peer_streaming else ("default",)
+    for r in range(args.repeats):
+        cmd = [ours_py, __file__, "--lerobot-ours-run", str(source), str(tmp / f"lerobot_teleforge_{r}")]
+        if args.encoder_threads:
+            cmd += ["--encoder-threads", str(args.encoder_threads)]
+        ours_runs.append(run(cmd))
+        shutil.rmtree(tmp / f"lerobot_teleforge_{r}", ignore_errors=True)
+        if not args.no_peer and py.exists():
+            for mode in modes:
+                cmd = [str(py), __file__, "--lerobot-peer-run", str(source), str(tmp / f"lerobot_peer_{mode}_{r}")]
+                if mode == "streaming":
+                    cmd.append("--peer-streaming")
+                line = run(cmd)
+                peers[mode].append(line["steps"] / line["seconds"])
+                shutil.rmtree(tmp / f"lerobot_peer_{mode}_{r}", ignore_errors=True)
+    ours = _stats([o["steps_per_s"] for o in ours_runs])
+    last = ours_runs[-1]
+    out = {"benchmark": "export_lerobot", "episodes": last["episodes"], "steps": last["steps"],
+           "cameras": "2x224x224 jpeg", "vcodec": last["vcodec"], "ours_python": ours_py,
+           "ours_pyav": last["pyav"], "ours_libavcodec": last["libavcodec"], "repeats": args.repeats,
+           "teleforge_steps_per_s": ours}
+    for mode, key in (("default", ""), ("streaming", "_streaming")):
+        p = _stats(peers[mode]) if peers[mode] else None
+        out[f"lerobot{key}_writer_steps_per_s"] = p
+        out[f"speedup{key}_median"] = None if p is None else round(ours["median"] / p["median"], 2)
+    out |= {"peak_rss_mb": last["peak_rss_mb"], "data_files": last["data_files"], "video_files": last["video_files"]}
+    return out
 
 
 def rlds_memory_run(source: Path, out: Path, episodes: int) -> None:
@@ -444,6 +492,9 @@ def main() -> None:
     ap.add_argument("--peer-streaming", action="store_true", help="Also time lerobot's streaming_encoding=True writer.")
     ap.add_argument("--encoder-threads", type=int, default=None, help="LeRobot export: threads per video encoder.")
     ap.add_argument("--lerobot-peer-run", nargs=2, type=Path, metavar=("SOURCE", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--lerobot-ours-run", nargs=2, type=Path, metavar=("SOURCE", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--ours-python", default=None,
+                    help="LeRobot export: Python that runs teleforge's exporter (default: the peer's, same codec build).")
     ap.add_argument("--memory", default=None, metavar="N,M",
                     help="RLDS peak RSS at these episode counts (e.g. 100,1000; --steps per episode), one process each.")
     ap.add_argument("--memory-steps", default=None, metavar="N,M",
@@ -476,11 +527,14 @@ def main() -> None:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return
+    if args.lerobot_ours_run:
+        lerobot_ours_run(*args.lerobot_ours_run, encoder_threads=args.encoder_threads)
+        return
     if args.lerobot_peer_run:
         lerobot_peer_run(*args.lerobot_peer_run, streaming=args.peer_streaming)
         return
     if args.format == "lerobot":
-        tmp = Path(tempfile.mkdtemp(prefix="tf_export_bench_"))
+        tmp = Path(tempfile.mkdtemp(prefix="tf_export_bench_", dir=args.tmp))
         try:
             source = args.source or build_source(tmp / "src", args.episodes, args.steps)
             print(json.dumps(lerobot_bench(args, source, tmp)))
