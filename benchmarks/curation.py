@@ -21,12 +21,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.curation.synth
 
+from tests.curation.synth import EpisodePlan, make_dataset, make_spec  # noqa: E402
+
 from teleforge.curation.dedupe import DedupeConfig, find_duplicates  # noqa: E402
 from teleforge.curation.image_health import image_health  # noqa: E402
 from teleforge.curation.metrics import MetricsConfig, motion_metrics  # noqa: E402
 from teleforge.dataset import Dataset  # noqa: E402
 from teleforge.dataset.shard import open_shard  # noqa: E402
-from tests.curation.synth import EpisodePlan, make_dataset, make_spec  # noqa: E402
 
 
 def pandas_metrics(path: Path, fps: float, cfg: MetricsConfig) -> dict:

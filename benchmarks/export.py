@@ -336,8 +336,8 @@ def _lerobot_write(source: Path, ids: list[int], out: Path, streaming: bool) -> 
     """(Inside the lerobot venv.) lerobot's recording path over episodes ``ids``: (steps, seconds)."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from teleforge.convert.native import native_arrays
     from teleforge.convert.lerobot.layout import EXTRA_COLUMNS, EXTRA_PREFIX, INDEX_FEATURES, features
+    from teleforge.convert.native import native_arrays
     from teleforge.dataset import Dataset
     from teleforge.dataset.images import decode_image
     from teleforge.dataset.schema import image_column
@@ -377,9 +377,8 @@ def _lerobot_write(source: Path, ids: list[int], out: Path, streaming: bool) -> 
 
 
 def lerobot_bench(args: argparse.Namespace, source: Path, tmp: Path) -> dict:
-    import subprocess
-
     import os
+    import subprocess
 
     py = Path(args.lerobot_python)
     # Same codec build: teleforge's exporter runs in the peer's venv (its PyAV / FFmpeg / SVT-AV1)

@@ -63,7 +63,7 @@ def _png_frames(frames: list[bytes], cam: str, spec: DatasetSpec) -> list[bytes]
     c = spec.camera(cam)
     png: list[bytes] = []
     for f in frames:
-        ok, buf = cv2.imencode(".png", decode_image(f, c)[:, :, ::-1])  # type: ignore[arg-type]
+        ok, buf = cv2.imencode(".png", decode_image(f, c)[:, :, ::-1])
         if not ok:
             raise ExportError(f"camera {cam!r}: PNG encoding failed")
         png.append(buf.tobytes())
@@ -116,7 +116,9 @@ class ShardFrames:
                                     else arr.is_valid().to_numpy(zero_copy_only=False))
         finally:
             mm.close()
-        cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.int64)  # noqa: E731
+        def cat(parts: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
         self.starts = {c: cat(v) for c, v in starts.items()}
         self.lengths = {c: cat(v) for c, v in lengths.items()}
         self.valid = {c: np.concatenate(v) if v else np.zeros(0, bool) for c, v in valid.items()}
