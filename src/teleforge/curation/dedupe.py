@@ -126,11 +126,11 @@ def _leader_pairs(x: np.ndarray, g: np.ndarray, r2: float) -> tuple[np.ndarray, 
     leaders a shared member bridges are linked through it, as single linkage asks.
     """
     rem = g
-    leaders = []
+    leaders: list[int] = []
     work = 0
     while rem.size and len(leaders) < MAX_LEADERS:
         lead = rem[0]
-        leaders.append(lead)
+        leaders.append(int(lead))
         d = x[rem] - x[lead]
         rem_d = np.einsum("ij,ij->i", d, d)
         work += rem.size

@@ -170,7 +170,7 @@ def _span_tables(n: int) -> np.ndarray:
     return _SPAN_TABLES[n]
 
 
-def crc32c_fallback(data: bytes | memoryview, crc: int = 0) -> int:
+def crc32c_fallback(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     """CRC32C of ``data`` continuing from ``crc`` (0 to start), pure numpy/Python."""
     reg = (crc ^ 0xFFFFFFFF) & 0xFFFFFFFF
     n = len(data)
@@ -200,7 +200,7 @@ _NATIVE = None if os.environ.get("TELEFORGE_PURE_CRC") else _native()
 CRC_BACKEND: str = _NATIVE[0] if _NATIVE else "numpy"
 
 
-def crc32c(data: bytes | memoryview, crc: int = 0) -> int:
+def crc32c(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     """CRC32C (Castagnoli) of ``data``; pass a previous value as ``crc`` to continue it."""
     if _NATIVE is not None:
         return _NATIVE[1](data, crc) & 0xFFFFFFFF
