@@ -180,7 +180,7 @@ def crc32c_fallback(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     return (_advance(reg, n) ^ _raw_numpy(data)) ^ 0xFFFFFFFF
 
 
-def _native() -> tuple[str, Callable[[bytes | memoryview, int], int]] | None:
+def _native() -> tuple[str, Callable[[bytes | bytearray | memoryview, int], int]] | None:
     """A C CRC32C backend if one is installed (tried in order); None means the numpy fallback."""
     try:
         import crc32c as _c  # type: ignore[import-not-found]
