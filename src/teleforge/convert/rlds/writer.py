@@ -170,9 +170,10 @@ def episode_arrays(ep: Episode, spec: DatasetSpec, cfg: RldsExportConfig, trim: 
                    frames: ShardFrames | None = None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """The flattened Example features of one episode, plus its (T, A) actions and (T, S) states.
 
-    ``trim`` keeps steps ``[a, b)`` and ``relabel`` overrides the instruction / outcome (a
-    view's edits). With ``frames`` the camera features are :class:`StreamedBytes` (read when
-    written); without, they are ``list[bytes]`` read from ``ep``.
+    ``trim`` keeps steps ``[a, b)`` of ``ep`` and ``relabel`` overrides the instruction /
+    outcome (a view's edits; a :class:`ViewEpisode` is already trimmed and relabelled). With
+    ``frames`` (the untrimmed shard's frame locations) the camera features are
+    :class:`StreamedBytes`, read when written; without, ``list[bytes]`` read from ``ep``.
     """
     a, b = trim if trim is not None else (0, ep.num_steps)
     T = b - a
@@ -218,20 +219,19 @@ def episode_arrays(ep: Episode, spec: DatasetSpec, cfg: RldsExportConfig, trim: 
         "episode_metadata/outcome": [outcome.encode()],
         "episode_metadata/robot_embodiment": [(meta.robot_embodiment or spec.robot_embodiment).encode()],
     }
-    cams = camera_keys(spec, cfg.primary_camera)
-    if frames is None:
-        frames = ShardFrames(ep.path, list(cams))
-        stream = False
-    else:
-        stream = True
-    for cam, key in cams.items():
+    for cam, key in camera_keys(spec, cfg.primary_camera).items():
+        name = f"steps/observation/{key}"
+        if frames is None:  # in memory, from the episode's own (possibly view-trimmed) column
+            stored = col(image_column(cam))
+            rows = _fill_index(np.array([f is not None for f in stored], bool), cam)
+            picked = [bytes(stored[r]) for r in rows]
+            feats[name] = _png_frames(picked, cam, spec) if spec.camera(cam).encoding == "raw" else picked
+            continue
         rows = a + _fill_index(frames.valid[cam][a:b], cam)
         if spec.camera(cam).encoding == "raw":  # rare: PNG-encoded in memory, one episode at a time
-            feats[f"steps/observation/{key}"] = _png_frames(frames.read(cam, rows), cam, spec)
-        elif stream:
-            feats[f"steps/observation/{key}"] = frames.stream(cam, rows)
+            feats[name] = _png_frames(frames.read(cam, rows), cam, spec)
         else:
-            feats[f"steps/observation/{key}"] = frames.read(cam, rows)
+            feats[name] = frames.stream(cam, rows)
     if cfg.native_columns:
         for c in native_extra_columns(cfg):
             v = np.asarray(col(c))
