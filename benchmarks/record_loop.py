@@ -3,7 +3,9 @@
 Records one long episode at 50 Hz (and one at 20 Hz) with two 224×224 sim cameras at
 30 fps through ``CollectionSession`` (cameras in threads, encode/write behind
 queues), then runs a naive loop that renders and JPEG-encodes inline and writes
-each step synchronously. Prints one JSON line.
+each step synchronously. Prints one JSON line. ``encodes_per_capture`` is the recorder's
+JPEG encodes divided by the distinct camera frames (frame seq) the episode holds: 1.0 when
+a frame repeated over several control steps is encoded once.
 
     python benchmarks/record_loop.py            # 60 s per rate (the acceptance run)
     python benchmarks/record_loop.py --seconds 10
@@ -72,8 +74,16 @@ def run_session(root: Path, hz: float, seconds: float, specs: list[CameraSpec]) 
     session = CollectionSession(robot, SweepDevice(hz), SafetyGuard(SafetyConfig()), rec, rig,
                                 SessionConfig(task="pick_cube", episodes=1, hz=hz, time_limit_s=seconds))
     res = session.run()
+    st = rec.status()
     rec.close()
     ep = res.episodes[0]
+    # Captures recorded: distinct camera frames (frame seq) the episode holds, per camera.
+    from teleforge.dataset import Dataset
+    from teleforge.dataset.schema import image_column
+
+    shard = Dataset.open(root)
+    e = shard.episode(shard.episode_ids[-1])
+    captures = sum(len({v for v in e.column(image_column(s.name) + ".seq").tolist() if v is not None}) for s in specs)
     loop = ep.loop
     cam_period_ms = 1e3 / specs[0].fps
     return {
@@ -91,6 +101,10 @@ def run_session(root: Path, hz: float, seconds: float, specs: list[CameraSpec]) 
         "frame_age_p99_camera_periods": {k: round(v / cam_period_ms, 2) for k, v in loop.get("frame_age_p99_ms", {}).items()},
         "finalize_s": round(ep.finalize_s, 4),
         "recorder": loop.get("recorder", {}),
+        "captures_recorded": captures,
+        "frames_encoded": st.frames_encoded,
+        "frames_reused": st.frames_reused,
+        "encodes_per_capture": round(st.frames_encoded / max(captures, 1), 3),
     }
 
 

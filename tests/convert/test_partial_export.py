@@ -49,7 +49,7 @@ def _crash_during(module: str, fn: str, at: int, call: str) -> None:
         {call}
     """)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])})
     assert r.returncode == 9, r.stderr[-2000:]
 
 
@@ -83,7 +83,7 @@ def test_killed_export_leaves_nothing_that_looks_complete_and_rerun_refuses_unti
 
 def test_killed_rlds_export_resumes_with_finished_shards(src: Path, tmp_path: Path) -> None:
     cfg = "RldsExportConfig(name='res', num_shards=3, workers=1)"
-    _crash_during("teleforge.convert.rlds.writer", "encode_example", 2,
+    _crash_during("teleforge.convert.rlds.writer", "write_episode", 2,
                   f"from teleforge.convert.rlds import export_rlds, RldsExportConfig; export_rlds({str(src)!r}, {str(tmp_path)!r}, {cfg})")
     final = tmp_path / "res" / "1.0.0"
     staging = tmp_path / "res" / ".1.0.0.partial"

@@ -232,6 +232,7 @@ class Dataset:
         self.spec = spec
         self._catalog: pa.Table | None = None
         self._catalog_stamp: tuple[int, int] | None = None
+        self._files: dict[int, tuple[str, int]] | None = None  # episode id -> (shard file, steps), built once per catalog read
 
     @classmethod
     def open(cls, path: Path | str, verify: bool = False) -> Dataset:
@@ -267,7 +268,16 @@ class Dataset:
                                    f"`teleforge recover {self.root}`") from exc
             self._catalog = check_catalog(table, self.root)
             self._catalog_stamp = stamp
+            self._files = None
         return self._catalog
+
+    def _file_index(self) -> dict[int, tuple[str, int]]:
+        """{episode id: (shard file, num_steps)} of the current catalog: O(1) lookups, rebuilt when it changes."""
+        catalog = self.catalog
+        if self._files is None:
+            self._files = dict(zip(catalog.column("episode_id").to_pylist(),
+                                   zip(catalog.column("file").to_pylist(), catalog.column("num_steps").to_pylist())))
+        return self._files
 
     @property
     def episodes(self) -> list[EpisodeInfo]:
@@ -311,19 +321,18 @@ class Dataset:
         ]
 
     def episode(self, episode_id: int) -> Episode:
-        """The episode with this id; EpisodeNotFoundError says which ids exist."""
-        ids = self.catalog.column("episode_id").to_pylist()
-        if episode_id in ids:
-            k = ids.index(episode_id)
-            file = self.catalog.column("file")[k].as_py()  # confined to episodes/ by check_catalog
-            steps = int(self.catalog.column("num_steps")[k].as_py())
-            return Episode(shard_path(self.root, file), self.spec, episode_id, steps, self.verify)
+        """The episode with this id (a dict lookup in the catalog; a stale catalog falls back to the shard)."""
+        entry = self._file_index().get(int(episode_id))
+        if entry is not None:
+            file, steps = entry  # file is confined to episodes/ by check_catalog
+            return Episode(shard_path(self.root, file), self.spec, episode_id, int(steps), self.verify)
         path = self.root / EPISODES / shard_name(int(episode_id))
         if path.is_file():  # finalized but not in a stale catalog
             return Episode(path, self.spec, int(episode_id), verify=self.verify)
         hint = ""
         if (self.root / EPISODES / shard_name(int(episode_id), partial=True)).exists():
             hint = f" It is still a .partial shard: run `teleforge recover {self.root}` if its recording crashed."
+        ids = list(self._file_index())
         have = f"{min(ids)}..{max(ids)}" if ids else "none"
         raise EpisodeNotFoundError(f"episode {episode_id} is not in {self.root} (episode ids: {have}).{hint}")
 

@@ -60,6 +60,7 @@ class RecorderStatus:
     steps_submitted: int  # this episode
     steps_written: int  # this episode, fsync'd to the shard
     frames_encoded: int  # since the recorder started
+    frames_reused: int  # since the recorder started: steps that repeated a camera's previous frame (not re-encoded)
     encode_fps: float  # frames per second of encoder busy time
     last_error: str | None = None
 
@@ -71,6 +72,7 @@ class _Item:
     payload: Any = None
     future: Future | None = None
     encoded: dict[str, bytes] | None = None
+    reuse: frozenset[str] = frozenset()  # cameras whose frame is the previous step's: take its bytes, do not encode
 
 
 class AsyncRecorder:
@@ -115,7 +117,12 @@ class AsyncRecorder:
         self._encoded_hw = 0
         self._overflow = 0
         self._frames_encoded = 0
+        self._frames_reused = 0  # writer thread
         self._encode_ns = 0
+        # A camera slower than the control loop hands the same frame to several steps: the
+        # control thread notes (frame seq, array) per camera, the writer thread the bytes.
+        self._last_frame: dict[str, tuple[int | None, Any]] = {}  # control thread
+        self._last_encoded: dict[str, bytes] = {}  # writer thread
         self._lost_after_error = 0
         self._writer: EpisodeWriter | None = None
         self._error: BaseException | None = None  # pending, not yet raised to the caller
@@ -140,6 +147,7 @@ class AsyncRecorder:
         self._submitted = self._consumed = 0
         self._hw = self._encoded_hw = self._overflow = self._lost_after_error = 0
         self._last_error = None
+        self._last_frame = {}  # an episode's first step always encodes its frames
         self._recording = True
         self._put("start", start)
 
@@ -163,7 +171,20 @@ class AsyncRecorder:
         self._submitted += 1
         if depth + 1 > self._hw:
             self._hw = depth + 1
-        self._in.put(_Item(next(self._seq), "step", rec))
+        self._in.put(_Item(next(self._seq), "step", rec, reuse=self._repeats(rec)))
+
+    def _repeats(self, rec: StepRecord) -> frozenset[str]:
+        """Cameras whose frame this step is the one the previous step carried (same frame seq,
+        or the very same array): their encoded bytes are reused, the pixels are not encoded again."""
+        same = []
+        last = self._last_frame
+        for name, img in rec.images.items():
+            seq = rec.image_seq.get(name)
+            prev = last.get(name)
+            if prev is not None and ((seq is not None and seq == prev[0]) or img is prev[1]):
+                same.append(name)
+            last[name] = (seq, img)
+        return frozenset(same)
 
     def finish(self, end: EpisodeEnd) -> EpisodeSummary:
         """Wait for every queued step to reach the shard, then finalize it."""
@@ -200,6 +221,7 @@ class AsyncRecorder:
             steps_submitted=self._submitted,
             steps_written=w.steps_on_disk if w is not None else 0,
             frames_encoded=self._frames_encoded,
+            frames_reused=self._frames_reused,
             encode_fps=self._frames_encoded / (self._encode_ns / 1e9) if self._encode_ns else 0.0,
             last_error=self._last_error,
         )
@@ -276,7 +298,8 @@ class AsyncRecorder:
                 t0 = time.perf_counter_ns()
                 try:
                     item.encoded = {
-                        name: encode_image(img, self._cams[name]) for name, img in rec.images.items() if name in self._cams
+                        name: encode_image(img, self._cams[name])
+                        for name, img in rec.images.items() if name in self._cams and name not in item.reuse
                     }
                 except Exception as exc:  # a bad frame must not kill the pipeline
                     item.payload = exc
@@ -351,14 +374,29 @@ class AsyncRecorder:
         kind = item.kind
         if kind in ("step", "error"):
             self._consumed += 1
+            if self._writer is None or self._error is not None or kind == "error":
+                self._last_encoded.clear()  # the next repeated frame must not take older bytes
             if self._writer is None or self._error is not None:
                 self._lost_after_error += 1
                 return False
             if kind == "error":
                 raise item.payload
-            self._writer.append(item.payload, item.encoded)
+            encoded = item.encoded if item.encoded is not None else {}
+            for name in item.reuse:  # steps arrive in order: the previous step's bytes are known
+                if name not in self._cams:
+                    continue
+                data = self._last_encoded.get(name)
+                if data is None:  # the previous step failed to encode: encode this one here
+                    data = encode_image(item.payload.images[name], self._cams[name])
+                    self._frames_encoded += 1
+                else:
+                    self._frames_reused += 1
+                encoded[name] = data
+            self._last_encoded.update(encoded)
+            self._writer.append(item.payload, encoded)
         elif kind == "start":
             self._writer = None
+            self._last_encoded = {}
             self._error = None
             start: EpisodeStart = item.payload
             session = SessionRecord(

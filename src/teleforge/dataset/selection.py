@@ -14,6 +14,7 @@ API reads exactly the selection.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,13 +200,15 @@ def select(dataset: Dataset | Path | str, episodes: list[int] | None = None, vie
         name = v.name
         info = v.to_dict()
         ids = list(v.episodes)
-        trims = {i: t for i, t in v.trims.items() if i in set(ids)}
+        kept = set(ids)
+        trims = {i: t for i, t in v.trims.items() if i in kept}
         if episodes is not None:
             want = [int(i) for i in episodes]
             outside = sorted(set(want) - set(ids))
             if outside:
                 raise ExportError(f"episodes {outside} are not in view {v.name!r}; drop them from --episodes or use another view")
-            ids = [i for i in ids if i in set(want)]
+            wanted = set(want)
+            ids = [i for i in ids if i in wanted]
     else:
         ids = [i for i in ds.episode_ids if i not in deleted] if episodes is None else [int(i) for i in episodes]
     missing = [i for i in ids if i not in have]
@@ -214,7 +217,7 @@ def select(dataset: Dataset | Path | str, episodes: list[int] | None = None, vie
             f"episodes {missing[:10]} are not in {ds.root} (it has {len(have)} episodes); fix the selection, "
             f"or run `teleforge recover {ds.root}` if their shards exist but the catalog lost them"
         )
-    dup = sorted({i for i in ids if ids.count(i) > 1})
+    dup = sorted(i for i, k in Counter(ids).items() if k > 1)  # linear: 100k-episode selections stay fast
     if dup:
         raise ExportError(f"episodes {dup} are selected twice; each episode can be exported once")
     if not ids:

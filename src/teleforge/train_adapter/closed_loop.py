@@ -64,6 +64,7 @@ class LoopConfig:
     ensemble_decay: float = 0.01  # weight exp(-decay * i), i = 0 for the oldest prediction of a step
     render_size: int = 128  # px, the size the training data was recorded at
     jpeg_quality: int | None = 95  # the recorder's quality; None feeds raw renders
+    decode_size: int = 0  # px the JPEG is decoded to at least, as the training loader does (0: full size)
     video_camera: str | None = None  # keep this camera's frame of every step (for a video)
 
 
@@ -128,7 +129,7 @@ def observe(robot: Robot, frames: FrameSource, cameras: tuple[str, ...], instruc
     """The policy's observation now: each camera at ``loop.render_size``, through the recorder's JPEG."""
     images = {c: frames(c, loop.render_size) for c in cameras}
     if loop.jpeg_quality is not None:
-        images = {c: jpeg_roundtrip(v, loop.jpeg_quality) for c, v in images.items()}
+        images = {c: jpeg_roundtrip(v, loop.jpeg_quality, loop.decode_size) for c, v in images.items()}
     return PolicyObs.from_robot(robot.observe(), images, instruction)
 
 

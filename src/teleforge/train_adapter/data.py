@@ -1,13 +1,15 @@
-"""Training data straight from native shards: views and trims honoured, JPEG decoded in worker processes.
+"""Training data straight from native shards: views and trims honoured, JPEG decoded in worker threads.
 
-Each worker opens one episode shard (memory-mapped Arrow), decodes its frames, resizes them
-to the model's input size and returns compact uint8 arrays; the pool keeps every core busy
-while the parent only concatenates. Training then samples (episode, step) pairs in memory.
+Each worker takes one episode shard (memory-mapped Arrow), decodes its frames straight to
+about the model's input size (JPEG DCT scaling), resizes them and returns compact uint8
+arrays. JPEG decode and resize release the GIL, so threads keep every core busy with no
+process start-up (which dominated small sets). Training then samples (episode, step) pairs
+in memory.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import cv2
 import numpy as np
 
 from teleforge.dataset import Dataset
-from teleforge.dataset.images import decode_image
+from teleforge.dataset.images import decode_image_min
 from teleforge.dataset.schema import image_column
 from teleforge.errors import TrainError
 from teleforge.progress import Progress, or_null, tracked
@@ -87,10 +89,7 @@ def select_episodes(root: Path, view: str | None, tasks: tuple[str, ...] | None 
     return refs
 
 
-def _load_one(args: tuple) -> EpisodeArrays:
-    root, ref, cameras, size = args
-    cv2.setNumThreads(1)  # the pool parallelizes over episodes
-    ds = Dataset.open(root)
+def _load_one(ds: Dataset, ref: EpisodeRef, cameras: tuple[str, ...], size: int) -> EpisodeArrays:
     ep = ds.episode(ref.episode_id)
     sl = slice(ref.start, ref.stop)
     n = ref.stop - ref.start
@@ -105,7 +104,7 @@ def _load_one(args: tuple) -> EpisodeArrays:
             if data is None:  # a camera's first frame may lag the first step: reuse the nearest one
                 img = last
             else:
-                img = resize_frame(decode_image(data, conf), size)
+                img = resize_frame(decode_image_min(data, conf, size), size)
                 last = img
             if img is not None:
                 imgs[t, k] = img
@@ -124,23 +123,25 @@ def _load_one(args: tuple) -> EpisodeArrays:
 
 def load_episodes(root: Path | str, refs: list[EpisodeRef], cameras: tuple[str, ...], image_size: int,
                   workers: int = 2, progress: Progress | None = None) -> list[EpisodeArrays]:
-    """Decode ``refs`` into memory with a process pool (``workers`` <= 1: in this process); one progress unit per episode."""
-    spec = Dataset.open(root).spec
+    """Decode ``refs`` into memory with ``workers`` threads (<= 1: in the calling thread), in order; one progress unit per episode."""
+    cv2.setNumThreads(1)  # the workers parallelize over episodes
+    ds = Dataset.open(root)
+    spec = ds.spec
     have = set(spec.camera_names)
     lacking = [c for c in cameras if c not in have]
     if lacking:
         raise TrainError(f"{root} has cameras {sorted(have)}, the model needs {list(cameras)}; "
                          "train from scratch with --cameras matching the dataset, or record the missing camera")
-    args = [(Path(root), r, tuple(cameras), int(image_size)) for r in refs]
+    cams, size = tuple(cameras), int(image_size)
     out: list[EpisodeArrays] = []
     with tracked(or_null(progress), len(refs), f"decoding {len(refs)} episodes") as prog:
-        if workers <= 1 or len(args) == 1:
-            for a in args:
-                out.append(_load_one(a))
+        if workers <= 1 or len(refs) == 1:
+            for r in refs:
+                out.append(_load_one(ds, r, cams, size))
                 prog.advance(1)
             return out
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for ep in pool.imap(_load_one, args, chunksize=1):
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="teleforge-load") as pool:
+            for ep in pool.map(lambda r: _load_one(ds, r, cams, size), refs):
                 out.append(ep)
                 prog.advance(1)
     return out

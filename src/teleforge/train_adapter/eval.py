@@ -248,7 +248,8 @@ def evaluate(
     execute = min(execute, int(info.chunk)) if not cfg.temporal_ensemble else execute
     loop = LoopConfig(max_steps=max(1, int(round(time_limit * hz))), hold_steps=max(1, int(round(cfg.success_hold_s * hz))),
                       execute=execute, temporal_ensemble=cfg.temporal_ensemble, ensemble_decay=cfg.ensemble_decay,
-                      render_size=size, jpeg_quality=cfg.jpeg_quality)
+                      render_size=size, jpeg_quality=cfg.jpeg_quality,
+                      decode_size=int(info.image_size))  # decoded as the training loader does
     out = Path(cfg.out) if cfg.out else None
 
     def frames(camera: str, size: int) -> np.ndarray:

@@ -17,7 +17,8 @@ int64 array (int64_list); bool and integer arrays are stored as int64, like TFDS
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
@@ -104,6 +105,92 @@ def encode_sequence_example(
         fl = b"".join(_field(1, encode_feature(f)) for f in feature_lists[key])
         lists.append(_field(1, _field(1, key.encode()) + _field(2, fl)))
     return _field(1, encode_features(context)) + _field(2, b"".join(lists))
+
+
+# --- streaming: sizes first, big values written once -------------------------
+def varint_sizes(values: np.ndarray) -> np.ndarray:
+    """Bytes each non-negative integer takes as a varint (vectorized), int64 array."""
+    v = np.asarray(values, dtype=np.int64)
+    n = np.ones(v.shape, np.int64)
+    for k in range(1, 10):
+        n += v >= (1 << (7 * k))
+    return n
+
+
+@dataclass
+class StreamedBytes:
+    """A bytes_list feature whose values are not held in memory: their sizes are known up front.
+
+    ``lengths`` is the (N,) int64 byte length of each value; ``values()`` yields the N values
+    (any bytes-like object, e.g. a memoryview into a reused buffer) in order, each exactly
+    its announced length. The Example around them is framed from the sizes alone, so an
+    episode's image bytes are read and written once, one value at a time.
+    """
+
+    lengths: np.ndarray
+    values: Callable[[], Iterable[bytes | bytearray | memoryview]]
+
+    @property
+    def payload_size(self) -> int:
+        """Size of the BytesList message: a tag byte + varint length + bytes per value."""
+        lens = np.asarray(self.lengths, np.int64)
+        return int(lens.sum() + (1 + varint_sizes(lens)).sum()) if lens.size else 0
+
+
+# One streamed message: small, already encoded byte strings and StreamedBytes runs, in order.
+Part = Union[bytes, StreamedBytes]
+
+
+def _header(num: int, size: int) -> bytes:
+    """Tag and length of a length-delimited field whose payload is ``size`` bytes."""
+    return _varint((num << 3) | 2) + _varint(size)
+
+
+def _part_size(part: Part) -> int:
+    return len(part) if isinstance(part, bytes) else part.payload_size
+
+
+def example_parts(features: Mapping[str, FeatureValue | StreamedBytes]) -> tuple[int, list[Part]]:
+    """A tf.train.Example as (total size in bytes, parts in write order), byte-identical to
+    :func:`encode_example` on the same values; StreamedBytes values stay unread."""
+    entries: list[Part] = []
+    for key in sorted(features):
+        value = features[key]
+        kb = _field(1, key.encode())
+        if isinstance(value, StreamedBytes):
+            inner = value.payload_size  # BytesList
+            feature = _header(1, inner)  # Feature.bytes_list
+            feature_size = len(feature) + inner
+            head = kb + _header(2, feature_size) + feature
+            entry_size = len(head) + inner
+            entries += [_header(1, entry_size) + head, value]
+        else:
+            entries.append(_field(1, kb + _field(2, encode_feature(value))))
+    features_size = sum(_part_size(p) for p in entries)
+    parts: list[Part] = [_header(1, features_size), *entries]
+    return sum(_part_size(p) for p in parts), parts
+
+
+def iter_part_bytes(parts: Sequence[Part]) -> Iterator[bytes | bytearray | memoryview]:
+    """The byte pieces of ``parts`` in order (each streamed value preceded by its tag and length).
+
+    Raises ValueError when a streamed value's length differs from the one announced,
+    since the framing around it would then be wrong.
+    """
+    for part in parts:
+        if isinstance(part, bytes):
+            yield part
+            continue
+        lengths = part.lengths
+        i = -1
+        for i, value in enumerate(part.values()):
+            n = len(value) if not isinstance(value, memoryview) else value.nbytes
+            if i >= len(lengths) or n != int(lengths[i]):
+                raise ValueError(f"streamed value {i} is {n} bytes; {int(lengths[i]) if i < len(lengths) else 'none'} announced")
+            yield b"\n" + _varint(n)  # field 1, wire type 2
+            yield value
+        if i + 1 != len(lengths):
+            raise ValueError(f"streamed {i + 1} values; {len(lengths)} announced")
 
 
 # --- reading -----------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -170,7 +170,7 @@ def _span_tables(n: int) -> np.ndarray:
     return _SPAN_TABLES[n]
 
 
-def crc32c_fallback(data: bytes | memoryview, crc: int = 0) -> int:
+def crc32c_fallback(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     """CRC32C of ``data`` continuing from ``crc`` (0 to start), pure numpy/Python."""
     reg = (crc ^ 0xFFFFFFFF) & 0xFFFFFFFF
     n = len(data)
@@ -180,12 +180,12 @@ def crc32c_fallback(data: bytes | memoryview, crc: int = 0) -> int:
     return (_advance(reg, n) ^ _raw_numpy(data)) ^ 0xFFFFFFFF
 
 
-def _native() -> tuple[str, Callable[[bytes | memoryview, int], int]] | None:
+def _native() -> tuple[str, Callable[[bytes | bytearray | memoryview, int], int]] | None:
     """A C CRC32C backend if one is installed (tried in order); None means the numpy fallback."""
     try:
         import crc32c as _c  # type: ignore[import-not-found]
 
-        return "crc32c", lambda data, crc=0: _c.crc32c(bytes(data), crc)
+        return "crc32c", lambda data, crc=0: _c.crc32c(data, crc)  # takes any buffer: no copy
     except ImportError:
         pass
     try:
@@ -200,7 +200,7 @@ _NATIVE = None if os.environ.get("TELEFORGE_PURE_CRC") else _native()
 CRC_BACKEND: str = _NATIVE[0] if _NATIVE else "numpy"
 
 
-def crc32c(data: bytes | memoryview, crc: int = 0) -> int:
+def crc32c(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     """CRC32C (Castagnoli) of ``data``; pass a previous value as ``crc`` to continue it."""
     if _NATIVE is not None:
         return _NATIVE[1](data, crc) & 0xFFFFFFFF
@@ -230,7 +230,7 @@ class TFRecordWriter:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._f: BinaryIO = open(self.path, "wb")
+        self._f: BinaryIO = open(self.path, "wb", buffering=1 << 20)  # small headers coalesce; images pass through
         self.num_records = 0
         self.data_bytes = 0  # payload bytes, what TFDS reports as a split's num_bytes
         self.file_bytes = 0
@@ -244,6 +244,30 @@ class TFRecordWriter:
         self.num_records += 1
         self.data_bytes += len(data)
         self.file_bytes += len(data) + HEADER_BYTES + FOOTER_BYTES
+
+    def write_stream(self, size: int, pieces: Iterable[bytes | bytearray | memoryview]) -> None:
+        """One record of ``size`` bytes given as pieces, written and CRC-checked as they come.
+
+        The header needs the length before the data, so the caller computes ``size`` first
+        (see ``example_proto.example_parts``); nothing larger than one piece is held here.
+        Raises ValueError when the pieces do not add up to ``size``.
+        """
+        length = _U64.pack(size)
+        f = self._f
+        f.write(length)
+        f.write(_U32.pack(masked_crc32c(length)))
+        crc = 0
+        written = 0
+        for piece in pieces:
+            crc = crc32c(piece, crc)
+            written += f.write(piece)
+        if written != size:
+            raise ValueError(f"record announced {size} bytes but {written} were written")
+        crc = (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+        f.write(_U32.pack(crc))
+        self.num_records += 1
+        self.data_bytes += size
+        self.file_bytes += size + HEADER_BYTES + FOOTER_BYTES
 
     def close(self, fsync: bool = True) -> None:
         if self._f.closed:

@@ -4,7 +4,9 @@ The output is what ``tfds.builder_from_directory`` loads: ``<out>/<name>/<versio
 with ``features.json`` (the FeaturesDict JSON TFDS writes), ``dataset_info.json``
 (only keys tensorflow-datasets 4.9.3 knows) and ``<name>-train.tfrecord-XXXXX-of-YYYYY``
 shards, plus OpenVLA's ``dataset_statistics.json`` and teleforge's sidecar. Camera
-JPEG/PNG bytes are copied as stored, never re-encoded. Shards are written in worker
+JPEG/PNG bytes are copied as stored, never re-encoded: each episode's Example is framed
+from pre-computed sizes and its frames are streamed from the shard (read once, CRC'd,
+written once), so memory stays at one frame whatever the episode length. Shards are written in worker
 processes when asked, and a killed export resumes from its finished shards.
 """
 
@@ -14,6 +16,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -22,6 +25,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import pyarrow as pa
 
 from teleforge.convert.rlds.config import (
     ACTION_DOCS,
@@ -30,7 +34,7 @@ from teleforge.convert.rlds.config import (
     RldsExportConfig,
     state_doc,
 )
-from teleforge.convert.rlds.example_proto import encode_example
+from teleforge.convert.rlds.example_proto import StreamedBytes, example_parts, iter_part_bytes
 from teleforge.convert.rlds.features import (
     EPISODE_FEATURES,
     NATIVE_PREFIX,
@@ -54,35 +58,128 @@ from teleforge.spec import BOOL_COLUMNS, GRIPPER_INDEX
 
 
 # --- one episode -> one Example -----------------------------------------------
-def _fill_frames(frames: np.ndarray, cam: str, spec: DatasetSpec) -> list[bytes]:
-    """Every step needs a frame: steps before a camera's first frame reuse that first frame."""
-    out: list[bytes | None] = list(frames)
-    nxt: bytes | None = None
-    for i in range(len(out) - 1, -1, -1):
-        if out[i] is None:
-            out[i] = nxt
-        else:
-            nxt = out[i]
-    if any(f is None for f in out):
-        raise ExportError(f"camera {cam!r} delivered no frame in this episode; export without it or re-record")
+def _png_frames(frames: list[bytes], cam: str, spec: DatasetSpec) -> list[bytes]:
+    """Raw camera frames as lossless PNG (TFDS Image needs an encoded file)."""
     c = spec.camera(cam)
-    if c.encoding == "raw":  # TFDS Image needs an encoded file: store raw frames as lossless PNG
-        png: list[bytes] = []
-        for f in out:
-            ok, buf = cv2.imencode(".png", decode_image(f, c)[:, :, ::-1])  # type: ignore[arg-type]
-            if not ok:
-                raise ExportError(f"camera {cam!r}: PNG encoding failed")
-            png.append(buf.tobytes())
-        return png
-    return [bytes(f) for f in out]  # type: ignore[arg-type]
+    png: list[bytes] = []
+    for f in frames:
+        ok, buf = cv2.imencode(".png", decode_image(f, c)[:, :, ::-1])
+        if not ok:
+            raise ExportError(f"camera {cam!r}: PNG encoding failed")
+        png.append(buf.tobytes())
+    return png
 
 
-def episode_arrays(ep: Episode, spec: DatasetSpec, cfg: RldsExportConfig) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """The flattened Example features of one episode, plus its (T, A) actions and (T, S) states."""
-    T = ep.num_steps
-    if T == 0:
+def _fill_index(valid: np.ndarray, cam: str) -> np.ndarray:
+    """Row each step takes its frame from: its own, or (before a camera's first frame, or for a
+    dropped one) the next step that has a frame. (T,) int64."""
+    T = len(valid)
+    rows = np.where(valid, np.arange(T, dtype=np.int64), T)
+    rows = np.minimum.accumulate(rows[::-1])[::-1]
+    if T and rows[-1] >= T:
+        raise ExportError(f"camera {cam!r} delivered no frame in this episode; export without it or re-record")
+    return rows
+
+
+class ShardFrames:
+    """Where each step's encoded camera frame lies in an episode shard, without reading it.
+
+    The shard (an Arrow IPC stream) is memory-mapped only to read the binary columns'
+    offsets; the frame bytes themselves are fetched with ``pread`` into one reused buffer,
+    so exporting a frame costs one read and one write and memory stays at one frame
+    whatever the episode length. Rows match the shard's non-empty record batches, the
+    same rows :class:`~teleforge.dataset.reader.Episode` reads.
+    """
+
+    def __init__(self, path: Path, cameras: list[str]) -> None:
+        self.path = Path(path)
+        mm = pa.memory_map(str(self.path), "r")
+        try:
+            base = mm.read_buffer(1).address  # the map's first byte; buffers below are slices of it
+            mm.seek(0)
+            reader = pa.ipc.open_stream(mm)
+            cols = {c: reader.schema.get_field_index(image_column(c)) for c in cameras}
+            starts: dict[str, list[np.ndarray]] = {c: [] for c in cameras}
+            lengths: dict[str, list[np.ndarray]] = {c: [] for c in cameras}
+            valid: dict[str, list[np.ndarray]] = {c: [] for c in cameras}
+            for batch in reader:
+                if not batch.num_rows:
+                    continue
+                for c, i in cols.items():
+                    arr = batch.column(i)
+                    validity, offsets, data = arr.buffers()
+                    off = np.frombuffer(offsets, np.int32)[arr.offset:arr.offset + len(arr) + 1].astype(np.int64)
+                    start = (data.address - base) if data is not None else 0
+                    starts[c].append(start + off[:-1])
+                    lengths[c].append(np.diff(off))
+                    valid[c].append(np.ones(len(arr), bool) if validity is None or not arr.null_count
+                                    else arr.is_valid().to_numpy(zero_copy_only=False))
+        finally:
+            mm.close()
+        def cat(parts: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+        self.starts = {c: cat(v) for c, v in starts.items()}
+        self.lengths = {c: cat(v) for c, v in lengths.items()}
+        self.valid = {c: np.concatenate(v) if v else np.zeros(0, bool) for c, v in valid.items()}
+
+    def read(self, cam: str, rows: np.ndarray) -> list[bytes]:
+        """The frames of ``rows`` as bytes (for the few paths that need them in memory)."""
+        with open(self.path, "rb") as f:
+            fd = f.fileno()
+            return [os.pread(fd, int(self.lengths[cam][r]), int(self.starts[cam][r])) for r in rows]
+
+    def stream(self, cam: str, rows: np.ndarray) -> StreamedBytes:
+        """A bytes_list feature of the frames of ``rows``, read one at a time when written."""
+        lengths = self.lengths[cam][rows]
+        starts = self.starts[cam][rows]
+
+        def values() -> Iterator[memoryview]:
+            buf = bytearray(int(lengths.max()) if lengths.size else 0)
+            view = memoryview(buf)
+            with open(self.path, "rb", buffering=0) as f:
+                fd = f.fileno()
+                for n, at in zip(lengths.tolist(), starts.tolist()):
+                    got = os.preadv(fd, [view[:n]], at)
+                    if got != n:
+                        raise ExportError(f"{self.path}: frame at byte {at} is cut short; re-export after `teleforge recover`")
+                    yield view[:n]
+
+        return StreamedBytes(lengths, values)
+
+
+def _episode_source(src: ExportSource, eid: int) -> tuple[Episode, tuple[int, int] | None, dict[str, str]]:
+    """The whole (memory-mapped) episode, the view's kept range and its relabels.
+
+    A view episode's table is a copy of its kept rows, images included; the writer slices
+    the numeric columns itself and streams the frames, so it reads the untrimmed episode.
+    """
+    path = src.episode(eid).path
+    ep = Episode(path, src.dataset.spec, eid)
+    trim = src.trims.get(eid)
+    if trim is not None:
+        a, b = trim
+        n = ep.num_steps
+        if not 0 <= a < b <= n:
+            raise ExportError(f"trim {a}..{b} of episode {eid} is outside its 0..{n} steps; make the view again")
+    return ep, trim, dict(src.relabels.get(eid, {}))
+
+
+def episode_arrays(ep: Episode, spec: DatasetSpec, cfg: RldsExportConfig, trim: tuple[int, int] | None = None,
+                   relabel: dict[str, str] | None = None,
+                   frames: ShardFrames | None = None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """The flattened Example features of one episode, plus its (T, A) actions and (T, S) states.
+
+    ``trim`` keeps steps ``[a, b)`` of ``ep`` and ``relabel`` overrides the instruction /
+    outcome (a view's edits; a :class:`ViewEpisode` is already trimmed and relabelled). With
+    ``frames`` (the untrimmed shard's frame locations) the camera features are
+    :class:`StreamedBytes`, read when written; without, ``list[bytes]`` read from ``ep``.
+    """
+    a, b = trim if trim is not None else (0, ep.num_steps)
+    T = b - a
+    if T <= 0:
         raise ExportError(f"episode {ep.episode_id} has no steps; exclude it from the export")
-    col = ep.column
+    col = (lambda name: ep.column(name)[a:b]) if trim is not None else ep.column
     grip = col("observation.state.gripper").astype(np.float32).reshape(T, 1)
     native = col("action").astype(np.float32)
     gripper = native[:, GRIPPER_INDEX:GRIPPER_INDEX + 1]  # native: 0 = open, 1 = closed
@@ -99,6 +196,9 @@ def episode_arrays(ep: Episode, spec: DatasetSpec, cfg: RldsExportConfig) -> tup
         state = np.concatenate([joints, grip], axis=1)
     state = state.astype(np.float32)
     meta = ep.meta
+    edits = relabel or {}
+    instruction = edits.get("instruction", meta.instruction)
+    outcome = edits.get("outcome", meta.outcome)
     last = np.zeros(T, bool)
     last[-1] = True
     first = np.zeros(T, bool)
@@ -111,22 +211,48 @@ def episode_arrays(ep: Episode, spec: DatasetSpec, cfg: RldsExportConfig) -> tup
         "steps/discount": np.ones(T, np.float32),
         "steps/is_first": first,
         "steps/is_last": last,
-        "steps/is_terminal": last & (meta.outcome == "success"),
-        "steps/language_instruction": [meta.instruction.encode()] * T,
+        "steps/is_terminal": last & (outcome == "success"),
+        "steps/language_instruction": [instruction.encode()] * T,
         "episode_metadata/file_path": [str(ep.path).encode()],
         "episode_metadata/episode_id": np.array([ep.episode_id], np.int64),
         "episode_metadata/task": [meta.task.encode()],
-        "episode_metadata/outcome": [meta.outcome.encode()],
+        "episode_metadata/outcome": [outcome.encode()],
         "episode_metadata/robot_embodiment": [(meta.robot_embodiment or spec.robot_embodiment).encode()],
     }
     for cam, key in camera_keys(spec, cfg.primary_camera).items():
-        feats[f"steps/observation/{key}"] = _fill_frames(col(image_column(cam)), cam, spec)
+        name = f"steps/observation/{key}"
+        if frames is None:  # in memory, from the episode's own (possibly view-trimmed) column
+            stored = col(image_column(cam))
+            rows = _fill_index(np.array([f is not None for f in stored], bool), cam)
+            picked = [bytes(stored[r]) for r in rows]
+            feats[name] = _png_frames(picked, cam, spec) if spec.camera(cam).encoding == "raw" else picked
+            continue
+        rows = a + _fill_index(frames.valid[cam][a:b], cam)
+        if spec.camera(cam).encoding == "raw":  # rare: PNG-encoded in memory, one episode at a time
+            feats[name] = _png_frames(frames.read(cam, rows), cam, spec)
+        else:
+            feats[name] = frames.stream(cam, rows)
     if cfg.native_columns:
         for c in native_extra_columns(cfg):
             v = np.asarray(col(c))
             feats[f"steps/{NATIVE_PREFIX}{native_key(c)}"] = (
                 v.astype(np.int64) if c == "tick_ns" else v.astype(bool) if c in BOOL_COLUMNS else v.astype(np.float32))
     return feats, action, state
+
+
+def write_episode(w: TFRecordWriter, src: ExportSource, eid: int, cfg: RldsExportConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Append one episode's Example to ``w`` (frames streamed from the shard); its actions and states.
+
+    Peak memory is the episode's numeric columns plus one frame: the Example is framed from
+    pre-computed sizes (``example_parts``) and each image's bytes are read once and written once.
+    """
+    ep, trim, relabel = _episode_source(src, eid)
+    spec = src.dataset.spec
+    frames = ShardFrames(ep.path, list(camera_keys(spec, cfg.primary_camera)))
+    feats, action, state = episode_arrays(ep, spec, cfg, trim, relabel, frames)
+    size, parts = example_parts(feats)
+    w.write_stream(size, iter_part_bytes(parts))
+    return action, state
 
 
 # --- shards ------------------------------------------------------------------
@@ -171,7 +297,6 @@ def _load_result(shard: Path) -> _ShardResult | None:
 def _write_shard(job: _ShardJob) -> _ShardResult:
     """Write one shard (in this process or a worker): its episodes, then its result file, then its final name."""
     src = ExportSource.from_state(job.source)
-    ds = src.dataset
     actions: list[np.ndarray] = []
     states: list[np.ndarray] = []
     steps: list[int] = []
@@ -179,13 +304,10 @@ def _write_shard(job: _ShardJob) -> _ShardResult:
     tmp = final.with_name(final.name + ".tmp")
     with TFRecordWriter(tmp) as w:
         for eid in job.episode_ids:
-            ep = src.episode(eid)  # only the view's kept steps
-            feats, action, state = episode_arrays(ep, ds.spec, job.config)
-            w.write(encode_example(feats))
+            action, state = write_episode(w, src, eid, job.config)  # only the view's kept steps
             actions.append(action)
             states.append(state)
             steps.append(len(action))
-            del ep, feats  # one episode in memory at a time
     result = _ShardResult(w.num_records, w.data_bytes, steps, np.concatenate(actions), np.concatenate(states))
     # The result is saved before the shard gets its final name: a shard under its final name
     # is complete and its numbers are known, so a resumed export can skip it.
