@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
-from teleforge.errors import CameraError
+from teleforge.errors import CameraError, RobotError
 from teleforge.robots.types import Frame, SceneRobot, SimStateful, Snapshotting, TaskInfo
 from teleforge.teleop.clock import RateClock
 from teleforge.teleop.command import (
@@ -36,6 +36,7 @@ from teleforge.teleop.command import (
     SceneFollower,
     is_autonomous,
 )
+from teleforge.spec import ACTION_DIM
 from teleforge.teleop.hud import HudState
 from teleforge.teleop.ports import CameraRig, Guard, Recorder, ResettableGuard, Window
 
@@ -143,6 +144,9 @@ class CollectionSession:
         self._error: BaseException | None = None
         self._frames: dict[str, np.ndarray | None] = {}
         self._seed_offset = 0
+        # A robot that declares a non-native action (a LeRobot follower's joint targets) is driven
+        # by Command.joint_action and records that action as declared.
+        self._joint_space = tuple(getattr(robot.action_spec, "shape", (ACTION_DIM,))) != (ACTION_DIM,)
 
     # ------------------------------------------------------------------ public
     def run(self) -> SessionResult:
@@ -368,8 +372,11 @@ class CollectionSession:
                 continue
 
             state = self.robot.observe()
-            action = self.guard.command_to_action(cmd, state.ee_pos, dt)
-            action, gstatus = self.guard.filter(action, state.ee_pos, tick, last_cmd_ns, connected, dt)
+            if self._joint_space:
+                action, gstatus = self._joint_action(cmd, state.ee_pos, tick, last_cmd_ns, connected, dt)
+            else:
+                action = self.guard.command_to_action(cmd, state.ee_pos, dt)
+                action, gstatus = self.guard.filter(action, state.ee_pos, tick, last_cmd_ns, connected, dt)
             # Apply exactly what is recorded (float32) so a replay is bit-identical.
             action = _vec(action)
             self.hud.safety = "estop" if gstatus.estop else ("hold" if gstatus.hold else "ok")
@@ -410,6 +417,7 @@ class CollectionSession:
                 hold=bool(gstatus.hold),
                 estop=bool(gstatus.estop),
                 clamped=bool(gstatus.clamped or act.clamped),
+                intervention=bool(cmd.intervention),
                 state_extras={k: _vec(v) for k, v in state.extras.items()},
             )
             for name, f in frames.items():
@@ -442,6 +450,22 @@ class CollectionSession:
         if ep.recording:
             self._finish_episode("discarded", ep, clock, {})
         self.robot.disconnect()
+
+    def _joint_action(self, cmd: Command, ee_pos: np.ndarray, tick: int, last_cmd_ns: int, connected: bool,
+                      dt: float) -> tuple[np.ndarray, Any]:
+        """A joint-space step: the guard decides hold / e-stop (watchdog, device lost) on a still
+        native action; the robot's declared limits bound the joint targets themselves."""
+        width = int(np.prod(self.robot.action_spec.shape))
+        _, gstatus = self.guard.filter(np.zeros(ACTION_DIM, np.float32), ee_pos, tick, last_cmd_ns, connected, dt)
+        if cmd.joint_action is None:
+            gstatus.hold = True
+            gstatus.reason = gstatus.reason or "waiting for the joint-space device's first reading"
+            return np.zeros(width, np.float32), gstatus
+        a = np.asarray(cmd.joint_action, np.float32).reshape(-1)
+        if a.shape != (width,):
+            raise RobotError(f"the device sends {a.shape[0]} joint targets, the robot declares {width}; "
+                             "pair a leader and a follower with the same motors")
+        return a.copy(), gstatus
 
     def _new_scene(self, clock: RateClock) -> _Episode:
         """Reset the scene (next seed), re-anchor the clock, and start recording
