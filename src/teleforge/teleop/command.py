@@ -24,6 +24,7 @@ class Event(str, enum.Enum):
     ESTOP = "estop"  # latching emergency stop
     ESTOP_RELEASE = "estop_release"
     QUIT = "quit"
+    TAKEOVER = "takeover"  # hand control from a running policy to the operator, and back
 
 
 @dataclass

@@ -63,6 +63,7 @@ EVENT_KEYS: dict[str, str] = {
     "home": "reset",
     "z": "reset",
     "escape": "estop",
+    "t": "takeover",
 }
 RELEASE_KEY = "escape"  # with SHIFT held: release the e-stop
 
