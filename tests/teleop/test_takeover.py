@@ -20,7 +20,7 @@ from teleforge.teleop.features import dataset_spec_for
 from teleforge.teleop.safety import SafetyConfig, SafetyGuard
 from teleforge.teleop.session import CollectionSession, SessionConfig
 from teleforge.teleop.takeover import TakeoverDevice, segments_of
-from teleforge.train_adapter.policy_device import PolicyDevice
+from teleforge.workflows.policy_device import PolicyDevice
 from tests.session.fakes import PointRobot
 
 HZ = 50.0

@@ -25,6 +25,7 @@ import numpy as np
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
 from teleforge.errors import CameraError, RobotError
 from teleforge.robots.types import Frame, SceneRobot, SimStateful, Snapshotting, TaskInfo
+from teleforge.spec import ACTION_DIM
 from teleforge.teleop.clock import RateClock
 from teleforge.teleop.command import (
     Command,
@@ -36,7 +37,6 @@ from teleforge.teleop.command import (
     SceneFollower,
     is_autonomous,
 )
-from teleforge.spec import ACTION_DIM
 from teleforge.teleop.hud import HudState
 from teleforge.teleop.ports import CameraRig, Guard, Recorder, ResettableGuard, Window
 

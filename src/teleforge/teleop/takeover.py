@@ -1,7 +1,7 @@
 """Human-in-the-loop takeover: a policy drives, one button hands control to the operator and back.
 
 :class:`TakeoverDevice` composes two devices -- an *autopilot* (a policy, see
-``train_adapter.policy_device.PolicyDevice``, or any autonomous device that emits native actions)
+``workflows.policy_device.PolicyDevice``, or any autonomous device that emits native actions)
 and the operator's device (gamepad, keyboard, SpaceMouse). ``Event.TAKEOVER`` (keyboard T, gamepad
 right-stick click) toggles who is in control. Every command it returns says so in
 ``Command.intervention``, which the session records per step as ``control.intervention``; the

@@ -8,7 +8,7 @@ defaults with ``is_radian=False``: mm, degrees, gripper pulses 0 (closed) .. 850
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np

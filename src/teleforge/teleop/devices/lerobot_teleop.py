@@ -15,7 +15,6 @@ operator window's keys, a foot pedal).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
