@@ -73,6 +73,22 @@ class RobotBusyError(RemoteRobotError):
     """The robot server is already driven by another client."""
 
 
+class ControllerFaultError(RobotError):
+    """A vendor arm's controller reported an error (servo fault, joint limit, planning error)."""
+
+
+class RobotStoppedError(RobotError):
+    """A vendor arm is in an emergency or protective stop; clear it at the pendant, then reconnect."""
+
+
+class RobotConnectionLostError(RobotError):
+    """The link to a vendor arm's controller dropped or its replies stopped arriving in time."""
+
+
+class RobotDependencyError(RobotError):
+    """A vendor SDK (optional extra) is not installed: ``pip install 'teleforge[<vendor>]'``."""
+
+
 class CameraError(TeleforgeError):
     """A camera could not be opened or stopped delivering frames."""
 

@@ -89,8 +89,14 @@ NATIVE_COLUMNS: tuple[NativeColumn, ...] = (
     NativeColumn("safety.hold", "hold", "bool", meaning="the safety guard held the arm"),
     NativeColumn("safety.estop", "estop", "bool", meaning="e-stop engaged"),
     NativeColumn("safety.clamped", "clamped", "bool", meaning="a limit clamped the command"),
+    NativeColumn("control.intervention", "intervention", "bool",
+                 meaning="a human had taken over from a policy at this step (False: the policy, or plain teleop)"),
 )
-"""Every numeric native step column, in shard order (after ``step`` and ``tick_ns``)."""
+"""Every numeric native step column, in shard order (after ``step`` and ``tick_ns``).
+``control.intervention`` arrived in format 1.2; readers fill it with False for older shards."""
+
+OPTIONAL_COLUMNS: dict[str, bool] = {"control.intervention": False}
+"""Native columns added after format 1.0 -> the value an older shard reads as (operator/unknown)."""
 
 NATIVE_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in NATIVE_COLUMNS)
 """Names of :data:`NATIVE_COLUMNS`, in shard order."""

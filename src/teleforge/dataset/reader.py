@@ -26,6 +26,7 @@ from teleforge.dataset.layout import (
 from teleforge.dataset.schema import IMAGE_PREFIX, DatasetSpec, image_column
 from teleforge.dataset.shard import open_shard
 from teleforge.errors import CorruptShardError, DatasetError, EpisodeNotFoundError
+from teleforge.spec import NATIVE_COLUMN_NAMES, OPTIONAL_COLUMNS
 
 
 @dataclass
@@ -73,6 +74,18 @@ class EpisodeInfo:
         return cls(**kw, metrics=metrics)
 
 
+def _with_optional_columns(table: pa.Table) -> pa.Table:
+    """Shards written before a native column existed read it as its default (format 1.2:
+    ``control.intervention`` = False, i.e. operator/unknown), in the current column order."""
+    for name, default in OPTIONAL_COLUMNS.items():
+        if name in table.column_names:
+            continue
+        before = NATIVE_COLUMN_NAMES[: NATIVE_COLUMN_NAMES.index(name)]
+        idx = max((table.column_names.index(c) for c in before if c in table.column_names), default=1) + 1
+        table = table.add_column(idx, pa.field(name, pa.bool_(), nullable=False), pa.array([default] * table.num_rows, pa.bool_()))
+    return table
+
+
 class Episode:
     """One episode shard. The shard is memory-mapped; images decode only when asked."""
 
@@ -103,6 +116,7 @@ class Episode:
             check_shard_spec(table.schema, self.spec, self.path, hint)
             check_episode_meta(start, end, self.path, hint)
             check_columns(table, self.path, hint)
+            table = _with_optional_columns(table)
             if start["episode_id"] != self.episode_id:
                 raise CorruptShardError(f"{self.path}: holds episode {start['episode_id']}, the catalog says {self.episode_id}; {hint}")
             if self._expected_steps is not None and self._expected_steps != table.num_rows:

@@ -36,6 +36,7 @@ class StepRecord:
     hold: bool = False  # safety guard held the arm this step
     estop: bool = False
     clamped: bool = False  # guard or IK clamped the command
+    intervention: bool = False  # a human had taken over from a policy (format 1.2)
     images: dict[str, np.ndarray] = field(default_factory=dict)  # cam -> (H,W,3) uint8
     image_t_ns: dict[str, int] = field(default_factory=dict)  # cam -> capture time
     image_seq: dict[str, int] = field(default_factory=dict)  # cam -> frame counter

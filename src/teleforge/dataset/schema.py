@@ -6,7 +6,8 @@ The native columns come from :data:`teleforge.spec.NATIVE_COLUMNS`; a robot's
 extra declared state features add ``observation.state.<name>`` columns.
 
 Format history: 1.0 native columns only; 1.1 adds the optional spec fields
-``action_dim`` and ``extra_state`` (absent = the native 7-D action, no extras).
+``action_dim`` and ``extra_state`` (absent = the native 7-D action, no extras); 1.2 adds the
+``control.intervention`` step column (older shards read it as all False).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from teleforge.names import check_key
 from teleforge.spec import ACTION_DIM, ACTION_NAMES, NATIVE_COLUMNS, NATIVE_STATE_NAMES, STATE_PREFIX, NativeColumn
 
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 1
+FORMAT_MINOR = 2
 FORMAT_VERSION = f"{FORMAT_MAJOR}.{FORMAT_MINOR}"
 
 ENCODINGS = ("jpeg", "png", "raw")

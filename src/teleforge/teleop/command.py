@@ -24,6 +24,7 @@ class Event(str, enum.Enum):
     ESTOP = "estop"  # latching emergency stop
     ESTOP_RELEASE = "estop_release"
     QUIT = "quit"
+    TAKEOVER = "takeover"  # hand control from a running policy to the operator, and back
 
 
 @dataclass
@@ -37,6 +38,13 @@ class Command:
     # Devices that already speak the native action (scripted expert, replay,
     # policies) set this (ACTION_DIM,) vector; the session then bypasses the twist scaling.
     native_action: np.ndarray | None = None
+    # Joint-space devices (a LeRobot leader arm) set the robot's *declared* action instead
+    # (``robot.action_spec``, e.g. follower joint targets); the session records and applies
+    # it as is, and the guard only decides hold / e-stop for it.
+    joint_action: np.ndarray | None = None
+    # True while a human has taken over from a policy (teleop.takeover); recorded per step
+    # as ``control.intervention``.
+    intervention: bool = False
 
 
 @runtime_checkable

@@ -30,8 +30,9 @@ from typing import Any, Callable
 import numpy as np
 
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
-from teleforge.errors import CameraError
+from teleforge.errors import CameraError, RobotError
 from teleforge.robots.types import Frame, SceneRobot, SimStateful, Snapshotting, SuccessCheck, TaskInfo
+from teleforge.spec import ACTION_DIM
 from teleforge.teleop.clock import RateClock
 from teleforge.teleop.command import (
     Command,
@@ -174,6 +175,9 @@ class CollectionSession:
         self._stop_reason = ""
         self._card: QualityCard | None = None  # the quality card to show (any thread sets it)
         self._card_shown: QualityCard | None = None  # what the window shows (UI thread)
+        # A robot that declares a non-native action (a LeRobot follower's joint targets) is driven
+        # by Command.joint_action and records that action as declared.
+        self._joint_space = tuple(robot.action_spec.shape) != (ACTION_DIM,)
 
     # ------------------------------------------------------------------ public
     def run(self) -> SessionResult:
@@ -524,13 +528,16 @@ class CollectionSession:
                 continue
 
             state = self.robot.observe()
-            guard_cmd = cmd
-            if cfg.control_yaw_rad is not None and cmd.native_action is None and not self.autonomous:
-                # View-aligned controls: the device's forward/left are the main camera's.
-                guard_cmd = dataclasses.replace(cmd, twist=rotate_twist(cmd.twist, cfg.control_yaw_rad))
-            action = self.guard.command_to_action(guard_cmd, state.ee_pos, dt)
-            action, gstatus = self.guard.filter(action, state.ee_pos, tick, last_cmd_ns, connected, dt,
-                                                ee_quat=state.ee_quat)
+            if self._joint_space:
+                action, gstatus = self._joint_action(cmd, state.ee_pos, tick, last_cmd_ns, connected, dt)
+            else:
+                guard_cmd = cmd
+                if cfg.control_yaw_rad is not None and cmd.native_action is None and not self.autonomous:
+                    # View-aligned controls: the device's forward/left are the main camera's.
+                    guard_cmd = dataclasses.replace(cmd, twist=rotate_twist(cmd.twist, cfg.control_yaw_rad))
+                action = self.guard.command_to_action(guard_cmd, state.ee_pos, dt)
+                action, gstatus = self.guard.filter(action, state.ee_pos, tick, last_cmd_ns, connected, dt,
+                                                    ee_quat=state.ee_quat)
             # Apply exactly what is recorded (float32) so a replay is bit-identical.
             action = _vec(action)
             self.hud.safety = "estop" if gstatus.estop else ("hold" if gstatus.hold else "ok")
@@ -576,6 +583,7 @@ class CollectionSession:
                 hold=bool(gstatus.hold),
                 estop=bool(gstatus.estop),
                 clamped=bool(gstatus.clamped or act.clamped),
+                intervention=bool(cmd.intervention),
                 state_extras={k: _vec(v) for k, v in state.extras.items()},
             )
             for name, f in frames.items():
@@ -610,6 +618,22 @@ class CollectionSession:
             # Stopped from outside (Ctrl-C, stop(), the episodes target reached elsewhere): keep, never drop.
             self._finish_episode("unknown", ep, clock, {"ended_by": self._stop_reason or "stopped"})
         self.robot.disconnect()
+
+    def _joint_action(self, cmd: Command, ee_pos: np.ndarray, tick: int, last_cmd_ns: int, connected: bool,
+                      dt: float) -> tuple[np.ndarray, Any]:
+        """A joint-space step: the guard decides hold / e-stop (watchdog, device lost) on a still
+        native action; the robot's declared limits bound the joint targets themselves."""
+        width = int(np.prod(self.robot.action_spec.shape))
+        _, gstatus = self.guard.filter(np.zeros(ACTION_DIM, np.float32), ee_pos, tick, last_cmd_ns, connected, dt)
+        if cmd.joint_action is None:
+            gstatus.hold = True
+            gstatus.reason = gstatus.reason or "waiting for the joint-space device's first reading"
+            return np.zeros(width, np.float32), gstatus
+        a = np.asarray(cmd.joint_action, np.float32).reshape(-1)
+        if a.shape != (width,):
+            raise RobotError(f"the device sends {a.shape[0]} joint targets, the robot declares {width}; "
+                             "pair a leader and a follower with the same motors")
+        return a.copy(), gstatus
 
     def _new_scene(self, clock: RateClock) -> _Episode:
         """Reset the scene (next seed), re-anchor the clock, and start recording

@@ -33,7 +33,9 @@ def features(spec: DatasetSpec, state: str = "ee", native_columns: bool = True) 
     n = spec.n_joints
     state_names = EE_STATE_NAMES if state == "ee" else [f"joint_{i}" for i in range(n)] + ["gripper"]
     feats: dict[str, dict[str, Any]] = {
-        "action": {"dtype": "float32", "shape": [ACTION_DIM], "names": ACTION_NAMES},
+        # a joint-space robot (LeRobot bridge) records its own declared action width
+        "action": {"dtype": "float32", "shape": [spec.action_dim],
+                   "names": ACTION_NAMES if spec.action_dim == ACTION_DIM else [f"a{i}" for i in range(spec.action_dim)]},
         "observation.state": {"dtype": "float32", "shape": [len(state_names)], "names": state_names},
     }
     for cam in spec.cameras:
@@ -43,7 +45,7 @@ def features(spec: DatasetSpec, state: str = "ee", native_columns: bool = True) 
     feats["next.done"] = {"dtype": "bool", "shape": [1], "names": None}
     feats["next.success"] = {"dtype": "bool", "shape": [1], "names": None}
     if native_columns:
-        sizes = column_sizes(n)
+        sizes = column_sizes(n, spec.action_dim)
         for col in EXTRA_COLUMNS:
             dtype = "int64" if col == "tick_ns" else "bool" if col in BOOL_COLUMNS else "float32"
             feats[EXTRA_PREFIX + col] = {"dtype": dtype, "shape": [sizes.get(col, 1)], "names": None}

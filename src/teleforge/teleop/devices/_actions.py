@@ -26,6 +26,7 @@ EVENT_ACTIONS: dict[str, Event] = {
     "estop": Event.ESTOP,
     "estop_release": Event.ESTOP_RELEASE,
     "quit": Event.QUIT,
+    "takeover": Event.TAKEOVER,
 }
 ACTIONS: tuple[str, ...] = (GRIPPER_TOGGLE, FINE, *EVENT_ACTIONS)
 

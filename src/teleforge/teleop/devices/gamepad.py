@@ -102,7 +102,7 @@ DEFAULT_TWIST_SOURCES: tuple[tuple[str, float], ...] = (
 )
 DEFAULT_BUTTONS: dict[str, str] = {
     "a": GRIPPER_TOGGLE, "b": "estop", "x": "discard", "y": "reset",
-    "start": "start", "back": "save_failure", "guide": "estop_release", "lb": FINE,
+    "start": "start", "back": "save_failure", "guide": "estop_release", "lb": FINE, "rs": "takeover",
 }
 
 def default_buttons(layout: GamepadLayout) -> dict[str, str]:

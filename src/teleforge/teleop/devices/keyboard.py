@@ -66,6 +66,7 @@ EVENT_KEYS: dict[str, str] = {
     "home": "reset",
     "z": "reset",
     "escape": "estop",
+    "t": "takeover",
 }
 RELEASE_KEY = "escape"  # with SHIFT held: release the e-stop
 QUIT_KEY = "q"  # with CTRL held: quit the session
