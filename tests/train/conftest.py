@@ -26,3 +26,15 @@ def tiny_cfg(data: Path | str, out: Path, **kw):
                 device="cpu")
     base.update(kw)
     return TrainConfig(**base)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One intra-op thread: results do not depend on the core count, and OpenMP workers never
+    spin-wait on each other on a loaded machine (that turned a 1 s test into 20 minutes)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
