@@ -68,16 +68,19 @@ def test_zero_policy_fails_and_runs_whole_chunks(tmp_path: Path) -> None:
         assert e.chunks == 4  # 30 steps / 8 actions per chunk, rounded up
 
 
-def test_policy_sees_jpeg_frames_at_the_recorded_size_and_the_instruction() -> None:
+def test_policy_sees_jpeg_frames_decoded_as_training_decodes_them_and_the_instruction() -> None:
     pol = Recording(chunk=5, extra={"render_size": 64})
     res = evaluate(pol, EvalConfig(episodes=1, time_limit_s=0.5, videos=0, execute=2))
     assert res.episodes[0].chunks == 5  # 10 steps, 2 actions executed per chunk
     o = pol.obs[0]
     assert set(o.images) == {"front", "wrist"}
-    assert o.images["front"].shape == (64, 64, 3) and o.images["front"].dtype == np.uint8
+    # Rendered at the recorded 64 px, JPEG q95, decoded DCT-scaled (6/8) straight to the model's 48 px.
+    assert o.images["front"].shape == (48, 48, 3) and o.images["front"].dtype == np.uint8
     assert o.instruction == pol.instructions[0] == res.episodes[0].instruction and o.instruction
     assert o.ee_pos.shape == (3,) and o.joint_pos.shape == (7,) and 0.0 <= o.gripper <= 1.0
-    # JPEG at quality 95: close to the raw render but not identical (what the recorder stores)
+    # Exactly the pixels the training loader would decode from the recorded frame (no train/eval drift).
+    from teleforge.dataset.images import decode_image_min, encode_image
+    from teleforge.dataset.schema import CameraConfig
     from teleforge.robots.sim_cameras import render
     from teleforge.robots.sim_robot import SimRobot
 
@@ -85,8 +88,8 @@ def test_policy_sees_jpeg_frames_at_the_recorded_size_and_the_instruction() -> N
     robot.connect()
     robot.reset("pick_cube", EVAL_SEED_BASE)
     raw = render(robot, "front", 64, 64)
-    diff = np.abs(raw.astype(int) - o.images["front"].astype(int))
-    assert 0 < diff.mean() < 4
+    cam = CameraConfig("front", 64, 64, "jpeg", 95)
+    assert np.array_equal(o.images["front"], decode_image_min(encode_image(raw, cam), cam, 48))
 
 
 def test_raw_frames_when_jpeg_is_off() -> None:
