@@ -65,7 +65,7 @@ if want lerobot21; then
   V="$CACHE/venv-lerobot21"
   SRC="$VALIDATORS/lerobot-0cf8648"
   [ -d "$SRC/lerobot/common" ] || { echo "missing $SRC (shared/validators)" >&2; exit 1; }
-  probe21='import datasets, lerobot.common.datasets.lerobot_dataset as m; assert datasets.__version__ == "3.6.0", datasets.__version__; assert "/venv-lerobot21/" in m.__file__, m.__file__'
+  probe21='import datasets, numpydantic, lerobot.common.datasets.lerobot_dataset as m; assert datasets.__version__ == "3.6.0", datasets.__version__; assert "/venv-lerobot21/" in m.__file__, m.__file__'
   if [ ! -x "$V/bin/python" ]; then
     shared_venv "$V"
   fi
@@ -90,7 +90,8 @@ if want lerobot21; then
   if ! "$V/bin/python" -c "$probe21" >/dev/null 2>&1; then
     # openpi's uv.lock: datasets 3.6.0 (its own fsspec/dill/multiprocess pins land in this venv
     # and shadow venv-lerobot's newer ones).
-    "$V/bin/pip" install -q "datasets==3.6.0"
+    # numpydantic: openpi.shared.normalize (NormStats), run from openpi's source by check_openpi.py.
+    "$V/bin/pip" install -q "datasets==3.6.0" numpydantic
   fi
   "$V/bin/python" -c "$probe21"
   report lerobot21 "$V" $((SECONDS - t0))

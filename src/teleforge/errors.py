@@ -24,6 +24,10 @@ class CorruptShardError(DatasetError):
     """An episode shard cannot be read (truncated, garbage, wrong schema)."""
 
 
+class CatalogError(DatasetError):
+    """catalog.parquet is damaged or malformed; `teleforge recover` rebuilds it from the shards."""
+
+
 class EpisodeNotFoundError(DatasetError):
     """An episode id or index that the dataset does not hold."""
 

@@ -19,7 +19,6 @@ import types
 from pathlib import Path
 
 import numpy as np
-
 from _common import read_native, run
 
 ACT_STATE_DIM = 14  # imitate_episodes.py:50 and detr/models/detr_vae.py:58,69,70 (nn.Linear(14, ...))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -19,7 +20,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from _common import decode_jpeg, native_state8, psnr, read_native, run
 
 
@@ -71,10 +71,13 @@ def main() -> None:
             env = dict(os.environ, HF_HUB_OFFLINE="1")
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
             out = proc.stdout + proc.stderr
+            done = re.findall(r"Training:.*?\b(\d+)/(\d+) \[", out)  # lerobot_train's tqdm bar
             r["train"] = {"cmd": " ".join(cmd[3:]), "rc": proc.returncode,
-                          "steps_logged": out.count("step:"), "tail": out.strip().splitlines()[-2:]}
+                          "steps_done": int(done[-1][0]) if done else None, "tail": out.strip().splitlines()[-2:]}
         if proc.returncode != 0:
             raise RuntimeError(f"lerobot_train exited {proc.returncode}: {r['train']['tail']}")
+        if r["train"]["steps_done"] is not None and r["train"]["steps_done"] < a.steps:
+            raise RuntimeError(f"lerobot_train stopped after {r['train']['steps_done']} of {a.steps} steps")
 
     run("lerobot_train", body)
 

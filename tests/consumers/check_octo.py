@@ -20,7 +20,6 @@ import types
 from pathlib import Path
 
 import numpy as np
-
 from _common import native_state8, read_native, run
 
 

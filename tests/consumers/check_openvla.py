@@ -23,7 +23,6 @@ import types
 from pathlib import Path
 
 import numpy as np
-
 from _common import read_native, run
 
 

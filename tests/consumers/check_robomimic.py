@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from _common import decode_jpeg, native_state8, psnr, read_native, run
 
 

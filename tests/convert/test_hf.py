@@ -104,3 +104,37 @@ def test_cli_export_hf_writes_a_loadable_folder(src: Path, tmp_path: Path) -> No
     assert datasets.load_from_disk(str(tmp_path / "out")).num_rows == 24
     res = CliRunner().invoke(app, ["hf", str(src), "-o", str(tmp_path / "out2"), "--episodes", "5"])
     assert res.exit_code == 1 and "episodes [5]" in res.output
+
+
+def test_features_are_written_the_way_datasets_3_reads_them(src: Path, tmp_path: Path) -> None:
+    """datasets 3.x (openpi's lock) knows no `List` type; `Sequence` loads in 3.x and >= 4 alike."""
+    import json
+
+    import pyarrow as pa
+
+    from teleforge.convert.hf.compat import sequence_features
+
+    out = tmp_path / "hf"
+    export_hf(select(src), out)
+    info = json.loads((out / "dataset_info.json").read_text())
+    assert '"List"' not in json.dumps(info["features"])
+    assert info["features"]["action"] == {"feature": {"dtype": "float32", "_type": "Value"}, "length": 7, "_type": "Sequence"}
+    for arrow in out.glob("*.arrow"):
+        with pa.memory_map(str(arrow)) as f:
+            meta = pa.ipc.open_stream(f).schema.metadata[b"huggingface"].decode()
+        assert '"List"' not in meta
+    # a list of structs keeps List: Sequence of a dict means a dict of lists in datasets 3.x
+    struct = {"_type": "List", "feature": {"a": {"dtype": "int64", "_type": "Value"}}}
+    assert sequence_features(struct) == struct
+    assert len(datasets.load_from_disk(str(out))) == 36
+
+
+def test_manifest_features_are_the_data_columns(src: Path, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "hf"
+    export_hf(select(src), out)
+    manifest = json.loads((out / "teleforge_export.json").read_text())
+    ds = datasets.load_from_disk(str(out))
+    assert list(manifest["features"]) == list(ds.column_names)
+    assert "step" not in manifest["features"] and manifest["features"]["frame_index"]["dtype"] == "int64"

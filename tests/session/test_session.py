@@ -47,12 +47,14 @@ def test_operator_events_start_save_failure_discard_and_quit():
     )
     robot, rec = PointRobot(goal=10.0), ListRecorder()
     res = _session(robot, ScriptDevice(script), rec, episodes=5).run()
-    assert [e.outcome for e in res.episodes] == ["failure", "discarded", "discarded"]
+    # quitting without a window to ask keeps the episode in progress as unknown, never drops it
+    assert [e.outcome for e in res.episodes] == ["failure", "discarded", "unknown"]
     # the START tick and the 4 moves are recorded; the SAVE tick is not
-    assert len(rec.episodes) == 1 and len(rec.episodes[0]["steps"]) == 5
+    assert len(rec.episodes) == 2 and len(rec.episodes[0]["steps"]) == 5
     assert rec.episodes[0]["steps"][-1].command_twist[0] == 1.0
-    assert rec.discards == 2
-    assert res.aborted == "operator quit"
+    assert rec.episodes[1]["end"].labels["ended_by"] == "quit"
+    assert rec.discards == 1
+    assert res.aborted.startswith("operator quit") and "kept as unknown" in res.aborted
 
 
 def test_estop_holds_the_arm_and_marks_steps():

@@ -88,12 +88,26 @@ def test_openvla_handoff_writes_rlds_statistics_config_and_readme(ds: Path, tmp_
     assert shard_digests(ds) == before  # the source is only read
 
 
-def test_openpi_handoff_writes_lerobot_norm_stats_and_train_config(ds: Path, tmp_path: Path) -> None:
+def _snippet_values(src: str) -> dict[str, object]:
+    """The TELEFORGE_* literal assignments of the openpi config snippet."""
+    out = {}
+    for node in ast.parse(src).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id.startswith("TELEFORGE_"):
+            try:
+                out[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+    return out
+
+
+def test_openpi_handoff_writes_lerobot_v21_norm_stats_and_train_config(ds: Path, tmp_path: Path) -> None:
     out = tmp_path / "opi"
     res = handoff(HandoffConfig("openpi", ds, out, view="good", name="picks"))
     lr = out / "lerobot" / "teleforge" / "picks"
     info = json.loads((lr / "meta" / "info.json").read_text())
-    assert info["codebase_version"] == "v3.0" and info["total_episodes"] == 3 and info["total_frames"] == res.steps
+    # openpi pins LeRobot 0cf8648, which reads codebase v2.1 only
+    assert info["codebase_version"] == "v2.1" and info["total_episodes"] == 3 and info["total_frames"] == res.steps
+    assert (lr / "meta" / "tasks.jsonl").is_file() and (lr / "data" / "chunk-000" / "episode_000002.parquet").is_file()
     norm = json.loads((out / "openpi" / "assets" / "pi0_teleforge" / "teleforge" / "picks" / "norm_stats.json").read_text())
     acts, states = _native(ds, KEPT, {2: TRIM})
     ns = norm["norm_stats"]
@@ -104,16 +118,32 @@ def test_openpi_handoff_writes_lerobot_norm_stats_and_train_config(ds: Path, tmp
         assert np.allclose(ns[key]["q99"], np.quantile(arr, 0.99, axis=0), atol=1e-6)
     src = (out / "openpi" / "openpi_config.py").read_text()
     ast.parse(src)
-    # every LeRobot key the repack transform reads exists in the export
-    for key in ("observation.images.front", "observation.images.wrist", "observation.state", "action"):
-        assert f'"{key}"' in src and key in info["features"]
-    assert 'repo_id="teleforge/picks"' in src and 'name="pi0_teleforge"' in src
+    values = _snippet_values(src)
+    assert values["TELEFORGE_REPO_ID"] == "teleforge/picks" and values["TELEFORGE_CONFIG_NAME"] == "pi0_teleforge"
+    assert values["TELEFORGE_ACTION_SEQUENCE_KEYS"] == ("action",)  # not openpi's default ("actions",)
+    repack = values["TELEFORGE_REPACK"]
+    assert isinstance(repack, dict)
+    # every LeRobot key the repack transform reads exists in the export (prompt comes from the task)
+    assert {v for v in repack.values() if v != "prompt"} <= set(info["features"])
+    assert "prompt_from_task=True" in src and "_CONFIGS_DICT[TELEFORGE_TRAIN_CONFIG.name]" in src
     readme = (out / "README.md").read_text()
     assert f"export HF_LEROBOT_HOME={(out / 'lerobot').resolve()}" in readme
-    assert "scripts/train.py pi0_teleforge" in readme
+    assert "scripts/train.py pi0_teleforge" in readme and ">> src/openpi/training/config.py" in readme
+
+
+def test_openpi_config_snippet_keeps_hostile_names_in_literals() -> None:
+    from teleforge.workflows.handoff.openpi import config_snippet
+
+    evil = 'x"; import os; os.system("boom") #\n'
+    src = config_snippet(evil, {"observation/image": evil, "actions": "action"})
+    tree = ast.parse(src)
+    assert not any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree))
+    assert _snippet_values(src)["TELEFORGE_REPO_ID"] == evil
 
 
 def test_lerobot_handoff_writes_the_train_command(ds: Path, tmp_path: Path) -> None:
+    from teleforge.workflows.handoff.lerobot import training_device
+
     out = tmp_path / "lr"
     res = handoff(HandoffConfig("lerobot", ds, out))
     root = out / "lerobot" / "teleforge" / "demo_set"
@@ -121,7 +151,11 @@ def test_lerobot_handoff_writes_the_train_command(ds: Path, tmp_path: Path) -> N
     cmd = res.commands[0]
     assert cmd.startswith("lerobot-train ") and f"--dataset.root={root.resolve()}" in cmd
     assert "--dataset.repo_id=teleforge/demo_set" in cmd and "--policy.push_to_hub=false" in cmd
-    assert cmd in (out / "README.md").read_text()
+    # runs on this machine, offline: the device torch sees here, no ImageNet download
+    assert f"--policy.device={training_device()}" in cmd and "--policy.pretrained_backbone_weights=null" in cmd
+    assert "pretrained_backbone_weights" not in res.commands[1]
+    readme = (out / "README.md").read_text()
+    assert cmd in readme and res.commands[1] in readme and "validated with lerobot 0.4.4" in readme
 
 
 def test_handoff_refuses_to_overwrite_what_it_did_not_write(ds: Path, tmp_path: Path) -> None:

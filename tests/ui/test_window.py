@@ -282,3 +282,65 @@ def test_no_video_driver_raises_window_error_with_next_step():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "WINDOWERROR" in out.stdout, out.stderr
     assert "--headless" in out.stdout
+
+
+# ------------------------------------------------------------ operator state (issue 13)
+def _robot_card(window) -> tuple[int, int, int, int]:
+    x, y, w, _h = window.layout.sidebar
+    return (x, y + 90 + 12, w, 122)
+
+
+def test_gripper_and_fine_mode_are_drawn(window, tmp_path):
+    from teleforge.teleop.window import ACCENT
+
+    open_ = crop(shot(window, tmp_path, healthy_hud(gripper_cmd=0.0, gripper_open=1.0, fine_mode=False), {}), _robot_card(window))
+    closed = crop(shot(window, tmp_path, healthy_hud(gripper_cmd=1.0, gripper_open=0.1, fine_mode=True), {}), _robot_card(window))
+    assert fraction_near(open_, AMBER, tol=30) < 0.002 and fraction_near(closed, AMBER, tol=30) > 0.004
+    assert fraction_near(closed, ACCENT, tol=30) > fraction_near(open_, ACCENT, tol=30) + 0.002
+
+
+def test_countdown_turns_red_near_the_limit(window, tmp_path):
+    early = crop(shot(window, tmp_path, healthy_hud(elapsed_s=10.0, time_limit_s=60.0), {}), window.layout.rec)
+    late = crop(shot(window, tmp_path, healthy_hud(elapsed_s=57.0, time_limit_s=60.0), {}), window.layout.rec)
+    x0 = window.layout.rec[2] // 2  # the countdown sits in the right half of the REC panel
+    assert is_red(late[:, x0:]).sum() > is_red(early[:, x0:]).sum() + 30
+
+
+def test_missed_deadlines_are_not_red_in_standby(window, tmp_path):
+    x, y, w, _h = window.layout.sidebar
+    loop = (x, y + 90 + 12 + 122 + 12, w, 120)
+    rec = crop(shot(window, tmp_path, healthy_hud(recording=True, missed_deadlines=40), {}), loop)
+    standby = crop(shot(window, tmp_path, healthy_hud(recording=False, missed_deadlines=40), {}), loop)
+    assert is_red(rec).sum() > 20 and is_red(standby).sum() < is_red(rec).sum() // 3
+
+
+def test_hold_reason_is_shown_whole_in_the_message_bar(window, tmp_path):
+    reason = "workspace limit: x above 0.80 m (tool tip), y within limits, device keyboard"
+    img = shot(window, tmp_path, healthy_hud(safety="hold", safety_reason=reason), {})
+    footer = crop(img, window.layout.footer)
+    assert fraction_near(footer, AMBER, tol=40) > 0.01
+    lines = window.hold_lines(reason)
+    assert " ".join(lines) == f"HOLD: {reason}", "the whole reason, wrapped, never cut"
+
+
+def test_quality_card_and_quit_overlay_are_drawn(window, tmp_path):
+    from teleforge.teleop.hud import CardRow, QualityCard
+
+    card = QualityCard(number=2, episode_id=7, outcome="success", end_reason="labelled by the operator",
+                       rows=(CardRow("duration", "3.1 s", "median 12 s", "ok"),), success_check=False,
+                       duplicate_of=1, verdict="curation would reject it: label_disagrees", verdict_level="bad",
+                       keys=(("X", "discard"),))
+    cams = {"front": solid(FRONT), "wrist": solid(WRIST)}
+    plain = shot(window, tmp_path, healthy_hud(recording=False), cams)
+    window.show_card(card)
+    with_card = shot(window, tmp_path, healthy_hud(recording=False), cams)
+    recording = shot(window, tmp_path, healthy_hud(recording=True), cams)
+    window.show_card(None)
+    x, y, w, h = window.layout.cameras["front"]
+    region = (x + 4, y + 30, w - 8, h - 34)
+    assert fraction_near(crop(plain, region), FRONT, tol=8) > 0.98
+    assert fraction_near(crop(with_card, region), FRONT, tol=8) < 0.9, "the card covers the cameras in standby"
+    assert fraction_near(crop(recording, region), FRONT, tol=8) > 0.98, "never while recording"
+    confirm = shot(window, tmp_path, healthy_hud(confirm_quit=True), cams)
+    cx, cy = window.layout.size[0] // 2, window.layout.size[1] // 2
+    assert fraction_near(confirm[cy - 110 : cy + 110, cx - 330 : cx + 330], AMBER, tol=40) > 0.005

@@ -89,13 +89,15 @@ def register_export_commands(export_app: typer.Typer) -> None:
         console.print(f"wrote {len(r.files)} episode files ({r.samples} steps) to {r.folder}")
 
     @export_app.command("lerobot")
-    def export_lerobot_cmd(dataset: Path = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder (LeRobot v3.0 layout)."),
+    def export_lerobot_cmd(dataset: Path = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder (LeRobot dataset)."),
                            episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
                            repo_id: str = typer.Option("teleforge/dataset", "--repo-id", help="Repo id recorded in the export."),
                            state: str = typer.Option("ee", "--state", help="observation.state: ee (pos + quat wxyz + gripper) | joints"),
                            vcodec: str = typer.Option("auto", "--vcodec", help="auto (libsvtav1, as LeRobot) | libsvtav1 | libx264"),
+                           codebase_version: str = typer.Option("v3.0", "--codebase-version",
+                                                                help="v3.0 (LeRobot >= 0.4) | v2.1 (the LeRobot openpi pins)"),
                            overwrite: bool = _OVERWRITE) -> None:
-        """Export to LeRobot v3.0 (load with LeRobotDataset(repo_id, root=OUT))."""
+        """Export to LeRobot v3.0, or v2.1 (load with LeRobotDataset(repo_id, root=OUT))."""
         from teleforge.cli.progress import make_progress
         from teleforge.convert.lerobot import export_lerobot
         from teleforge.dataset.selection import select
@@ -105,10 +107,11 @@ def register_export_commands(export_app: typer.Typer) -> None:
             with make_progress(console) as prog:
                 bar = prog.add_task("export lerobot", total=len(src.episode_ids), status="")
                 r = export_lerobot(src, out, repo_id=repo_id, state=state, vcodec=vcodec, overwrite=overwrite,
-                                   progress=lambda done, total: prog.update(bar, completed=done))
+                                   progress=lambda done, total: prog.update(bar, completed=done),
+                                   codebase_version=codebase_version)
         except TeleforgeError as exc:
             _fail(exc)
-        console.print(f"wrote {r.frames} frames of {r.episodes} episodes to {r.root} ({r.data_files} data files, "
+        console.print(f"wrote {r.frames} frames of {r.episodes} episodes to {r.root} (LeRobot {codebase_version}, {r.data_files} data files, "
                       f"{r.video_files} videos, {r.vcodec}) in {r.seconds:.1f} s ({r.steps_per_s:.0f} steps/s)", soft_wrap=True)
         console.print(f"load it with: LeRobotDataset({repo_id!r}, root={str(r.root)!r})", soft_wrap=True)
 

@@ -79,12 +79,17 @@ def collect(
     failure: Optional[str] = typer.Option(None, help="Scripted expert only: force one failure kind (idle, jitter, overshoot, dropped_object, wrong_object, timeout)."),
     failure_rate: Optional[float] = typer.Option(None, help="Scripted expert only: share of episodes (drawn per seed) that get an injected, labelled failure."),
     screenshot: Optional[Path] = typer.Option(None, help="Save the operator window to this PNG when the session ends."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Episode time limit in seconds, shown as a countdown (default: 60 for keyboard/gamepad/spacemouse, the task's own for scripted)."),
+    control_frame: str = typer.Option("view", "--control-frame", help="view: W/A move away from the viewer / to the left as the front camera shows it; base: along the robot's +x / +y."),
 ) -> None:
-    """Collect demonstrations at the robot (window with cameras, REC light, instruction).
+    """Collect demonstrations at the robot (window with cameras, REC light, countdown, instruction).
 
     Keys: ENTER start / save success, BACKSPACE save failure, X discard, Z reset scene,
-    ESC e-stop (SHIFT+ESC releases), SPACE gripper, TAB fine mode; move with W/S A/D R/F,
-    rotate with the arrows and Q/E. A crash never loses saved episodes: run
+    ESC e-stop (SHIFT+ESC releases), SPACE gripper, TAB fine mode, CTRL+Q quit (asks
+    whether to keep the episode in progress); move with W/S A/D R/F as the front view
+    shows it, rotate with the arrows and Q/E. After each save a quality card shows: 1/2/3
+    relabel, X discards it. Closing the window asks like CTRL+Q; Ctrl-C keeps the episode
+    in progress as unknown. A crash never loses saved episodes: run
     `teleforge recover DATASET` afterwards to salvage the one in progress.
     """
     from teleforge.workflows.collect import CollectConfig  # lazy: mujoco and pygame
@@ -95,6 +100,7 @@ def collect(
         cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()), image_size=size,
         camera_fps=camera_fps, headless=headless, operator_id=operator, notes=notes, seed=seed,
         quality=quality, failure=failure, failure_rate=failure_rate, screenshot=screenshot,
+        time_limit_s=time_limit, control_frame=control_frame,
     )
     try:
         result = run_collect(cfg, progress=RichProgress(console))
@@ -127,6 +133,20 @@ def recover(dataset: Path = typer.Argument(..., help="Dataset folder left by a c
     except TeleforgeError as exc:
         _fail(exc)
     render.recover_report(console, report)
+
+
+@app.command()
+def verify(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
+    """Check every shard (checksums, readable, step counts), every view and the catalog; exit 1 on problems."""
+    from teleforge.dataset.verify import verify_dataset
+
+    try:
+        report = verify_dataset(dataset)
+    except TeleforgeError as exc:
+        _fail(exc)
+    render.verify_report(console, report)
+    if not report.ok:
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -67,6 +67,31 @@ def session_report(console: Console, result: Any, dataset: Path) -> None:
     console.print("outcomes: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     if result.aborted:
         console.print(f"[yellow]session ended early: {result.aborted}[/]")
+    operator_summary(console, getattr(result, "operator_summary", None))
+
+
+def operator_summary(console: Console, s: dict[str, Any] | None) -> None:
+    """The per-operator lines at the end of `collect`: what was kept, how well, how fast."""
+    if not s:
+        return
+    kept = s.get("episodes_kept", 0)
+
+    def med(key: str, fmt: str) -> str:
+        v = s.get(key)
+        return "-" if v is None else fmt.format(v)
+
+    per = s.get("time_per_kept_episode_s")
+    console.print(
+        f"operator {s.get('operator_id')}: {kept} kept ({s.get('success', 0)} success, {s.get('failure', 0)} failure, "
+        f"{s.get('unknown', 0)} unknown), {s.get('episodes_discarded', 0)} discarded; "
+        f"{s.get('pass_default_rules', 0)}/{kept} pass the default curation rules; "
+        f"{s.get('label_disagreements', 0)} label/check disagreements"
+    )
+    console.print(
+        f"  median duration {med('median_duration', '{:.1f} s')}, idle {med('median_idle_fraction', '{:.0%}')}, "
+        f"jerk {med('median_action_jerk_rms', '{:.0f}')} m/s^3, path {med('median_path_length_m', '{:.2f} m')}; "
+        f"time per kept episode {'-' if per is None else f'{per:.0f} s'}"
+    )
 
 
 def info_summary(console: Console, s: dict[str, Any]) -> None:
@@ -90,11 +115,29 @@ def info_summary(console: Console, s: dict[str, Any]) -> None:
     timing = s.get("timing") or {}
     if timing:
         console.print(_kv_table("timing health", sorted(timing.items())))
+    for w in s.get("warnings") or []:
+        console.print(f"[bold yellow]warning:[/] {escape(w)}", soft_wrap=True, highlight=False)
 
 
 def recover_report(console: Console, report: Any) -> None:
     d = vars(report) if hasattr(report, "__dict__") else dict(report)
-    console.print(_kv_table("recover", [(k, v) for k, v in d.items()]))
+    console.print(_kv_table("recover", [(k, v) for k, v in d.items() if k not in ("messages", "skipped")]))
+    for m in d.get("messages") or []:
+        console.print(escape(m), soft_wrap=True, highlight=False)
+    for m in d.get("skipped") or []:
+        console.print(f"[bold yellow]skipped[/] {escape(m)}", soft_wrap=True, highlight=False)
+
+
+def verify_report(console: Console, report: Any) -> None:
+    """One line per problem (then notes), and a summary line."""
+    for p in report.problems:
+        console.print(f"[bold red]problem:[/] {escape(p)}", soft_wrap=True, highlight=False)
+    for n in report.notes:
+        console.print(f"note: {escape(n)}", soft_wrap=True, highlight=False)
+    status = "[green]ok[/]" if report.ok else f"[bold red]{len(report.problems)} problem(s)[/]"
+    console.print(f"{status}: {report.shards} shards, {report.batches} record batches, {report.steps} steps, "
+                  f"{report.catalog_rows} catalog rows, {report.views} views checked in {escape(str(report.root))}",
+                  soft_wrap=True, highlight=False)
 
 
 def devices_table(console: Console, devices: Iterable[Any]) -> None:

@@ -9,12 +9,14 @@ The column table itself is :data:`teleforge.spec.NATIVE_COLUMNS`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from teleforge.dataset.catalog import IMPORT_KEY, import_key, imported_episodes
 from teleforge.dataset.reader import Episode
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
 from teleforge.dataset.schema import DatasetSpec
@@ -94,6 +96,56 @@ def fill_missing(cols: dict[str, np.ndarray], spec: DatasetSpec, t: int) -> list
     return filled
 
 
+def check_fps(value: object, where: str) -> float:
+    """A rate read from a source file: finite, in (0, 10 kHz], else ImportFormatError naming ``where``."""
+    try:
+        fps = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        fps = math.nan
+    if not (math.isfinite(fps) and 0 < fps <= 10_000):
+        raise ImportFormatError(f"{where}: fps {value!r} is not a rate in (0, 10000] Hz; pass --fps")
+    return fps
+
+
+def check_joints(n: int, where: str) -> int:
+    """A joint count derived from a source's arrays: 1..64, else ImportFormatError naming ``where``."""
+    if not 1 <= int(n) <= 64:
+        raise ImportFormatError(f"{where}: joint positions have {n} values per step; expected 1..64 joints")
+    return int(n)
+
+
+def check_columns(cols: dict[str, np.ndarray], spec: DatasetSpec, t: int, where: str,
+                  tick_ns: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every native column of an import as the schema wants it: numeric, ``t`` steps of the
+    column's size, finite. Returns the columns as float32 / bool arrays; a violation raises
+    ImportFormatError naming ``where``, the column and the first bad step."""
+    sizes = column_sizes(spec.n_joints)
+    out: dict[str, np.ndarray] = {}
+    for name, raw in cols.items():
+        arr = np.asarray(raw)
+        if arr.dtype.kind not in "biuf":
+            raise ImportFormatError(f"{where}: {name} holds {arr.dtype} values, not numbers; the source is damaged or mislabelled")
+        if name in BOOL_COLUMNS or name in SCALAR_COLUMNS:
+            if arr.shape not in ((t,), (t, 1)):
+                raise ImportFormatError(f"{where}: {name} has shape {arr.shape}; expected {t} scalar steps")
+            arr = arr.reshape(t)
+        elif arr.shape != (t, sizes[name]):
+            raise ImportFormatError(f"{where}: {name} has shape {arr.shape}; expected ({t}, {sizes[name]})")
+        if name not in BOOL_COLUMNS:
+            bad = ~np.isfinite(arr.astype(np.float64, copy=False))
+            if bad.any():
+                step = int(np.argwhere(bad)[0][0])
+                raise ImportFormatError(f"{where}: {name} holds NaN/inf (first at step {step}); fix or drop that episode")
+            out[name] = arr.astype(np.float32)
+        else:
+            out[name] = arr.astype(bool)
+    if tick_ns is not None:
+        ticks = np.asarray(tick_ns)
+        if ticks.dtype.kind not in "iu" or ticks.shape != (t,):
+            raise ImportFormatError(f"{where}: tick_ns has {ticks.dtype} {ticks.shape}; expected {t} integer times (ns)")
+    return out
+
+
 def step_record(cols: dict[str, np.ndarray], i: int, tick_ns: int) -> StepRecord:
     """Step ``i`` of full native columns as a :class:`StepRecord` (no images yet)."""
     return StepRecord(step=i, tick_ns=int(tick_ns), **{
@@ -107,13 +159,33 @@ def default_ticks(spec: DatasetSpec, t: int) -> np.ndarray:
 
 
 def write_native_episode(root: Path, spec: DatasetSpec, ep: ImportedEpisode) -> int:
-    """Write one imported episode as a native shard (JPEG-encoding images per the spec); returns its id."""
+    """Write one imported episode as a native shard (JPEG-encoding images per the spec); returns its id.
+
+    Idempotent: an episode this dataset already imported from the same source (file +
+    demo / episode index) is not written again; its existing id is returned, so rerunning
+    an import that failed part-way adds only what is missing.
+    """
+    key = import_key(ep.start.extras)
+    if key is not None:
+        done = imported_episodes(root).get(key)
+        if done is not None:
+            return done
+        ep = ImportedEpisode(**{**ep.__dict__, "start": EpisodeStart(**{**ep.start.__dict__,
+                                                                        "extras": {**ep.start.extras, IMPORT_KEY: key}})})
     t = ep.num_steps
-    cols = dict(ep.columns)
+    where = str(ep.start.extras.get("source", "import"))
+    if t == 0:
+        raise ImportFormatError(f"{where}: the episode has no steps")
+    unknown = sorted(set(ep.columns) - set(NATIVE_COLUMN_NAMES))
+    if unknown:
+        raise ImportFormatError(f"{where}: {unknown} are not native columns")
+    cols = check_columns(ep.columns, spec, t, where, ep.tick_ns)
     filled = fill_missing(cols, spec, t)
-    for name, arr in cols.items():
-        if len(arr) != t:
-            raise ImportFormatError(f"{ep.start.extras.get('source', 'import')}: {name} has {len(arr)} steps, actions have {t}")
+    for cam, frames in ep.images.items():
+        c = spec.camera(cam)
+        if frames.dtype != np.uint8 or frames.shape != (t, c.height, c.width, 3):
+            raise ImportFormatError(f"{where}: camera {cam} frames are {frames.dtype} {frames.shape}; "
+                                    f"expected ({t}, {c.height}, {c.width}, 3) uint8")
     start = ep.start
     if filled:
         start = EpisodeStart(**{**start.__dict__, "extras": {**start.extras, "filled_columns": filled}})

@@ -24,14 +24,23 @@ PARTIAL_SUFFIX = ".partial"
 
 
 def _pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this host."""
+    """Whether a live (running, not zombie) process with this id exists on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+        pass
+    except (OverflowError, ValueError):  # not a pid at all (a damaged owner file)
+        return False
+    # A killed export whose parent has not reaped it is a zombie: it answers kill(0) but will
+    # never write again. /proc/<pid>/stat's third field is its state ('Z' zombie, 'X' dead).
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): trust kill(0)
+    state = stat.rsplit(")", 1)[-1].split()[:1]
+    return state not in (["Z"], ["X"])
 
 
 @dataclass
@@ -108,7 +117,11 @@ def stage_output(final: Path | str, *, overwrite: bool, is_dir: bool = True,
             info = json.loads(owner.read_text())
         except ValueError:
             info = {}
-        pid = int(info.get("pid") or 0)
+        try:
+            pid = int(info.get("pid") or 0) if isinstance(info, dict) else 0
+        except (TypeError, ValueError):
+            pid = 0
+        info = info if isinstance(info, dict) else {}
         if pid and pid != os.getpid() and info.get("host") == socket.gethostname() and _pid_alive(pid):
             raise PartialExportError(
                 f"another export (pid {pid}, started {info.get('started', '?')}) is writing {final} right now; "

@@ -40,10 +40,10 @@ def thumbnail(data: bytes, cam: CameraConfig, scale: int = 8, color: bool = Fals
         img = np.frombuffer(data, np.uint8).reshape(cam.height, cam.width, 3)[::scale, ::scale]
         return img.copy() if color else img.mean(axis=2).astype(np.uint8)
     flags = (_REDUCED_COLOR if color else _REDUCED_GRAY)[scale if scale in _REDUCED_GRAY else 8]
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
-    if img is None:
+    decoded: np.ndarray | None = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if decoded is None:
         return np.zeros((1, 1, 3) if color else (1, 1), np.uint8)
-    return img[:, :, ::-1] if color else img
+    return decoded[:, :, ::-1] if color else decoded
 
 
 def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int = 8) -> tuple[dict[str, Any], int]:
@@ -107,10 +107,10 @@ def _frozen_frac(table: pa.Table, change: np.ndarray, fps: float) -> float:
     starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
     cum = np.concatenate(([0.0], np.cumsum(seg)))
     min_steps = max(2, int(round(FROZEN_MIN_S * fps)))
-    frozen = 0
+    frozen: int = 0
     for a, b in zip(starts, ends):
         if b - a >= min_steps and cum[b] - cum[a] >= FROZEN_MOVED_M:
-            frozen += b - a
+            frozen += int(b - a)
     return float(frozen / len(change))
 
 

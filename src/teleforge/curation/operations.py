@@ -27,7 +27,6 @@ from teleforge.curation.store import (
     catalog_fingerprint,
     effective_rows,
     require_metrics,
-    set_columns,
 )
 from teleforge.dataset.catalog import (
     CURATED_INSTRUCTION,
@@ -35,11 +34,12 @@ from teleforge.dataset.catalog import (
     DELETED,
     read_catalog,
 )
+from teleforge.dataset.edits import record_edits
 from teleforge.dataset.reader import Dataset
 from teleforge.dataset.shard import open_shard
 from teleforge.dataset.views import View, load_view
 from teleforge.dataset.writer import OUTCOMES
-from teleforge.errors import CurationError
+from teleforge.errors import CurationError, EpisodeNotFoundError
 
 OUTLIER_METRICS = ("length", "path_length_m", "idle_fraction", "action_jerk_rms", "action_saturation_frac", "gripper_toggles")
 
@@ -211,14 +211,23 @@ def split_views(
     return views
 
 
-# --- edits (catalog columns; shards untouched) ------------------------------------------
-def set_deleted(root: Path | str, ids: list[int], deleted: bool = True) -> None:
-    """Delete (hide from every command) or restore episodes. Shards stay on disk."""
-    set_columns(Path(root), {int(i): {DELETED: bool(deleted)} for i in ids})
+# --- edits (edits.jsonl + catalog columns; shards untouched) -------------------------------
+def _record(root: Path | str, values: dict[int, dict[str, Any]], why: str) -> None:
+    try:
+        record_edits(Path(root), values, why=why)
+    except EpisodeNotFoundError as exc:
+        raise CurationError(str(exc)) from exc
 
 
-def relabel(root: Path | str, ids: list[int], outcome: str | None = None, instruction: str | None = None) -> None:
-    """Override outcome and/or instruction (an empty instruction restores the recorded one)."""
+def set_deleted(root: Path | str, ids: list[int], deleted: bool = True, why: str = "") -> None:
+    """Delete (hide from every command) or restore episodes. Shards stay on disk; the decision is
+    logged in edits.jsonl, so it survives a lost catalog."""
+    _record(root, {int(i): {DELETED: bool(deleted)} for i in ids}, why)
+
+
+def relabel(root: Path | str, ids: list[int], outcome: str | None = None, instruction: str | None = None,
+            why: str = "") -> None:
+    """Override outcome and/or instruction (an empty instruction restores the recorded one); logged in edits.jsonl."""
     if outcome is None and instruction is None:
         raise CurationError("relabel needs --outcome and/or --instruction")
     if outcome is not None and outcome not in OUTCOMES:
@@ -228,7 +237,7 @@ def relabel(root: Path | str, ids: list[int], outcome: str | None = None, instru
         cols[CURATED_OUTCOME] = outcome
     if instruction is not None:
         cols[CURATED_INSTRUCTION] = instruction.strip() or None
-    set_columns(Path(root), {int(i): dict(cols) for i in ids})
+    _record(root, {int(i): dict(cols) for i in ids}, why)
 
 
 def dedupe_view(root: Path | str, name: str, cfg: DedupeConfig | None = None, from_view: str | None = None) -> tuple[View, DedupeResult]:

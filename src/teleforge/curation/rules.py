@@ -68,8 +68,9 @@ class _Parser:
 
     def parse(self) -> tuple:
         node = self.or_()
-        if self.peek() is not None:
-            raise RuleError(f"rule {self.expr!r}: unexpected {self.peek()[1]!r}; join comparisons with 'and' / 'or'")
+        extra = self.peek()
+        if extra is not None:
+            raise RuleError(f"rule {self.expr!r}: unexpected {extra[1]!r}; join comparisons with 'and' / 'or'")
         return node
 
     def or_(self) -> tuple:
@@ -325,6 +326,12 @@ name = "dropped_object"
 when = "outcome != \\"success\\" and gripper_toggles >= 2 and post_release_motion_m < 0.08"
 kind = "dropped_object"
 description = "grasped, released, then stopped, and the task failed"
+
+[[rule]]
+name = "label_disagrees"
+when = "label_disagrees == 1"
+kind = "label"
+description = "the operator's label and the robot's success check disagree"
 
 [[rule]]
 name = "timeout"

@@ -27,8 +27,10 @@ from teleforge.dataset.catalog import (
     EDIT_COLUMNS,
     json_field,
     read_catalog,
+    set_catalog_columns,
     write_catalog,
 )
+from teleforge.dataset.lock import catalog_lock
 from teleforge.dataset.reader import Dataset
 from teleforge.dataset.shard import open_shard
 from teleforge.errors import CurationError
@@ -72,6 +74,7 @@ def effective_rows(table: pa.Table) -> list[dict[str, Any]]:
         r["is_success"] = 1 if r.get("outcome") == "success" else 0
         r["instruction_present"] = 1 if str(r.get("instruction") or "").strip() else 0
         r["labels"] = json_field(r.get("labels")) if isinstance(r.get("labels"), str) else (r.get("labels") or {})
+        r["label_disagrees"] = _label_disagrees(r["labels"], r.get("outcome"))
         extras = json_field(r.get("extras")) if isinstance(r.get("extras"), str) else (r.get("extras") or {})
         limit = extras.get("time_limit_s") if isinstance(extras, dict) else None
         if r.get("time_limit_frac") is None:
@@ -80,44 +83,38 @@ def effective_rows(table: pa.Table) -> list[dict[str, Any]]:
     return rows
 
 
+def _label_disagrees(labels: Any, outcome: Any) -> int:
+    """1 when the (effective) success/failure outcome contradicts the recorded success check.
+
+    Judged on the effective outcome, so a curated relabel that agrees with the check clears it.
+    """
+    check = labels.get("success_check") if isinstance(labels, dict) else None
+    if not isinstance(check, bool) or outcome not in ("success", "failure"):
+        return 0
+    return int((outcome == "success") != check)
+
+
 def set_columns(root: Path, values: dict[int, dict[str, Any]]) -> pa.Table:
-    """Set (episode_id -> {column: value}) in catalog.parquet, adding columns as needed; atomic."""
-    table = read_catalog(root)
-    if not table.num_rows:
-        raise CurationError(f"{root} has no finalized episodes in catalog.parquet; record some, or run `teleforge recover {root}`")
-    ids = table.column("episode_id").to_pylist()
-    missing = sorted(set(values) - set(ids))
-    if missing:
-        raise CurationError(f"episodes {missing[:10]} are not in {root}'s catalog (it holds {len(ids)} episodes)")
-    names: list[str] = []
-    for cols in values.values():
-        for k in cols:
-            if k not in names:
-                names.append(k)
-    for name in names:
-        if name in CATALOG_SCHEMA.names and name not in EDIT_COLUMNS:
-            raise CurationError(f"refusing to overwrite recorded column {name!r}; curation writes its own columns")
-        old = table.column(name).to_pylist() if name in table.column_names else [None] * len(ids)
-        new = [values[i][name] if i in values and name in values[i] else o for i, o in zip(ids, old)]
-        arr = _array(new, table.schema.field(name).type if name in table.column_names else None)
-        if name in table.column_names:
-            table = table.set_column(table.column_names.index(name), pa.field(name, arr.type), arr)
-        else:
-            table = table.append_column(pa.field(name, arr.type), arr)
-    write_catalog(root, table)
+    """Set (episode_id -> {column: value}) in catalog.parquet, adding columns as needed.
+
+    A read-modify-write under the catalog lock, so a concurrent recording or edit loses
+    nothing. Edit columns (relabels, deletions) go through :func:`teleforge.dataset.edits.record_edits`.
+    """
+    names = {k for cols in values.values() for k in cols}
+    for name in sorted(names):
+        if name in CATALOG_SCHEMA.names or name in EDIT_COLUMNS:
+            raise CurationError(f"refusing to overwrite recorded or edit column {name!r}; curation writes its own columns")
+    with catalog_lock(root):
+        table = read_catalog(root)
+        if not table.num_rows:
+            raise CurationError(f"{root} has no finalized episodes in catalog.parquet; record some, or run `teleforge recover {root}`")
+        ids = table.column("episode_id").to_pylist()
+        have = set(ids)
+        # An episode removed meanwhile (quarantined by recover) just loses its values: metrics are recomputable.
+        values = {i: v for i, v in values.items() if i in have}
+        table = set_catalog_columns(table, values)
+        write_catalog(root, table)
     return table
-
-
-def _array(values: list[Any], old_type: pa.DataType | None) -> pa.Array:
-    try:
-        arr = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        arr = pa.array([None if v is None else str(v) for v in values], pa.string())
-    if pa.types.is_null(arr.type) and old_type is not None:
-        return pa.array(values, old_type)
-    if pa.types.is_integer(arr.type) and old_type is not None and pa.types.is_floating(old_type):
-        return arr.cast(old_type)
-    return arr
 
 
 def episode_metrics(ds: Dataset, file: str, cfg: MetricsConfig, time_limit_s: float | None = None) -> tuple[dict[str, Any], int]:

@@ -34,14 +34,29 @@ def encode_image(image: np.ndarray, cam: CameraConfig) -> bytes:
 
 
 def decode_image(data: bytes, cam: CameraConfig) -> np.ndarray:
-    """Bytes from a camera column -> (H, W, 3) uint8 RGB."""
+    """Bytes from a camera column -> (H, W, 3) uint8 RGB.
+
+    A frame that does not decode, or decodes to another size than the camera's, raises
+    DatasetError (callers add the episode and step); the size is read from the header
+    before any pixel buffer is allocated."""
     if cam.encoding == "jpeg":
-        return simplejpeg.decode_jpeg(data, colorspace="RGB")
+        try:
+            h, w, _, _ = simplejpeg.decode_jpeg_header(data)
+            if (h, w) != (cam.height, cam.width):
+                raise DatasetError(f"camera {cam.name!r}: JPEG frame is {h}x{w}, the dataset declares {cam.height}x{cam.width}")
+            return simplejpeg.decode_jpeg(data, colorspace="RGB")
+        except ValueError as exc:  # simplejpeg reports damage as ValueError (libjpeg-turbo's message)
+            raise DatasetError(f"camera {cam.name!r}: unreadable JPEG frame ({exc})") from exc
     if cam.encoding == "png":
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if img is None:
             raise DatasetError(f"camera {cam.name!r}: unreadable PNG frame")
+        if img.shape[:2] != (cam.height, cam.width):
+            raise DatasetError(f"camera {cam.name!r}: PNG frame is {img.shape[0]}x{img.shape[1]}, "
+                               f"the dataset declares {cam.height}x{cam.width}")
         return img[:, :, ::-1].copy()
+    if len(data) != cam.height * cam.width * 3:
+        raise DatasetError(f"camera {cam.name!r}: raw frame has {len(data)} bytes, {cam.height}x{cam.width}x3 expected")
     return np.frombuffer(data, np.uint8).reshape(cam.height, cam.width, 3).copy()
 
 

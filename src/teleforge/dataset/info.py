@@ -5,17 +5,46 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from teleforge.dataset.layout import EPISODES
-from teleforge.dataset.reader import Dataset
+from teleforge.dataset.layout import EPISODES, parse_shard_name
+from teleforge.dataset.reader import Dataset, EpisodeInfo
+from teleforge.errors import CatalogError
 
 
 def _disk_bytes(ds: Dataset) -> int:
     return sum(p.stat().st_size for p in ds.root.rglob("*") if p.is_file())
 
 
+def consistency_warnings(ds: Dataset, eps: list[EpisodeInfo]) -> list[str]:
+    """Where the shards on disk and the catalog disagree (one line each, with what to run)."""
+    on_disk = set()
+    ep_dir = ds.root / EPISODES
+    if ep_dir.is_dir():
+        on_disk = {p.name for p in ep_dir.iterdir() if (parsed := parse_shard_name(p.name)) and not parsed[1]}
+    listed = {e.file.rsplit("/", 1)[-1]: e.episode_id for e in eps}
+    out = []
+    unlisted = sorted(on_disk - set(listed))
+    if unlisted:
+        out.append(f"{len(unlisted)} shard(s) are not in the catalog ({', '.join(unlisted[:5])}"
+                   f"{' …' if len(unlisted) > 5 else ''}); run `teleforge recover {ds.root}`")
+    gone = sorted(n for n in listed if n not in on_disk)
+    if gone:
+        out.append(f"{len(gone)} catalog row(s) have no shard ({', '.join(gone[:5])}{' …' if len(gone) > 5 else ''}); "
+                   f"run `teleforge verify {ds.root}`, then `teleforge recover {ds.root}`")
+    return out
+
+
 def summarize(ds: Dataset) -> dict[str, Any]:
-    """Episodes, steps, tasks, outcomes, cameras, disk size, duration and timing health."""
-    eps = ds.episodes
+    """Episodes, steps, tasks, outcomes, cameras, disk size, duration and timing health.
+
+    ``warnings`` lists what does not add up (a damaged catalog, shards and catalog disagreeing).
+    """
+    warnings: list[str] = []
+    try:
+        eps = ds.episodes
+    except CatalogError as exc:
+        eps = []
+        warnings.append(str(exc))
+    warnings += consistency_warnings(ds, eps)
     p99 = [e.period_p99_ms for e in eps if e.period_p99_ms is not None]
     p50 = sorted(e.period_p50_ms for e in eps if e.period_p50_ms is not None)
     ages = [a for e in eps for a in e.frame_age_p99_ms.values()]
@@ -50,4 +79,5 @@ def summarize(ds: Dataset) -> dict[str, Any]:
         "recovered": sum(1 for e in eps if e.recovered),
         "partial": len(list((ds.root / EPISODES).glob("*.arrow.partial"))),
         "timing": timing,
+        "warnings": warnings,
     }

@@ -10,11 +10,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from teleforge.dataset.catalog import catalog_row, json_field, read_catalog
+from teleforge.dataset.catalog import catalog_row, json_field, read_catalog, shard_path
+from teleforge.dataset.checks import check_catalog, check_columns, check_episode_meta, check_manifest, check_shard_spec
 from teleforge.dataset.hf import to_hf_dataset
 from teleforge.dataset.images import decode_image
 from teleforge.dataset.layout import (
     EPISODES,
+    MANIFEST,
     PARTIAL_SUFFIX,
     SessionRecord,
     read_manifest,
@@ -23,7 +25,7 @@ from teleforge.dataset.layout import (
 )
 from teleforge.dataset.schema import IMAGE_PREFIX, DatasetSpec, image_column
 from teleforge.dataset.shard import open_shard
-from teleforge.errors import DatasetError, EpisodeNotFoundError
+from teleforge.errors import CorruptShardError, DatasetError, EpisodeNotFoundError
 
 
 @dataclass
@@ -55,6 +57,7 @@ class EpisodeInfo:
     extras: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     bytes: int = 0
+    checksum: str | None = None  # the shard's folded batch checksums (None: written before checksums)
     metrics: dict[str, Any] = field(default_factory=dict)  # extra catalog columns (curation)
 
     @classmethod
@@ -73,18 +76,42 @@ class EpisodeInfo:
 class Episode:
     """One episode shard. The shard is memory-mapped; images decode only when asked."""
 
-    def __init__(self, path: Path, spec: DatasetSpec, episode_id: int) -> None:
+    def __init__(
+        self, path: Path, spec: DatasetSpec, episode_id: int, expected_steps: int | None = None, verify: bool = False
+    ) -> None:
         self.path = Path(path)
         self.spec = spec
         self.episode_id = episode_id
+        self._expected_steps = expected_steps  # the catalog's count, checked against the shard
+        self.verify = verify  # check the shard's batch checksums on first read
         self._table: pa.Table | None = None
         self._meta: EpisodeInfo | None = None
 
     def _load(self) -> pa.Table:
         if self._table is None:
+            hint = f"run `teleforge recover {self.path.parent.parent}` to rebuild the catalog and set damaged shards aside"
+            if not self.path.is_file():
+                raise CorruptShardError(f"{self.path}: the shard of episode {self.episode_id} is missing; {hint}")
+            if self.verify:
+                from teleforge.dataset.verify import first_problem  # verify builds on views, which read the catalog
+
+                problem = first_problem(self.path)
+                if problem is not None:
+                    raise CorruptShardError(f"{self.path.parent}/{problem}; run `teleforge verify {self.path.parent.parent}`")
             table, start, end = open_shard(self.path)
-            row = catalog_row(start, end, f"{EPISODES}/{self.path.name}", self.path.stat().st_size)
-            self._meta = EpisodeInfo.from_row(row)
+            # Every field read from the file is checked before anyone uses it.
+            check_shard_spec(table.schema, self.spec, self.path, hint)
+            check_episode_meta(start, end, self.path, hint)
+            check_columns(table, self.path, hint)
+            if start["episode_id"] != self.episode_id:
+                raise CorruptShardError(f"{self.path}: holds episode {start['episode_id']}, the catalog says {self.episode_id}; {hint}")
+            if self._expected_steps is not None and self._expected_steps != table.num_rows:
+                raise CorruptShardError(f"{self.path}: holds {table.num_rows} steps, the catalog says {self._expected_steps}; {hint}")
+            try:
+                row = catalog_row(start, end, f"{EPISODES}/{self.path.name}", self.path.stat().st_size)
+                self._meta = EpisodeInfo.from_row(row)
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                raise CorruptShardError(f"{self.path}: malformed episode metadata ({exc!r}); {hint}") from exc
             self._table = table
         return self._table
 
@@ -139,36 +166,49 @@ class Episode:
     def image(self, cam: str, step: int) -> np.ndarray | None:
         """Decoded (H, W, 3) uint8 RGB frame of one step; None if the camera had no frame yet."""
         data = self.image_bytes(cam, step)
-        return None if data is None else decode_image(data, self.spec.camera(cam))
+        return None if data is None else self._decode(data, cam, step)
 
     def images(self, cam: str) -> Iterator[np.ndarray]:
         """Decode a camera's frames one at a time (steps without a frame are skipped)."""
-        c = self.spec.camera(cam)
+        self.spec.camera(cam)
+        step = 0
         for chunk in self._load().column(image_column(cam)).chunks:
             for v in chunk:
                 data = v.as_py()
                 if data is not None:
-                    yield decode_image(data, c)
+                    yield self._decode(data, cam, step)
+                step += 1
+
+    def _decode(self, data: bytes, cam: str, step: int) -> np.ndarray:
+        """One frame, or CorruptShardError naming the shard, episode, step and camera."""
+        try:
+            return decode_image(data, self.spec.camera(cam))
+        except DatasetError as exc:
+            raise CorruptShardError(
+                f"{self.path}: episode {self.episode_id}, step {step}, camera {cam!r}: {exc}; the frame is damaged"
+            ) from exc
 
     def step(self, i: int, decode_images: bool = True) -> dict[str, Any]:
         """Step ``i`` as a dict keyed by column name (vectors as float32 arrays)."""
         self._check_step(i)
         row = self._load().slice(i, 1).to_pylist()[0]
-        return self._convert_row(row, decode_images)
+        return self._convert_row(row, decode_images, i)
 
     def steps(self, decode_images: bool = True) -> Iterator[dict[str, Any]]:
         """Every step as a dict keyed by column name (vectors as float32 arrays, images decoded)."""
+        i = 0
         for batch in self._load().to_batches():
             for row in batch.to_pylist():
-                yield self._convert_row(row, decode_images)
+                yield self._convert_row(row, decode_images, i)
+                i += 1
 
-    def _convert_row(self, row: dict[str, Any], decode_images: bool) -> dict[str, Any]:
+    def _convert_row(self, row: dict[str, Any], decode_images: bool, step: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in row.items():
             if isinstance(v, list):
                 out[k] = np.asarray(v, dtype=np.float32)
             elif decode_images and k.startswith(IMAGE_PREFIX) and isinstance(v, bytes):
-                out[k] = decode_image(v, self.spec.camera(k[len(IMAGE_PREFIX):]))
+                out[k] = self._decode(v, k[len(IMAGE_PREFIX):], step)
             else:
                 out[k] = v
         return out
@@ -185,19 +225,25 @@ class Episode:
 class Dataset:
     """A native teleforge dataset folder (see DESIGN.md §4)."""
 
-    def __init__(self, root: Path, manifest: dict[str, Any], spec: DatasetSpec) -> None:
+    def __init__(self, root: Path, manifest: dict[str, Any], spec: DatasetSpec, verify: bool = False) -> None:
         self.root = root
+        self.verify = verify
         self.manifest = manifest
         self.spec = spec
         self._catalog: pa.Table | None = None
         self._catalog_stamp: tuple[int, int] | None = None
 
     @classmethod
-    def open(cls, path: Path | str) -> Dataset:
-        """Open the dataset folder at ``path`` (checks teleforge.json and its format version)."""
+    def open(cls, path: Path | str, verify: bool = False) -> Dataset:
+        """Open the dataset folder at ``path`` (checks teleforge.json and its format version).
+
+        ``verify=True``: every episode checks its shard's batch checksums when first read
+        (CorruptShardError names the shard and batch).
+        """
         root = Path(path)
         manifest, spec = read_manifest(root)
-        return cls(root, manifest, spec)
+        check_manifest(manifest, spec, root / MANIFEST)
+        return cls(root, manifest, spec, verify)
 
     @property
     def format_version(self) -> str:
@@ -214,7 +260,12 @@ class Dataset:
         except FileNotFoundError:
             stamp = (0, 0)
         if self._catalog is None or stamp != self._catalog_stamp:
-            self._catalog = read_catalog(self.root)
+            try:
+                table = read_catalog(self.root)
+            except (pa.ArrowException, OSError) as exc:
+                raise DatasetError(f"{p} is unreadable ({exc}); rebuild it from the shards with "
+                                   f"`teleforge recover {self.root}`") from exc
+            self._catalog = check_catalog(table, self.root)
             self._catalog_stamp = stamp
         return self._catalog
 
@@ -263,11 +314,13 @@ class Dataset:
         """The episode with this id; EpisodeNotFoundError says which ids exist."""
         ids = self.catalog.column("episode_id").to_pylist()
         if episode_id in ids:
-            file = self.catalog.column("file")[ids.index(episode_id)].as_py()
-            return Episode(self.root / file, self.spec, episode_id)
+            k = ids.index(episode_id)
+            file = self.catalog.column("file")[k].as_py()  # confined to episodes/ by check_catalog
+            steps = int(self.catalog.column("num_steps")[k].as_py())
+            return Episode(shard_path(self.root, file), self.spec, episode_id, steps, self.verify)
         path = self.root / EPISODES / shard_name(int(episode_id))
         if path.is_file():  # finalized but not in a stale catalog
-            return Episode(path, self.spec, int(episode_id))
+            return Episode(path, self.spec, int(episode_id), verify=self.verify)
         hint = ""
         if (self.root / EPISODES / shard_name(int(episode_id), partial=True)).exists():
             hint = f" It is still a .partial shard: run `teleforge recover {self.root}` if its recording crashed."

@@ -51,18 +51,25 @@ def _start_meta(path: Path, schema: pa.Schema) -> dict[str, Any]:
     md = schema.metadata or {}
     if META_START not in md:
         raise CorruptShardError(f"{path}: Arrow stream without teleforge episode metadata; {_hint(path)}")
-    check_version(md.get(META_VERSION, b"1.0").decode(), str(path))
+    check_version(md.get(META_VERSION, b"1.0").decode("utf-8", "replace"), str(path))
     try:
-        return json.loads(md[META_START])
+        start = json.loads(md[META_START])
     except ValueError as exc:
         raise CorruptShardError(f"{path}: episode metadata is not valid JSON ({exc}); {_hint(path)}") from exc
+    if not isinstance(start, dict):
+        raise CorruptShardError(f"{path}: episode metadata is not a JSON object; {_hint(path)}")
+    return start
 
 
 def read_shard(path: Path, salvage: bool = False) -> ShardContents:
     """Read every record batch. ``salvage=True`` stops quietly at a torn tail
     (recording in progress or a crash) instead of raising CorruptShardError."""
     path = Path(path)
-    if path.stat().st_size == 0:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise CorruptShardError(f"{path}: cannot open the shard ({exc.strerror or exc}); {_hint(path)}") from exc
+    if size == 0:
         raise CorruptShardError(f"{path}: empty file (crashed before its header was written); {_hint(path)}")
     reader = _open(path)
     out = ShardContents(schema=reader.schema, start=_start_meta(path, reader.schema))
@@ -81,6 +88,9 @@ def read_shard(path: Path, salvage: bool = False) -> ShardContents:
         if md is not None and META_END in md:
             try:
                 out.end = json.loads(md[META_END])
+                if not isinstance(out.end, dict):
+                    out.end = None
+                    raise ValueError("the end record is not a JSON object")
             except ValueError as exc:
                 if not salvage:
                     raise CorruptShardError(f"{path}: end metadata is not valid JSON ({exc}); {_hint(path)}") from exc
@@ -95,7 +105,8 @@ def open_shard(path: Path) -> tuple[pa.Table, dict[str, Any], dict[str, Any]]:
     c = read_shard(path)
     if c.end is None:
         raise CorruptShardError(f"{path}: shard has no end record (truncated or never finalized); {_hint(Path(path))}")
-    if int(c.end.get("num_steps", c.num_rows)) != c.num_rows:
+    n = c.end.get("num_steps", c.num_rows)
+    if not isinstance(n, int) or isinstance(n, bool) or n != c.num_rows:
         raise CorruptShardError(
             f"{path}: shard holds {c.num_rows} steps but its end record says {c.end.get('num_steps')}; {_hint(Path(path))}"
         )

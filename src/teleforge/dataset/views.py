@@ -51,6 +51,20 @@ class View:
     def from_dict(cls, d: dict[str, Any], where: str = "view") -> View:
         if not isinstance(d, dict) or d.get("format") != VIEW_FORMAT:
             raise ViewError(f"{where} is not a teleforge view (format {d.get('format') if isinstance(d, dict) else None!r}, expected {VIEW_FORMAT!r})")
+        # Every field is checked for its JSON type: a list where an object belongs is refused, not coerced.
+        for key, kind in (("episodes", list), ("trims", dict), ("rejected", dict), ("rules", list), ("extra", dict)):
+            if d.get(key) is not None and not isinstance(d[key], kind):
+                raise ViewError(f"{where}: {key!r} must be a JSON {'array' if kind is list else 'object'}, "
+                                f"got {type(d[key]).__name__}; make the view again")
+        for k, v in (d.get("trims") or {}).items():
+            if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in v)):
+                raise ViewError(f"{where}: trim of episode {k} is {v!r}, expected [start, stop] step numbers; make the view again")
+        if not isinstance(d.get("name"), str) or not _NAME.match(d["name"]):
+            raise ViewError(f"{where}: view name {d.get('name')!r} is not a plain name; make the view again")
+        if any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in d.get("episodes") or []):
+            raise ViewError(f"{where}: 'episodes' must hold non-negative integer ids; make the view again")
+        if d.get("parent") is not None and not isinstance(d["parent"], str):
+            raise ViewError(f"{where}: 'parent' must be a view name; make the view again")
         try:
             return cls(
                 name=str(d["name"]),
@@ -65,7 +79,7 @@ class View:
                 created_at=str(d.get("created_at", "")),
                 extra=dict(d.get("extra") or {}),
             )
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ViewError(f"{where} is malformed ({exc!r}); it needs name and episodes (a list of ids)") from exc
 
 
@@ -99,7 +113,7 @@ def load_view(root: Path | str, name_or_path: str | Path, check: bool = True) ->
         raise ViewError(f"no view {str(name_or_path)!r} in {root} (views: {have}); make one with `teleforge curate filter`")
     try:
         data = json.loads(path.read_text())
-    except ValueError as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ViewError(f"{path} is not valid JSON ({exc}); delete it and make the view again") from exc
     view = View.from_dict(data, str(path))
     if check:

@@ -10,8 +10,10 @@ re-reads the shard, so it costs the same whatever the episode length.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -29,11 +31,18 @@ from teleforge.dataset.layout import (
     now_iso,
     shard_name,
 )
+from teleforge.dataset.lock import WriterLock, try_lock_file
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
 from teleforge.dataset.schema import FORMAT_VERSION, META_END, META_START, BatchBuilder, DatasetSpec, step_schema
 from teleforge.errors import DatasetError, DiskFullError, RecorderError
 
 OUTCOMES = ("success", "failure", "unknown")
+CHECKSUM_ALGO = "crc32"  # of each record batch's IPC body (RecordBatch.serialize()), custom metadata excluded
+
+
+def batch_checksum(batch: pa.RecordBatch) -> int:
+    """CRC32 of a record batch's serialized IPC message (what the shard stores, byte for byte)."""
+    return zlib.crc32(batch.serialize())
 
 FileFactory = Callable[[Path], BinaryIO]
 
@@ -41,7 +50,10 @@ FileFactory = Callable[[Path], BinaryIO]
 def _default_file(path: Path) -> BinaryIO:
     # Unbuffered: every record batch goes straight to the OS, so a killed process
     # leaves it in the page cache (and on disk after the next fsync).
-    return open(path, "xb", buffering=0)
+    f = open(path, "xb", buffering=0)
+    # Locked for as long as it is written: `teleforge recover` leaves a locked .partial alone.
+    try_lock_file(f)  # type: ignore[arg-type]
+    return f
 
 
 @dataclass
@@ -65,7 +77,13 @@ def start_metadata(episode_id: int, start: EpisodeStart, start_ns: int) -> dict[
 
 
 class EpisodeWriter:
-    """Writes one episode shard. Not thread-safe: one thread owns it (the recorder's writer thread)."""
+    """Writes one episode shard. Not thread-safe: one thread owns it (the recorder's writer thread).
+
+    While it writes it holds a writer lock on the dataset (``writer_lock``, or its own,
+    released when the episode is finalized, discarded or abandoned), and the shard header
+    names that lock, so ``teleforge recover`` never touches a shard still being written.
+    Every record batch's CRC32 goes into the end record (``checksums``) for ``teleforge verify``.
+    """
 
     def __init__(
         self,
@@ -77,6 +95,7 @@ class EpisodeWriter:
         flush_interval_s: float = 0.5,
         batch_rows: int = 16,
         file_factory: FileFactory | None = None,
+        writer_lock: WriterLock | None = None,
     ) -> None:
         if not start.instruction.strip():
             raise DatasetError("every episode needs a non-empty instruction (EpisodeStart.instruction)")
@@ -90,7 +109,16 @@ class EpisodeWriter:
         self.partial_path = self.root / EPISODES / shard_name(self.episode_id, partial=True)
         self.final_path = self.root / EPISODES / shard_name(self.episode_id)
         self.start = start
+        self._own_lock = writer_lock is None
+        try:
+            self._lock: WriterLock | None = writer_lock or WriterLock(self.root)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise DiskFullError(f"disk full: cannot start an episode in {self.root}; free some space and record again") from exc
+            raise
         self.start_meta = start_metadata(self.episode_id, start, time.monotonic_ns())
+        self.start_meta["writer"] = self._lock.writer_id
+        self._checksums: list[int] = []
         self.schema = step_schema(spec, {META_START: dumps(self.start_meta).encode()})
         self._builder = BatchBuilder(spec, self.schema)
         self.steps_appended = 0
@@ -111,7 +139,11 @@ class EpisodeWriter:
             self._stream = pa.ipc.new_stream(self._file, self.schema)
             self._sync()
         except OSError as exc:
+            self._release_lock()
             self._on_os_error(exc, "creating the shard")
+        except BaseException:
+            self._release_lock()
+            raise
 
     # --- writing -------------------------------------------------------------
     @property
@@ -156,6 +188,13 @@ class EpisodeWriter:
         if not len(self._builder) and metadata is None:
             return
         batch = self._builder.build()
+        crc = batch_checksum(batch)
+        if metadata is not None and META_END in metadata:
+            # The end batch carries every checksum, its own included (custom metadata is not checksummed).
+            end = json.loads(metadata[META_END])
+            end["checksums"] = {"algo": CHECKSUM_ALGO, "batches": [*self._checksums, crc]}
+            self._end_meta = end
+            metadata = {**metadata, META_END: dumps(end).encode()}
         try:
             assert self._stream is not None
             if metadata is None:
@@ -164,6 +203,7 @@ class EpisodeWriter:
                 self._stream.write_batch(batch, custom_metadata=metadata)
         except OSError as exc:
             self._on_os_error(exc, "writing steps")
+        self._checksums.append(crc)
         self._builder.clear()
 
     def _sync(self) -> None:
@@ -231,6 +271,7 @@ class EpisodeWriter:
         t0 = time.perf_counter()
         meta = self.end_metadata(end, recorder)
         self._write_pending(metadata={META_END: dumps(meta).encode()})
+        meta = self._end_meta
         try:
             assert self._stream is not None and self._file is not None
             self._stream.close()
@@ -241,6 +282,7 @@ class EpisodeWriter:
         self._closed = True
         os.rename(self.partial_path, self.final_path)
         fsync_dir(self.final_path.parent)
+        self._release_lock()
         nbytes = self.final_path.stat().st_size
         try:
             upsert_rows(self.root, [catalog_row(self.start_meta, meta, f"{EPISODES}/{self.final_path.name}", nbytes)])
@@ -266,6 +308,7 @@ class EpisodeWriter:
         self._close_quietly()
         self._closed = True
         self.partial_path.unlink(missing_ok=True)
+        self._release_lock()
 
     def abandon(self) -> None:
         """Flush what is buffered and close, leaving the ``.partial`` for ``teleforge recover``."""
@@ -278,6 +321,11 @@ class EpisodeWriter:
                 pass
         self._close_quietly()
         self._closed = True
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._own_lock and self._lock is not None:
+            self._lock.release()
 
     def _close_quietly(self) -> None:
         # After a failed write, closing the stream would append its end marker

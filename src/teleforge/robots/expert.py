@@ -112,7 +112,8 @@ class ScriptedExpert:
         self._idle_steps = int((2.0 + 4.0 * s) * self._hz)
         self._jitter_sigma = 0.3 + 0.7 * s  # fraction of the action bound
         self._overshoot_m = 0.04 + 0.08 * s
-        self._wander_goal = None
+        self._wander_goal: np.ndarray | None = None
+        self._lift_goal: np.ndarray | None = None
         if self.failure == "wrong_object" or self.failure == "timeout":
             self._injected_at = 0
 
@@ -227,7 +228,7 @@ class ScriptedExpert:
                 self._next("lift")
             return a
         if ph == "lift":
-            goal = np.array([tcp[0], tcp[1], _LIFT_Z]) if self._phase_steps == 1 else self._lift_goal
+            goal = np.array([tcp[0], tcp[1], _LIFT_Z]) if self._phase_steps == 1 or self._lift_goal is None else self._lift_goal
             self._lift_goal = goal
             if self.failure == "dropped_object" and self._injected_at is None and cube.bottom > 0.04:
                 return self._drop()
@@ -265,7 +266,7 @@ class ScriptedExpert:
                 self._next("retreat")
             return a
         if ph == "retreat":
-            goal = np.array([tcp[0], tcp[1], _LIFT_Z]) if self._phase_steps == 1 else self._lift_goal
+            goal = np.array([tcp[0], tcp[1], _LIFT_Z]) if self._phase_steps == 1 or self._lift_goal is None else self._lift_goal
             self._lift_goal = goal
             a, there = self._goto(robot, goal, None, speed=0.5)
             if there:

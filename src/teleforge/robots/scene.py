@@ -221,7 +221,7 @@ def build_scene_xml(cfg: SceneConfig | None = None) -> str:
 
 def cube_geom_ids(model: mujoco.MjModel) -> np.ndarray:
     """Geom ids of cube0, cube1, ... in order."""
-    ids = []
+    ids: list[int] = []
     i = 0
     while True:
         gid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, f"cube{i}")

@@ -421,3 +421,20 @@ class SimRobot:
         # the pusher's start behind the cube must stay on the reachable table
         behind = start - 0.12 * u
         return bool(0.28 <= behind[0] <= 0.75)
+
+
+def scene_camera_pose(name: str, xml: str | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Pose of scene camera ``name`` with the arm at home: position (3,) m, orientation (3, 3)
+    (columns: image right, image up, backward; MuJoCo's convention) and vertical field of view (deg).
+
+    Used to align human controls with a view and to project motion into an image.
+    """
+    model = mujoco.MjModel.from_xml_string(xml or build_scene_xml(SceneConfig()))
+    data = mujoco.MjData(model)
+    cam = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, name)
+    if cam < 0:
+        names = ", ".join(model.camera(i).name for i in range(model.ncam))
+        raise RobotError(f"camera '{name}' is not in the scene: choose one of {names}")
+    data.qpos[: len(HOME_QPOS)] = HOME_QPOS
+    mujoco.mj_forward(model, data)
+    return data.cam_xpos[cam].copy(), data.cam_xmat[cam].reshape(3, 3).copy(), float(model.cam_fovy[cam])

@@ -50,7 +50,7 @@ class LoopStats:
             "missed_deadlines": int(self.missed),
         }
         if len(self.tick_ns) >= 2:
-            periods = np.diff(np.asarray(self.tick_ns, dtype=np.int64)) / 1e6
+            periods = np.diff(np.asarray(self.tick_ns, dtype=np.float64)) / 1e6
             err = np.abs(periods - self.period_ns / 1e6)
             out.update(
                 period_p50_ms=float(np.percentile(periods, 50)),

@@ -119,3 +119,23 @@ class KeyHelp(Protocol):
 def is_autonomous(device: Device) -> bool:
     """True when ``device`` drives by itself (see :class:`Autonomous`)."""
     return isinstance(device, Autonomous) and bool(device.autonomous)
+
+
+@runtime_checkable
+class GripperLatch(Protocol):
+    """A device that latches the gripper target (a toggle key): opened by the session at each new scene,
+    so a gripper closed at the end of one episode does not close again on the next scene."""
+
+    def release_gripper(self) -> None:
+        """Set the latched gripper target to open (0)."""
+        ...
+
+
+@runtime_checkable
+class FineModeAware(Protocol):
+    """A device with a fine (slow) motion mode the HUD shows."""
+
+    @property
+    def fine(self) -> bool:
+        """True while fine mode is on."""
+        ...

@@ -14,7 +14,7 @@ import numpy as np
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
 from teleforge.robots.types import Camera
 from teleforge.teleop.command import Command, Event
-from teleforge.teleop.hud import HudState
+from teleforge.teleop.hud import HudState, QualityCard
 
 
 class GuardVerdict(Protocol):
@@ -99,6 +99,24 @@ class Window(Protocol):
 
     def draw(self, hud: HudState, frames: dict[str, np.ndarray | None]) -> None:
         """Draw the HUD and the newest (H, W, 3) uint8 frame of each camera."""
+        ...
+
+    def show_card(self, card: QualityCard | None) -> None:
+        """Show the quality card of the episode just saved (None: hide it). Called on the UI thread."""
+        ...
+
+
+@runtime_checkable
+class EpisodeReview(Protocol):
+    """Edits to an episode already saved, from the quality card's keys (workflows: catalog edits;
+    the shard itself never changes, so both are undoable with `teleforge curate`)."""
+
+    def discard(self, episode_id: int) -> None:
+        """Hide a saved episode (soft delete: `teleforge curate restore` brings it back)."""
+        ...
+
+    def relabel(self, episode_id: int, outcome: str) -> None:
+        """Override a saved episode's outcome (success | failure | unknown)."""
         ...
 
 

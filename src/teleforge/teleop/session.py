@@ -8,10 +8,17 @@ Threads and why:
 - **camera threads** (the rig) render/capture at their own fps and publish frames.
 - the **recorder pipeline** encodes and writes behind bounded queues.
 - the **main thread** owns the operator window (pygame) or, headless, a progress bar.
+  It also answers the quit confirmation and runs the quality card's edits (catalog
+  writes through ``EpisodeReview``), never the control thread.
+
+Quitting never loses the episode in progress silently: the quit key or closing the
+window asks (keep as ``unknown`` / discard / cancel) where there is a window; Ctrl-C,
+``stop()`` and headless quits keep it as ``unknown``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import sys
 import threading
@@ -24,20 +31,23 @@ import numpy as np
 
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
 from teleforge.errors import CameraError
-from teleforge.robots.types import Frame, SceneRobot, SimStateful, Snapshotting, TaskInfo
+from teleforge.robots.types import Frame, SceneRobot, SimStateful, Snapshotting, SuccessCheck, TaskInfo
 from teleforge.teleop.clock import RateClock
 from teleforge.teleop.command import (
     Command,
     Device,
     Event,
     EventConsumer,
+    FineModeAware,
+    GripperLatch,
     KeyStateConsumer,
     Labeller,
     SceneFollower,
     is_autonomous,
 )
-from teleforge.teleop.hud import HudState
-from teleforge.teleop.ports import CameraRig, Guard, Recorder, ResettableGuard, Window
+from teleforge.teleop.control_frame import rotate_twist
+from teleforge.teleop.hud import HudState, QualityCard
+from teleforge.teleop.ports import CameraRig, EpisodeReview, Guard, Recorder, ResettableGuard, Window
 
 __all__ = ["CameraRig", "CollectionSession", "EpisodeResult", "SceneRobot", "SessionConfig", "SessionResult"]
 
@@ -58,6 +68,10 @@ class SessionConfig:
     success_hold_s: float = 0.5
     time_limit_s: float | None = None  # None: the task's own limit
     ui_fps: float = 30.0
+    # Human devices: rotate the device twist by this heading (rad about +z) into the base
+    # frame (teleop.control_frame); None keeps the base frame. ``control_frame`` names it for the HUD.
+    control_yaw_rad: float | None = None
+    control_frame: str = "robot base"
 
 
 @dataclass
@@ -71,6 +85,11 @@ class EpisodeResult:
     instruction: str
     loop: dict[str, Any]
     finalize_s: float = 0.0
+    number: int = 0  # 1-based count of saved episodes in this session (the header's numbering); 0 if discarded
+    labels: dict[str, Any] = field(default_factory=dict)  # as stored (ended_by, operator_outcome, success_check, ...)
+    wall_s: float = 0.0  # seconds from scene reset to save (operator time spent on this episode)
+    task: str = ""
+    file: str = ""  # the saved shard (absolute path), empty if discarded
 
 
 @dataclass
@@ -80,6 +99,7 @@ class SessionResult:
     session_id: str
     episodes: list[EpisodeResult] = field(default_factory=list)
     aborted: str | None = None  # why the session ended early (e-stop quit, disk full, …)
+    operator_summary: dict[str, Any] | None = None  # filled by workflows.collect (quality medians, time per kept)
 
     def counts(self) -> dict[str, int]:
         """Outcome -> number of episodes."""
@@ -98,6 +118,8 @@ class _Episode:
     step: int = 0
     start_tick: int = 0
     success_since: int | None = None
+    success: bool | None = None  # the robot's check at the last recorded step (None: no check)
+    scene_t: float = field(default_factory=time.monotonic)  # when the scene was reset (wall clock)
 
 
 def _vec(x: np.ndarray) -> np.ndarray:
@@ -121,6 +143,7 @@ class CollectionSession:
         config: SessionConfig,
         window: Window | None = None,
         on_episode: Callable[[EpisodeResult], None] | None = None,
+        review: EpisodeReview | None = None,
     ) -> None:
         self.robot = robot
         self.device = device
@@ -130,19 +153,27 @@ class CollectionSession:
         self.cfg = config
         self.window = window
         self.on_episode = on_episode
+        self.review = review
         self.autonomous = is_autonomous(device)
+        self.has_check = isinstance(robot, SuccessCheck)
         self.hud = HudState(
             task=config.task,
             target_hz=config.hz,
             device_name=device.name,
             episodes_target=config.episodes,
             outcomes={"success": 0, "failure": 0, "unknown": 0, "discarded": 0},
+            control_frame=config.control_frame if not self.autonomous else "",
         )
         self.result = SessionResult(session_id=config.session_id)
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._frames: dict[str, np.ndarray | None] = {}
         self._seed_offset = 0
+        self._quit_request = threading.Event()  # the window was closed (UI thread -> control thread)
+        self._confirm_answer: str | None = None  # "keep" | "discard" | "cancel", from the quit overlay
+        self._stop_reason = ""
+        self._card: QualityCard | None = None  # the quality card to show (any thread sets it)
+        self._card_shown: QualityCard | None = None  # what the window shows (UI thread)
 
     # ------------------------------------------------------------------ public
     def run(self) -> SessionResult:
@@ -168,7 +199,9 @@ class CollectionSession:
                 while ctl.is_alive():
                     ctl.join(timeout=0.1)
         except KeyboardInterrupt:
-            self.result.aborted = "interrupted (Ctrl-C): the episode in progress was discarded"
+            # The control thread keeps the episode in progress as `unknown` on its way out.
+            self._stop_reason = "interrupted"
+            self.result.aborted = "interrupted (Ctrl-C): the episode in progress was kept as unknown"
             self._stop.set()
             ctl.join(timeout=5)
         finally:
@@ -183,8 +216,28 @@ class CollectionSession:
         return self.result
 
     def stop(self) -> None:
-        """Ask the session to end after the current tick (thread-safe)."""
+        """Ask the session to end after the current tick (thread-safe); an episode in progress is kept as unknown."""
+        self._stop_reason = self._stop_reason or "stopped"
         self._stop.set()
+
+    def request_quit(self) -> None:
+        """What closing the window does (thread-safe): ask keep / discard / cancel when recording, else quit."""
+        self._quit_request.set()
+
+    def answer_quit(self, answer: str) -> None:
+        """Answer the quit overlay: "keep" (as unknown, then quit), "discard" (then quit) or "cancel"."""
+        if answer not in ("keep", "discard", "cancel"):
+            raise ValueError(f"answer must be keep, discard or cancel, got {answer!r}")
+        self._confirm_answer = answer
+
+    def show_card(self, card: QualityCard | None) -> None:
+        """Hand the quality card of the episode just saved to the window (thread-safe; None hides it)."""
+        self._card = card
+
+    @property
+    def card(self) -> QualityCard | None:
+        """The quality card on screen (or waiting to be drawn)."""
+        return self._card
 
     # --------------------------------------------------------------- UI thread
     def _ui_loop(self, ctl: threading.Thread) -> None:
@@ -197,15 +250,67 @@ class CollectionSession:
         while ctl.is_alive():
             t0 = time.monotonic()
             for ev in window.poll_events():
-                if getattr(ev, "type", None) == pg.QUIT:
-                    self._stop.set()
+                kind = getattr(ev, "type", None)
+                if kind == pg.QUIT:  # closing the window asks first, like the quit key
+                    self.request_quit()
+                    continue
+                if self.hud.confirm_quit:  # the overlay has the keyboard until it is answered
+                    if kind == pg.KEYDOWN:
+                        answer = _CONFIRM_KEYS.get(pg.key.name(ev.key))
+                        if answer is not None:
+                            self.answer_quit(answer)
+                    continue
+                if kind == pg.KEYDOWN and self._card_key(pg.key.name(ev.key)):
+                    continue
                 if feed is not None:
                     feed(ev)
             if set_pressed is not None:
-                set_pressed(pg.key.get_pressed())
+                set_pressed(set() if self.hud.confirm_quit else pg.key.get_pressed())
+            self._sync_card(window)
             window.draw(self.hud, self._latest_frames())
             time.sleep(max(0.0, period - (time.monotonic() - t0)))
+        self._sync_card(window)
         window.draw(self.hud, self._latest_frames())  # the final counts, for the last look / screenshot
+
+    def _sync_card(self, window: Window) -> None:
+        card = self._card
+        if card is not self._card_shown:
+            window.show_card(card)
+            self._card_shown = card
+
+    def _card_key(self, key: str) -> bool:
+        """Quality-card keys while the card shows in standby: relabel or discard the episode just saved."""
+        card = self._card
+        action = _CARD_KEYS.get(key)
+        if card is None or action is None or self.hud.recording or self.review is None:
+            return False
+        res = next((e for e in self.result.episodes if e.episode_id == card.episode_id), None)
+        if res is None or res.outcome == "discarded":
+            return False
+        try:
+            if action == "discard":
+                self.review.discard(card.episode_id)
+            elif action != res.outcome:
+                self.review.relabel(card.episode_id, action)
+        except Exception as exc:  # a failed catalog edit must not end the session: say so and go on
+            self.hud.message = f"could not {action} episode {card.number}: {exc}"
+            return True
+        old = res.outcome
+        self.hud.outcomes[old] = max(0, self.hud.outcomes.get(old, 0) - 1)
+        self.hud.outcomes[action if action != "discard" else "discarded"] = self.hud.outcomes.get(
+            action if action != "discard" else "discarded", 0) + 1
+        if action == "discard":
+            res.outcome = "discarded"
+            res.labels = {**res.labels, "discarded_after_save": True}
+            self.hud.episode_index = max(0, self.hud.episode_index - 1)  # one more to record
+            self.hud.message = f"discarded episode {card.number} (dataset id {card.episode_id}; `teleforge curate restore` brings it back)"
+            self._card = None
+        else:
+            res.outcome = action
+            res.labels = {**res.labels, "relabelled_from": old}
+            self.hud.message = f"relabelled episode {card.number} (dataset id {card.episode_id}) as {action}"
+            self._card = dataclasses.replace(card, outcome=action)
+        return True
 
     def _latest_frames(self) -> dict[str, np.ndarray | None]:
         frames: dict[str, np.ndarray | None] = {}
@@ -237,8 +342,11 @@ class CollectionSession:
             self.guard.reset()
         if isinstance(self.device, SceneFollower):
             self.device.on_reset(self.robot, info)
+        if isinstance(self.device, GripperLatch):  # each scene starts with an open hand
+            self.device.release_gripper()
         self.hud.instruction = info.instruction
         self.hud.task = info.task
+        self.hud.time_limit_s = self._time_limit(info)
         if self.rig is not None:
             stamp = time.monotonic_ns()
             self.rig.publish(self._snapshot(), stamp)
@@ -271,6 +379,8 @@ class CollectionSession:
         extras.update(info.extras or {})
         if isinstance(self.device, Labeller):
             extras["device_labels"] = self.device.labels()
+        if not self.autonomous and self.cfg.control_yaw_rad is not None:
+            extras["control_frame"] = {"name": self.cfg.control_frame, "yaw_rad": float(self.cfg.control_yaw_rad)}
         # The full sim state at the first recorded step: the arm may have moved in
         # standby before START, so replay restores this instead of trusting the seed alone.
         if isinstance(self.robot, SimStateful):
@@ -292,6 +402,8 @@ class CollectionSession:
         ep.recording, ep.step, ep.success_since = True, 0, None
         self.hud.recording = True
         self.hud.elapsed_s = 0.0
+        self.hud.end_reason = ""
+        self._card = None  # the next episode begins: the last one's card goes away
 
     def _time_limit(self, info: TaskInfo) -> float:
         return float(self.cfg.time_limit_s if self.cfg.time_limit_s is not None else info.time_limit_s)
@@ -303,25 +415,45 @@ class CollectionSession:
         status = self.recorder.status()
         loop["recorder"] = asdict(status) if is_dataclass(status) and not isinstance(status, type) else {}
         self.hud.recording = False
+        wall = time.monotonic() - ep.scene_t
         if outcome == "discarded":
             self.recorder.discard()
-            res = EpisodeResult(None, "discarded", steps, info.seed, info.instruction, loop)
-            self.hud.message = f"discarded episode ({steps} steps)"
+            res = EpisodeResult(None, "discarded", steps, info.seed, info.instruction, loop, wall_s=wall, task=info.task)
+            self.hud.message = f"discarded the episode in progress ({steps} steps)"
+            self.hud.end_reason = "discarded by the operator"
         else:
             if isinstance(self.device, Labeller):
                 labels = {**self.device.labels(), **labels}
+            labels = {**labels, **self._check_labels(outcome, ep, labels.get("ended_by", ""))}
             t0 = time.perf_counter()
             summary = self.recorder.finish(EpisodeEnd(outcome=outcome, loop_stats=loop, labels=labels))
             fin = time.perf_counter() - t0
             ep_id = summary.episode_id
-            res = EpisodeResult(ep_id, outcome, steps, info.seed, info.instruction, loop, fin)
-            self.hud.message = f"saved episode {ep_id} as {outcome} ({steps} steps)"
+            number = self._saved() + 1
+            res = EpisodeResult(ep_id, outcome, steps, info.seed, info.instruction, loop, fin, number=number,
+                                labels=dict(labels), wall_s=wall, task=info.task,
+                                file=str(getattr(summary, "file", "") or ""))
+            reason = end_reason(labels.get("ended_by", ""), outcome, self._time_limit(info))
+            self.hud.end_reason = reason
+            of = f" of {self.cfg.episodes}" if self.cfg.episodes else ""
+            self.hud.message = f"saved episode {number}{of} as {outcome}: {reason} (dataset id {ep_id}, {steps} steps)"
         self.hud.outcomes[res.outcome] = self.hud.outcomes.get(res.outcome, 0) + 1
         self.result.episodes.append(res)
         if res.outcome != "discarded":
             self.hud.episode_index += 1
         if self.on_episode is not None:
             self.on_episode(res)
+
+    def _check_labels(self, outcome: str, ep: _Episode, ended_by: str) -> dict[str, Any]:
+        """The operator's label next to the robot's success check, and whether they disagree."""
+        out: dict[str, Any] = {}
+        if ended_by == "operator":
+            out["operator_outcome"] = outcome
+        if self.has_check and ep.success is not None:
+            out["success_check"] = bool(ep.success)
+            op = out.get("operator_outcome")
+            out["label_disagrees"] = op in ("success", "failure") and (op == "success") != bool(ep.success)
+        return out
 
     def _saved(self) -> int:
         return sum(1 for e in self.result.episodes if e.outcome != "discarded")
@@ -348,12 +480,36 @@ class CollectionSession:
 
             # Episode controls first: they decide whether this tick is recorded.
             decision = self._decide(cmd.events, ep.recording)
-            if decision == "quit":
-                if ep.recording:
+            if decision == "quit" or self._quit_request.is_set():
+                self._quit_request.clear()
+                if not ep.recording:
+                    self.result.aborted = "operator quit"
+                    break
+                if self.window is None:  # nobody to ask: keep what was recorded
+                    self._finish_episode("unknown", ep, clock, {"ended_by": "quit"})
+                    self.result.aborted = "operator quit (the episode in progress was kept as unknown)"
+                    break
+                self._confirm_answer = None
+                self.hud.confirm_quit = True
+            if self.hud.confirm_quit:
+                answer, self._confirm_answer = self._confirm_answer, None
+                if answer == "keep":
+                    self.hud.confirm_quit = False
+                    self._finish_episode("unknown", ep, clock, {"ended_by": "quit"})
+                    self.result.aborted = "operator quit (the episode in progress was kept as unknown)"
+                    break
+                if answer == "discard":
+                    self.hud.confirm_quit = False
                     self._finish_episode("discarded", ep, clock, {})
-                    ep.recording = False
-                self.result.aborted = "operator quit"
-                break
+                    self.result.aborted = "operator quit (the episode in progress was discarded, as asked)"
+                    break
+                if answer == "cancel":
+                    self.hud.confirm_quit = False
+                else:  # waiting for the answer: the arm holds, nothing is recorded
+                    self.robot.hold()
+                    if self.rig is not None:
+                        self.rig.publish(self._snapshot(), deadline + clock.period_ns)
+                    continue
             if decision == "start" and not ep.recording:
                 self._start_episode(ep, clock)
                 ep.start_tick = tick
@@ -368,13 +524,20 @@ class CollectionSession:
                 continue
 
             state = self.robot.observe()
-            action = self.guard.command_to_action(cmd, state.ee_pos, dt)
+            guard_cmd = cmd
+            if cfg.control_yaw_rad is not None and cmd.native_action is None and not self.autonomous:
+                # View-aligned controls: the device's forward/left are the main camera's.
+                guard_cmd = dataclasses.replace(cmd, twist=rotate_twist(cmd.twist, cfg.control_yaw_rad))
+            action = self.guard.command_to_action(guard_cmd, state.ee_pos, dt)
             action, gstatus = self.guard.filter(action, state.ee_pos, tick, last_cmd_ns, connected, dt)
             # Apply exactly what is recorded (float32) so a replay is bit-identical.
             action = _vec(action)
             self.hud.safety = "estop" if gstatus.estop else ("hold" if gstatus.hold else "ok")
             self.hud.safety_reason = gstatus.reason
             self.hud.device_connected = connected
+            self.hud.gripper_cmd = float(action[-1]) if cmd.native_action is not None else float(cmd.gripper)
+            self.hud.gripper_open = float(state.gripper)
+            self.hud.fine_mode = bool(self.device.fine) if isinstance(self.device, FineModeAware) else None
 
             frames: dict[str, Frame | None] = {}
             if self.rig is not None:
@@ -383,6 +546,8 @@ class CollectionSession:
 
             act = self.robot.hold() if (gstatus.hold or gstatus.estop) else self.robot.act(action)
             success = bool(self.robot.success())
+            if self.has_check:
+                self.hud.success_check = success
             if self.rig is not None:
                 # act() advanced the world by one period: the published state is
                 # the world at the next deadline, which is what those frames depict.
@@ -422,6 +587,7 @@ class CollectionSession:
             self.recorder.submit(rec)
             clock.stats.add_work(time.monotonic_ns() - tick)
             ep.step += 1
+            ep.success = success if self.has_check else None
             elapsed = (tick - ep.start_tick) / 1e9
             self._update_hud(clock, elapsed, frames, tick)
 
@@ -440,7 +606,8 @@ class CollectionSession:
                     break
                 ep = self._new_scene(clock)
         if ep.recording:
-            self._finish_episode("discarded", ep, clock, {})
+            # Stopped from outside (Ctrl-C, stop(), the episodes target reached elsewhere): keep, never drop.
+            self._finish_episode("unknown", ep, clock, {"ended_by": self._stop_reason or "stopped"})
         self.robot.disconnect()
 
     def _new_scene(self, clock: RateClock) -> _Episode:
@@ -484,6 +651,30 @@ class CollectionSession:
             self.hud.queue_depth = int(rs.queue_depth)
         for name, f in frames.items():
             self.hud.frame_age_ms[name] = float("nan") if f is None else (tick - f.t_ns) / 1e6
+
+
+# quit overlay: key name -> answer
+_CONFIRM_KEYS = {"y": "keep", "n": "discard", "escape": "cancel"}
+# quality card, in standby after a save: key name -> new outcome, or discard
+_CARD_KEYS = {"1": "success", "2": "failure", "3": "unknown", "x": "discard", "delete": "discard"}
+CARD_KEY_HELP: tuple[tuple[str, str], ...] = (("1 / 2 / 3", "relabel success / failure / unknown"),
+                                              ("X", "discard this episode"), ("ENTER", "next episode"))
+
+_END_WORDS = {
+    "operator": "labelled by the operator",
+    "success": "the task succeeded",
+    "device_stopped": "the device stopped",
+    "quit": "kept when quitting",
+    "interrupted": "kept when interrupted (Ctrl-C)",
+    "stopped": "kept when the session stopped",
+}
+
+
+def end_reason(ended_by: str, outcome: str, time_limit_s: float) -> str:
+    """Why an episode ended, in words for the operator (``ended_by`` as stored in its labels)."""
+    if ended_by == "time_limit":
+        return f"time limit ({time_limit_s:g} s) reached, outcome from the task check"
+    return _END_WORDS.get(ended_by, ended_by or "ended")
 
 
 def _pygame() -> Any:

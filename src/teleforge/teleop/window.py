@@ -1,9 +1,11 @@
-"""The operator window: live cameras, REC light, instruction, loop health, safety, keys.
+"""The operator window: live cameras, REC light + countdown, instruction, robot state, loop health,
+safety, keys, the quality card after each save and the quit confirmation.
 
 Runs on the session's UI thread (pygame wants the main thread) and only reads a
 `HudState`; it never touches the robot or the recorder. Text is rendered once and
 cached, so a frame costs a few blits and two camera scalings (a few ms).
-Headless (CI, screenshots) with ``SDL_VIDEODRIVER=dummy``.
+Headless (CI, screenshots) with ``SDL_VIDEODRIVER=dummy``. The window fits the screen:
+cameras are scaled (up to ``scale``) so the whole layout fits the desktop, or ``max_size``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from teleforge.errors import WindowError
-from teleforge.teleop.hud import HudState
+from teleforge.teleop.hud import HudState, QualityCard
 
 # --- look ------------------------------------------------------------------------
 BG = (16, 18, 22)
@@ -41,9 +43,12 @@ BAND_H = 76
 FOOTER_H = 38
 SIDEBAR_W = 330
 MIN_LEFT_W = 520
-MIN_BODY_H = 490
-REC_W = 300
+MIN_BODY_H = 540
+REC_W = 360
 MESSAGE_FRESH_S = 5.0  # a new message shows bright this long, then dims (it stays readable)
+WARN_LEFT_S = 10.0  # the countdown turns amber with this little time left
+URGENT_LEFT_S = 5.0  # and red
+SCREEN_MARGIN = (40, 80)  # px kept free of the desktop for window decorations and a task bar
 
 # font roles -> pygame default-font pixel sizes (the default font ships inside pygame)
 _FONT_SIZES = {"small": 19, "body": 23, "bold": 23, "large": 34, "title": 38, "huge": 52}
@@ -64,13 +69,35 @@ class Layout:
     footer: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
-def _layout(camera_names: list[str], cam_size: tuple[int, int], scale: int) -> Layout:
-    cw, ch = cam_size[0] * scale, cam_size[1] * scale
+def _fixed_size(n: int) -> tuple[int, int]:
+    """Width and height of everything but the camera images (n cameras side by side)."""
+    return 3 * PAD + SIDEBAR_W + max(0, n - 1) * PAD, HEADER_H + PAD + BAND_H + PAD + PAD + FOOTER_H + PAD
+
+
+def fit_scale(camera_names: list[str], cam_size: tuple[int, int], max_size: tuple[int, int] | None,
+              max_scale: float = 2.0) -> float:
+    """The largest camera scale (<= ``max_scale``) whose layout fits in ``max_size`` px (None: no bound)."""
+    if max_size is None:
+        return float(max_scale)
+    n = max(1, len(camera_names))
+    fw, fh = _fixed_size(n)
+    k_w = (max_size[0] - fw) / (n * cam_size[0])
+    k_h = (max_size[1] - fh) / cam_size[1]
+    k = min(float(max_scale), k_w, k_h)
+    # Below the sidebar's minimum the layout cannot shrink further; keep the cameras legible.
+    return max(0.25, k)
+
+
+def _layout(camera_names: list[str], cam_size: tuple[int, int], scale: float,
+            max_size: tuple[int, int] | None = None) -> Layout:
+    cw, ch = int(cam_size[0] * scale), int(cam_size[1] * scale)
     n = len(camera_names)
     cams_w = n * cw + max(0, n - 1) * PAD
     left_w = max(cams_w, MIN_LEFT_W)
     width = PAD + left_w + PAD + SIDEBAR_W + PAD
     body_h = max(ch, MIN_BODY_H)
+    if max_size is not None:  # a short screen: the cameras fit, so let the sidebar give way too
+        body_h = max(ch, min(body_h, max_size[1] - _fixed_size(n)[1]))
     band_y = HEADER_H + PAD
     body_y = band_y + BAND_H + PAD
     footer_y = body_y + body_h + PAD
@@ -136,16 +163,21 @@ class OperatorWindow:
         self,
         camera_names: list[str],
         cam_size: tuple[int, int] = (224, 224),
-        scale: int = 2,
+        scale: float = 2.0,
         title: str = "teleforge",
+        max_size: tuple[int, int] | None = None,
     ) -> None:
-        if scale < 1:
-            raise WindowError(f"scale must be a positive integer, got {scale}")
+        """``scale``: the largest camera magnification; the window shrinks it to fit ``max_size``
+        (px; None: the desktop, known once the window opens)."""
+        if not scale > 0:
+            raise WindowError(f"scale must be positive, got {scale}")
         self.camera_names = list(camera_names)
         self.cam_size = (int(cam_size[0]), int(cam_size[1]))
-        self.scale = int(scale)
+        self.max_scale = float(scale)
+        self.max_size = None if max_size is None else (int(max_size[0]), int(max_size[1]))
         self.title = title
-        self.layout = _layout(self.camera_names, self.cam_size, self.scale)
+        self._fit_to(self.max_size)
+        self._card: QualityCard | None = None
         self._pg: Any = None
         self._screen: Any = None
         self._fonts: dict[str, Any] = {}
@@ -170,6 +202,8 @@ class OperatorWindow:
         try:
             pygame.display.init()
             pygame.font.init()
+            if self.max_size is None:
+                self._fit_to(desktop_size(pygame))
             self._screen = pygame.display.set_mode(self.layout.size)
         except pygame.error as exc:
             raise WindowError(
@@ -200,6 +234,19 @@ class OperatorWindow:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _fit_to(self, bound: tuple[int, int] | None) -> None:
+        self.scale = fit_scale(self.camera_names, self.cam_size, bound, self.max_scale)
+        self.layout = _layout(self.camera_names, self.cam_size, self.scale, bound)
+
+    def show_card(self, card: QualityCard | None) -> None:
+        """Show ``card`` over the cameras while in standby (None hides it)."""
+        self._card = card
+
+    @property
+    def card(self) -> QualityCard | None:
+        """The quality card being shown, if any."""
+        return self._card
 
     @property
     def surface(self) -> Any:
@@ -246,8 +293,13 @@ class OperatorWindow:
         if not lay.cameras:
             x, y, w, h = PAD, lay.sidebar[1], lay.sidebar[0] - 2 * PAD, lay.sidebar[3]
             self._center_text("no cameras configured", "body", DIM, (x, y, w, h))
+        card = self._card
+        if card is not None and not hud.recording:
+            self._draw_card(card)
         self._draw_sidebar(hud, outcomes, key_help)
         self._draw_footer(hud)
+        if hud.confirm_quit:
+            self._draw_confirm(hud)
         pg.display.flip()
 
     # ----------------------------------------------------------------- sections
@@ -271,12 +323,24 @@ class OperatorWindow:
             rec = self._text("REC", "title", REC_RED)
             screen.blit(rec, (x + 46, cy - rec.get_height() // 2))
             clock = self._text(format_elapsed(hud.elapsed_s), "title", TEXT)
-            screen.blit(clock, (x + 60 + rec.get_width(), cy - clock.get_height() // 2))
+            cx = x + 60 + rec.get_width()
+            screen.blit(clock, (cx, cy - clock.get_height() // 2))
+            left = remaining_s(hud)
+            if left is not None:
+                colour = countdown_colour(left, float(hud.time_limit_s or 60.0))
+                label = self._text(f"{math.ceil(left):.0f} s left", "bold", colour)
+                screen.blit(label, (x + w - label.get_width() - 12, cy - label.get_height() // 2 - 2))
+                frac = left / hud.time_limit_s if hud.time_limit_s else 0.0
+                pg.draw.rect(screen, (40, 20, 20), (x + 8, y + h - 6, w - 16, 4))
+                pg.draw.rect(screen, colour, (x + 8, y + h - 6, int((w - 16) * frac), 4))
         else:
             pg.draw.rect(screen, (40, 44, 52), (x, y, w, h), border_radius=8)
             pg.draw.circle(screen, FAINT, (x + 24, cy), 12, width=3)
             sb = self._text("STANDBY", "title", DIM)
             screen.blit(sb, (x + 46, cy - sb.get_height() // 2))
+            if hud.time_limit_s:
+                lim = self._text(f"limit {hud.time_limit_s:g} s", "small", DIM)
+                screen.blit(lim, (x + w - lim.get_width() - 12, cy - lim.get_height() // 2))
         # task and episode counter, between the REC light and the status pills
         tx = x + w + 2 * PAD
         avail = self.layout.device[0] - tx - PAD
@@ -322,8 +386,19 @@ class OperatorWindow:
         if hud.safety == "estop":
             self._pill(rect, RED, (255, 255, 255), "E-STOP", (255, 255, 255))
         elif hud.safety == "hold":
-            reason = f"HOLD: {hud.safety_reason}" if hud.safety_reason else "HOLD"
-            self._pill(rect, AMBER, (40, 28, 0), reason, (30, 22, 0))
+            if not hud.safety_reason:
+                self._pill(rect, AMBER, (40, 28, 0), "HOLD", (30, 22, 0))
+                return
+            # The whole reason matters (which limit, which device): two small lines, and the footer repeats it.
+            pg, screen = self._pg, self._screen
+            x, y, w, h = rect
+            pg.draw.rect(screen, AMBER, rect, border_radius=h // 2)
+            pg.draw.circle(screen, (40, 28, 0), (x + 20, y + h // 2), 7)
+            lines = self._wrap(f"HOLD: {hud.safety_reason}", "small", w - 36 - 14, 2)
+            lh = 15
+            top = y + (h - lh * len(lines)) // 2
+            for i, line in enumerate(lines):
+                screen.blit(self._text(line, "small", (30, 22, 0)), (x + 36, top + i * lh))
         else:
             self._pill(rect, (36, 52, 42), GREEN, "safety ok", TEXT)
 
@@ -408,7 +483,7 @@ class OperatorWindow:
         x, y, w, h = self.layout.sidebar
         bottom = y + h
         # --- outcomes
-        cy = self._card(x, y, w, 90, "OUTCOMES")
+        cy = self._card_box(x, y, w, 90, "OUTCOMES")
         entries = [("success", GREEN), ("failure", RED), ("unknown", DIM), ("discarded", FAINT)]
         for i, (key, colour) in enumerate(entries):
             cx = x + 16 + (i % 2) * (w // 2)
@@ -417,14 +492,31 @@ class OperatorWindow:
             self._screen.blit(count, (cx, ry - 4))
             self._screen.blit(self._text(key, "small", DIM), (cx + count.get_width() + 8, ry + 4))
         y += 90 + PAD
+        # --- robot: gripper, fine mode, the task's own success check, control frame
+        cy = self._card_box(x, y, w, 122, "ROBOT")
+        closed = hud.gripper_cmd >= 0.5
+        meas = "" if hud.gripper_open is None else f" · {hud.gripper_open * 100:.0f}% open"
+        self._row(x, cy, w, "gripper", f"{'CLOSED' if closed else 'OPEN'}{meas}", AMBER if closed else TEXT)
+        fine = "—" if hud.fine_mode is None else ("ON (slow)" if hud.fine_mode else "off")
+        self._row(x, cy + 22, w, "fine mode", fine, ACCENT if hud.fine_mode else DIM)
+        if hud.success_check is None:
+            check, check_col = "no check", DIM
+        else:
+            check, check_col = ("SUCCESS", GREEN) if hud.success_check else ("not yet", DIM)
+        self._row(x, cy + 44, w, "task check", check, check_col)
+        self._row(x, cy + 66, w, "controls", hud.control_frame or "device", DIM)
+        y += 122 + PAD
         # --- loop health
         behind = hud.recorder_behind
-        cy = self._card(x, y, w, 120, "CONTROL LOOP", edge=AMBER if behind else None)
+        cy = self._card_box(x, y, w, 120, "CONTROL LOOP", edge=AMBER if behind else None)
         rate = "—" if hud.loop_hz <= 0 else f"{hud.loop_hz:.1f}"
         self._row(x, cy, w, "rate", f"{rate} / {hud.target_hz:g} Hz", rate_colour(hud.loop_hz, hud.target_hz))
         jit = "—" if hud.loop_hz <= 0 else f"{hud.jitter_p99_ms:.1f} ms"
         self._row(x, cy + 22, w, "jitter p99", jit, jitter_colour(hud.jitter_p99_ms, hud.target_hz) if hud.loop_hz > 0 else DIM)
+        # Standby misses (scene resets, window drags) are not the recording's: never alarm there.
         missed_col = GREEN if hud.missed_deadlines == 0 else (AMBER if hud.missed_deadlines < 10 else RED)
+        if not hud.recording:
+            missed_col = DIM
         self._row(x, cy + 44, w, "missed deadlines", str(hud.missed_deadlines), missed_col)
         if behind:
             self._row(x, cy + 66, w, "RECORDER BEHIND", f"queue {hud.queue_depth}", AMBER, label_colour=AMBER)
@@ -434,7 +526,7 @@ class OperatorWindow:
         # --- keys: whatever room is left
         if key_help and bottom - y > 60:
             ch = bottom - y
-            cy = self._card(x, y, w, ch, "KEYS")
+            cy = self._card_box(x, y, w, ch, "KEYS")
             line_h = 18
             rows = max(0, (bottom - cy - 6) // line_h)
             ordered = session_keys_first(key_help)
@@ -448,7 +540,7 @@ class OperatorWindow:
                 more = f"+{len(key_help) - len(shown)} more"
                 self._screen.blit(self._text(more, "small", DIM), (x + 16, cy + len(shown) * line_h + 2))
 
-    def _card(self, x: int, y: int, w: int, h: int, title: str, edge: tuple[int, int, int] | None = None) -> int:
+    def _card_box(self, x: int, y: int, w: int, h: int, title: str, edge: tuple[int, int, int] | None = None) -> int:
         """Draw a card; returns the y where its content starts."""
         pg, screen = self._pg, self._screen
         pg.draw.rect(screen, PANEL, (x, y, w, h), border_radius=10)
@@ -468,6 +560,12 @@ class OperatorWindow:
         if hud.message != self._message:
             self._message, self._message_t = hud.message, time.monotonic()
         pg.draw.rect(screen, PANEL, (x, y, w, h), border_radius=8)
+        if hud.safety == "hold" and hud.safety_reason:  # the pill may be short: the whole reason here
+            pg.draw.rect(screen, AMBER, (x, y, 6, h), border_top_left_radius=8, border_bottom_left_radius=8)
+            for i, line in enumerate(lines := self.hold_lines(hud.safety_reason)):
+                surf = self._text(line, "body" if len(lines) == 1 else "small", AMBER)
+                screen.blit(surf, (x + 20, y + (h - surf.get_height() * len(lines)) // 2 + i * surf.get_height()))
+            return
         if not self._message:
             return
         fresh = time.monotonic() - self._message_t < MESSAGE_FRESH_S
@@ -476,6 +574,83 @@ class OperatorWindow:
             pg.draw.rect(screen, ACCENT, (x, y, 6, h), border_top_left_radius=8, border_bottom_left_radius=8)
         msg = self._text(self._fit(self._message, "body", w - 40), "body", colour)
         screen.blit(msg, (x + 20, y + (h - msg.get_height()) // 2))
+
+    def hold_lines(self, reason: str) -> list[str]:
+        """The HOLD reason as the message bar shows it: one body line, or two small ones when longer."""
+        w = self.layout.footer[2] - 40
+        text = f"HOLD: {reason}"
+        if self._fonts["body"].size(text)[0] <= w:
+            return [text]
+        return self._wrap(text, "small", w, 2)
+
+    # ------------------------------------------------------------ overlays
+    def _draw_card(self, card: QualityCard) -> None:
+        """The quality card over the camera area: what was saved, how it measures, what to do."""
+        pg, screen, lay = self._pg, self._screen, self.layout
+        rects = list(lay.cameras.values())
+        if rects:
+            x0 = min(r[0] for r in rects)
+            x1 = max(r[0] + r[2] for r in rects)
+            y0, h = rects[0][1], max(r[3] for r in rects)
+        else:
+            x0, x1, y0, h = PAD, lay.sidebar[0] - PAD, lay.sidebar[1], lay.footer[1] - lay.sidebar[1] - PAD
+        w = min(x1 - x0, 760)
+        x = x0 + (x1 - x0 - w) // 2
+        rows = list(card.rows)
+        need = 96 + 24 * len(rows) + 28 * (card.duplicate_of is not None) + 30 + 30
+        ch = min(h, max(need, 200))
+        y = y0 + max(0, (h - ch) // 2)
+        shade = pg.Surface((x1 - x0, h), pg.SRCALPHA)
+        shade.fill((0, 0, 0, 150))
+        screen.blit(shade, (x0, y0))
+        colour = {"success": GREEN, "failure": RED, "unknown": AMBER, "discarded": FAINT}.get(card.outcome, TEXT)
+        pg.draw.rect(screen, PANEL, (x, y, w, ch), border_radius=12)
+        pg.draw.rect(screen, colour, (x, y, w, ch), width=2, border_radius=12)
+        title = self._text(f"EPISODE {card.number} SAVED AS {card.outcome.upper()}", "large", colour)
+        screen.blit(title, (x + 20, y + 14))
+        sub = f"dataset id {card.episode_id} · {card.end_reason}" if card.end_reason else f"dataset id {card.episode_id}"
+        screen.blit(self._text(self._fit(sub, "small", w - 40), "small", DIM), (x + 20, y + 48))
+        ry = y + 76
+        level_colour = {"ok": GREEN, "warn": AMBER, "bad": RED, "info": TEXT}
+        for row in rows:
+            if ry + 22 > y + ch - 64:
+                break
+            screen.blit(self._text(row.label, "small", DIM), (x + 20, ry + 3))
+            val = self._text(row.value, "bold", level_colour.get(row.level, TEXT))
+            screen.blit(val, (x + 210, ry))
+            if row.note:
+                screen.blit(self._text(self._fit(row.note, "small", w - 340), "small", DIM), (x + 320, ry + 3))
+            ry += 24
+        if card.duplicate_of is not None:
+            dup = self._text(f"near-duplicate of episode {card.duplicate_of}", "bold", AMBER)
+            screen.blit(dup, (x + 20, ry + 2))
+            ry += 28
+        if card.verdict:
+            v = self._text(self._fit(card.verdict, "body", w - 40), "body", level_colour.get(card.verdict_level, TEXT))
+            screen.blit(v, (x + 20, y + ch - 60))
+        keys = "   ·   ".join(f"{k} {a}" for k, a in card.keys)
+        if keys:
+            screen.blit(self._text(self._fit(keys, "small", w - 40), "small", ACCENT), (x + 20, y + ch - 28))
+
+    def _draw_confirm(self, hud: HudState) -> None:
+        """Quit with an episode in progress: keep it (unknown), discard it, or go back."""
+        pg, screen, lay = self._pg, self._screen, self.layout
+        shade = pg.Surface(lay.size, pg.SRCALPHA)
+        shade.fill((0, 0, 0, 170))
+        screen.blit(shade, (0, 0))
+        w, h = min(640, lay.size[0] - 2 * PAD), 200
+        x, y = (lay.size[0] - w) // 2, (lay.size[1] - h) // 2
+        pg.draw.rect(screen, PANEL, (x, y, w, h), border_radius=12)
+        pg.draw.rect(screen, AMBER, (x, y, w, h), width=3, border_radius=12)
+        screen.blit(self._text("Quit the session?", "large", TEXT), (x + 24, y + 18))
+        detail = f"The episode in progress has {format_elapsed(hud.elapsed_s)} recorded. The arm holds meanwhile."
+        screen.blit(self._text(self._fit(detail, "small", w - 48), "small", DIM), (x + 24, y + 60))
+        for i, (key, what, colour) in enumerate((("Y", "keep it as unknown and quit", GREEN),
+                                                 ("N", "discard it and quit", RED),
+                                                 ("ESC", "cancel, keep recording", TEXT))):
+            ky = y + 92 + i * 30
+            screen.blit(self._text(key, "bold", colour), (x + 24, ky))
+            screen.blit(self._text(what, "body", TEXT), (x + 90, ky))
 
     # ------------------------------------------------------------------ text
     def _text(self, text: str, role: str, colour: tuple[int, int, int]) -> Any:
@@ -509,6 +684,34 @@ class OperatorWindow:
         surf = self._text(text, role, colour)
         x, y, w, h = rect
         self._screen.blit(surf, (x + (w - surf.get_width()) // 2, y + (h - surf.get_height()) // 2))
+
+
+def remaining_s(hud: HudState) -> float | None:
+    """Seconds left before the episode's time limit (None: no limit)."""
+    if not hud.time_limit_s:
+        return None
+    return max(0.0, float(hud.time_limit_s) - float(hud.elapsed_s))
+
+
+def countdown_colour(left_s: float, limit_s: float = 60.0) -> tuple[int, int, int]:
+    """Plain text with time to spare, amber within WARN_LEFT_S, red within URGENT_LEFT_S
+    (a third and a seventh of the limit for limits too short for those)."""
+    if left_s <= min(URGENT_LEFT_S, limit_s / 7):
+        return RED
+    return AMBER if left_s <= min(WARN_LEFT_S, limit_s / 3) else TEXT
+
+
+def desktop_size(pg: Any) -> tuple[int, int] | None:
+    """The usable desktop (px), less room for window decorations; None when the driver cannot tell."""
+    try:
+        sizes = pg.display.get_desktop_sizes()
+        w, h = sizes[0] if sizes else (0, 0)
+    except (AttributeError, IndexError, Exception):
+        info = pg.display.Info()
+        w, h = info.current_w, info.current_h
+    if w <= 0 or h <= 0:
+        return None
+    return max(320, w - SCREEN_MARGIN[0]), max(240, h - SCREEN_MARGIN[1])
 
 
 def wrap_text(text: str, measure: Callable[[str], int], max_w: int, max_lines: int) -> list[str]:

@@ -4,28 +4,37 @@ recorder, cameras, window) and run one collection session."""
 from __future__ import annotations
 
 import os
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 # The recorder is looked up on its package at call time, so a test can stand in a failing disk.
 import teleforge.dataset as tds
-from teleforge.dataset import CameraConfig, DatasetSpec, SessionRecord, open_or_create, write_session
+from teleforge.dataset import CameraConfig, DatasetSpec, EpisodeEnd, SessionRecord, open_or_create, write_session
 from teleforge.errors import DeviceError, RobotError
 from teleforge.progress import Progress, or_null, tracked
 from teleforge.robots.remote import RemoteRobot
 from teleforge.robots.scene import SceneConfig, build_scene_xml
 from teleforge.robots.sim_cameras import SimCameraRig
-from teleforge.robots.sim_robot import SimRobot
+from teleforge.robots.sim_robot import SimRobot, scene_camera_pose
+from teleforge.robots.tasks import get_task
 from teleforge.robots.types import CameraSpec
+from teleforge.teleop.command import is_autonomous
+from teleforge.teleop.control_frame import camera_yaw
 from teleforge.teleop.devices.registry import make_device as make_hw
 from teleforge.teleop.expert_device import ExpertDevice
 from teleforge.teleop.safety import SafetyConfig, SafetyGuard
 from teleforge.teleop.session import CollectionSession, EpisodeResult, SessionConfig, SessionResult
+from teleforge.workflows.quality import CatalogReview, QualityTracker
 
 KEY_HELP_FALLBACK = [("ENTER", "start / save success"), ("BACKSPACE", "save failure"), ("X", "discard"),
                      ("Z", "reset scene"), ("ESC", "e-stop / release"), ("SPACE", "gripper")]
+# A person at a keyboard needs longer than the tasks' scripted-expert limits (20-30 s).
+HUMAN_TIME_LIMIT_S = 60.0
+CONTROL_FRAMES = ("view", "base")
 
 
 @dataclass
@@ -53,6 +62,11 @@ class CollectConfig:
     failure_rate: float | None = None  # scripted expert: share of episodes with an injected failure
     screenshot: Path | None = None
     device_config: dict[str, Any] = field(default_factory=dict)
+    # Episode time limit (s). None: HUMAN_TIME_LIMIT_S for human devices, the task's own for scripted.
+    time_limit_s: float | None = None
+    # Human devices: "view" = forward/left as the main camera shows them, "base" = the robot's x/y.
+    control_frame: str = "view"
+    window_max: tuple[int, int] | None = None  # px the window must fit in (None: the desktop)
 
 
 def make_device(name: str, cfg: CollectConfig) -> Any:
@@ -85,6 +99,10 @@ def collect(cfg: CollectConfig, progress: Progress | None = None,
     if cfg.headless:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
+    if cfg.control_frame not in CONTROL_FRAMES:
+        raise DeviceError(f"control frame {cfg.control_frame!r} is not one of {', '.join(CONTROL_FRAMES)}")
+    if cfg.time_limit_s is not None and not cfg.time_limit_s > 0:
+        raise DeviceError(f"the time limit must be positive seconds, got {cfg.time_limit_s}")
     if cfg.headless and cfg.device == "keyboard":
         raise DeviceError("the keyboard needs the operator window: drop --headless, or use --device scripted / gamepad / spacemouse")
     device = make_device(cfg.device, cfg)
@@ -106,8 +124,12 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
         cameras=[CameraConfig(name=s.name, height=s.height, width=s.width, encoding="jpeg", quality=cfg.jpeg_quality) for s in specs],
     )
     ds = open_or_create(cfg.dataset, spec)
+    human = not is_autonomous(device)
+    time_limit = cfg.time_limit_s if cfg.time_limit_s is not None else (HUMAN_TIME_LIMIT_S if human else None)
+    yaw, frame_name = control_yaw(cfg) if human else (None, "")
     session_cfg = SessionConfig(task=cfg.task, episodes=cfg.episodes, hz=cfg.hz, seed=cfg.seed,
-                                operator_id=cfg.operator_id, notes=cfg.notes)
+                                operator_id=cfg.operator_id, notes=cfg.notes, time_limit_s=time_limit,
+                                control_yaw_rad=yaw, control_frame=frame_name)
     write_session(cfg.dataset, SessionRecord(
         session_id=session_cfg.session_id, operator_id=cfg.operator_id, device=getattr(device, "name", cfg.device),
         task=cfg.task, robot_embodiment=robot.embodiment, notes=cfg.notes,
@@ -121,29 +143,85 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
     if not cfg.headless:
         from teleforge.teleop.window import OperatorWindow  # lazy: pygame's display only when there is a window
 
-        window = OperatorWindow([s.name for s in specs], cam_size=(cfg.image_size, cfg.image_size))
+        window = OperatorWindow([s.name for s in specs], cam_size=(cfg.image_size, cfg.image_size),
+                                max_size=cfg.window_max)
         window.open()
+    tracker = QualityTracker(cfg.hz, operator_id=cfg.operator_id)
     session = CollectionSession(
         robot, device, guard, recorder, rig,
         session_cfg,
-        window=window, on_episode=on_episode,
+        window=window, on_episode=on_episode, review=CatalogReview(cfg.dataset, tracker),
     )
+    # Quality cards are measured on a worker: the control thread only hands over the saved episode.
+    cards = ThreadPoolExecutor(max_workers=1, thread_name_prefix="teleforge-card")
+    card_limit = time_limit if time_limit is not None else _task_limit(cfg.task)
+    card_errors: list[str] = []
+    card_lock = threading.Lock()
+
+    def make_card(res: EpisodeResult) -> None:
+        try:
+            card = tracker.card_for(res, card_limit)
+        except Exception as exc:  # feedback must never end a session: say so in the window and go on
+            with card_lock:
+                card_errors.append(str(exc))
+            session.hud.message = f"quality card unavailable: {exc}"
+            return
+        if not session.hud.recording:  # the operator may already be on the next episode
+            session.show_card(card)
+
+    def on_saved(res: EpisodeResult) -> None:
+        if res.episode_id is not None and res.file:
+            cards.submit(make_card, res)
+
     key_help = getattr(device, "key_help", None)
     session.hud.key_help = list(key_help() if callable(key_help) else KEY_HELP_FALLBACK)
     try:
         if cfg.headless:
             with tracked(or_null(progress), cfg.episodes, cfg.task) as prog:
-                session.on_episode = _chain(on_episode, _outcome_counter(prog))
+                session.on_episode = _chain(on_saved, on_episode, _outcome_counter(prog))
                 result = session.run()
         else:
+            session.on_episode = _chain(on_saved, on_episode)
             result = session.run()
+        cards.shutdown(wait=True)
+        result.operator_summary = tracker.summary(result.episodes)
+        if card_errors:
+            result.operator_summary["card_errors"] = card_errors[:3]
+        if (result.aborted or "").startswith("interrupted") and recorder.status().recording:
+            # Ctrl-C says the episode in progress was kept as unknown: make it so even when the
+            # control thread ended before it could finish the episode (close() would leave a .partial).
+            recorder.finish(EpisodeEnd("unknown", labels={"interrupted": True}))
     finally:
+        cards.shutdown(wait=False)
         if window is not None:
             if cfg.screenshot is not None:
                 window.screenshot(cfg.screenshot)
             window.close()
         recorder.close()
     return result
+
+
+def control_yaw(cfg: CollectConfig) -> tuple[float | None, str]:
+    """Heading (rad) of the main camera for view-aligned controls, and the frame's name for the HUD.
+
+    The main camera is ``front`` when recorded, else the first fixed (non-wrist) camera;
+    ``--control-frame base`` (or no fixed camera) keeps the robot's base frame.
+    """
+    if cfg.control_frame == "base":
+        return None, "robot base"
+    fixed = [c for c in cfg.cameras if c != "wrist"]
+    main = "front" if "front" in cfg.cameras else (fixed[0] if fixed else None)
+    if main is None:
+        return None, "robot base"
+    _pos, rot, _fovy = scene_camera_pose(main)
+    return camera_yaw(rot), f"{main} view"
+
+
+def _task_limit(task: str) -> float | None:
+    try:
+        return float(get_task(task).time_limit_s)
+    except Exception:  # a real cell's task the sim does not know: no limit to compare with
+        return None
 
 
 def _outcome_counter(progress: Progress) -> Callable[[EpisodeResult], None]:

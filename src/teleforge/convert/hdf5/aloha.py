@@ -34,6 +34,8 @@ from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.native import (
     ImportedEpisode,
     ImportReport,
+    check_fps,
+    check_joints,
     native_arrays,
     write_native_episode,
 )
@@ -209,81 +211,89 @@ def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | 
         with open_h5(path) as f:
             where = str(path)
             try:
-                top = set(f.keys())
-                obs_keys = set(f["observations"].keys()) if "observations" in f else set()
-                cams = list(f["observations/images"].keys()) if "images" in obs_keys else []
-            except (OSError, KeyError, RuntimeError) as exc:
-                raise ImportFormatError(f"{where}: cannot read the episode ({exc}); the file is corrupt") from exc
-            for need in ("action",):
-                if need not in top:
-                    raise ImportFormatError(f"{where} has no /{need} (keys: {', '.join(sorted(top))}); is this an ALOHA file?")
-            if "qpos" not in obs_keys:
-                raise ImportFormatError(f"{where} has no /observations/qpos; is this an ALOHA file?")
-            unknown = sorted({f"/{k}" for k in top - TOP_KNOWN - {"observations"}} |
-                             {f"/observations/{k}" for k in obs_keys - OBS_KNOWN - OBS_IGNORED})
-            unknown = [k for k in unknown if k.rsplit("/", 1)[-1] not in skip_set and k not in skip_set]
-            if unknown and not skip_unknown:
-                raise ImportFormatError(
-                    f"{where}: teleforge cannot map {', '.join(unknown)} (it maps /observations/qpos, qvel, images/<cam> "
-                    f"and /action); pass --skip {','.join(k.rsplit('/', 1)[-1] for k in unknown)} (or --skip-unknown)"
+                try:
+                    top = set(f.keys())
+                    obs_keys = set(f["observations"].keys()) if "observations" in f else set()
+                    cams = list(f["observations/images"].keys()) if "images" in obs_keys else []
+                except (OSError, KeyError, RuntimeError) as exc:
+                    raise ImportFormatError(f"{where}: cannot read the episode ({exc}); the file is corrupt") from exc
+                for need in ("action",):
+                    if need not in top:
+                        raise ImportFormatError(f"{where} has no /{need} (keys: {', '.join(sorted(top))}); is this an ALOHA file?")
+                if "qpos" not in obs_keys:
+                    raise ImportFormatError(f"{where} has no /observations/qpos; is this an ALOHA file?")
+                unknown = sorted({f"/{k}" for k in top - TOP_KNOWN - {"observations"}} |
+                                 {f"/observations/{k}" for k in obs_keys - OBS_KNOWN - OBS_IGNORED})
+                unknown = [k for k in unknown if k.rsplit("/", 1)[-1] not in skip_set and k not in skip_set]
+                if unknown and not skip_unknown:
+                    raise ImportFormatError(
+                        f"{where}: teleforge cannot map {', '.join(unknown)} (it maps /observations/qpos, qvel, images/<cam> "
+                        f"and /action); pass --skip {','.join(k.rsplit('/', 1)[-1] for k in unknown)} (or --skip-unknown)"
+                    )
+                skipped.update(unknown, {f"/observations/{k}" for k in obs_keys & OBS_IGNORED})
+                cams = [c for c in cams if c not in skip_set]
+                compressed = bool(f.attrs.get("compress", False))
+                qpos = read_array(f["observations/qpos"], f"{where}:/observations/qpos").astype(np.float32)
+                action = read_array(f["action"], f"{where}:/action").astype(np.float32)
+                t = len(qpos)
+                if len(action) != t:
+                    raise ImportFormatError(f"{where}: /action has {len(action)} steps but qpos has {t}")
+                frames = {c: _frames(f[f"observations/images/{c}"], compressed, f"{where}:/observations/images/{c}") for c in cams}
+                layout = json.loads(attr_text(f.attrs["teleforge_layout"])) if "teleforge_layout" in f.attrs else None
+                cols: dict[str, np.ndarray] = {}
+                tick_ns = None
+                extras: dict[str, Any] = {"source": str(path)}
+                if layout is not None and EXTRAS_GROUP in top:
+                    if "steps" in layout:  # an ACT-padded export: rows after the real steps are padding
+                        real = layout["steps"]
+                        if not isinstance(real, int) or isinstance(real, bool) or not 0 <= real <= t:
+                            raise ImportFormatError(f"{where}: teleforge_layout steps {real!r} is not a step count "
+                                                    f"within the file's {t} rows; the file is corrupt")
+                        t = real
+                        frames = {c: fr[:t] for c, fr in frames.items()}
+                    for col in f[EXTRAS_GROUP].keys():
+                        arr = read_array(f[EXTRAS_GROUP][col], f"{where}:/{EXTRAS_GROUP}/{col}")
+                        if col == "tick_ns":
+                            tick_ns = arr.astype(np.int64)
+                        elif col in NATIVE_COLUMN_NAMES:
+                            cols[col] = arr
+                    n_joints = int(layout["n_joints"])
+                else:
+                    n_joints = qpos.shape[1]
+                    cols["observation.state.joint_pos"] = qpos
+                    if "qvel" in obs_keys:
+                        cols["observation.state.joint_vel"] = read_array(
+                            f["observations/qvel"], f"{where}:/observations/qvel").astype(np.float32)
+                    if action.shape[1] == n_joints:
+                        cols["target.joint_pos"] = action
+                    native_action = np.zeros((t, ACTION_DIM), np.float32)
+                    if gripper_index is not None:
+                        cols["observation.state.gripper"] = qpos[:, gripper_index]
+                        native_action[:, GRIPPER_INDEX] = 1.0 - action[:, gripper_index]
+                    cols["action"] = native_action
+                    extras["action_space"] = "joint_pos (native EE-delta action is zero; joint targets in target.joint_pos)"
+                if spec is None:
+                    spec = DatasetSpec(
+                        fps=check_fps(fps or f.attrs.get("fps", 0) or 50.0, f"{where}: attrs['fps']"),
+                        robot_embodiment=robot_embodiment or attr_text(f.attrs.get("robot_embodiment", "")) or "aloha",
+                        n_joints=check_joints(n_joints, where),
+                        cameras=[CameraConfig(c, fr.shape[1], fr.shape[2], "jpeg", quality) for c, fr in frames.items()],
+                    )
+                    open_or_create(dataset, spec)
+                text = instruction or attr_text(f.attrs.get("instruction", "")).strip()
+                if not text:
+                    raise ImportFormatError(f"{where} has no 'instruction' attribute; pass --instruction TEXT")
+                outcome = attr_text(f.attrs.get("outcome", "unknown"))
+                start = EpisodeStart(
+                    task=task or attr_text(f.attrs.get("task", "")) or "aloha", instruction=text,
+                    robot_embodiment=spec.robot_embodiment, seed=None, device="import:aloha", operator_id="",
+                    session_id=f"import:{Path(source).name}", fps=spec.fps, extras=extras,
                 )
-            skipped.update(unknown, {f"/observations/{k}" for k in obs_keys & OBS_IGNORED})
-            cams = [c for c in cams if c not in skip_set]
-            compressed = bool(f.attrs.get("compress", False))
-            qpos = read_array(f["observations/qpos"], f"{where}:/observations/qpos").astype(np.float32)
-            action = read_array(f["action"], f"{where}:/action").astype(np.float32)
-            t = len(qpos)
-            if len(action) != t:
-                raise ImportFormatError(f"{where}: /action has {len(action)} steps but qpos has {t}")
-            frames = {c: _frames(f[f"observations/images/{c}"], compressed, f"{where}:/observations/images/{c}") for c in cams}
-            layout = json.loads(attr_text(f.attrs["teleforge_layout"])) if "teleforge_layout" in f.attrs else None
-            cols: dict[str, np.ndarray] = {}
-            tick_ns = None
-            extras: dict[str, Any] = {"source": str(path)}
-            if layout is not None and EXTRAS_GROUP in top:
-                if "steps" in layout:  # an ACT-padded export: rows after the real steps are padding
-                    t = int(layout["steps"])
-                    frames = {c: fr[:t] for c, fr in frames.items()}
-                for col in f[EXTRAS_GROUP].keys():
-                    arr = read_array(f[EXTRAS_GROUP][col], f"{where}:/{EXTRAS_GROUP}/{col}")
-                    if col == "tick_ns":
-                        tick_ns = arr.astype(np.int64)
-                    elif col in NATIVE_COLUMN_NAMES:
-                        cols[col] = arr
-                n_joints = int(layout["n_joints"])
-            else:
-                n_joints = qpos.shape[1]
-                cols["observation.state.joint_pos"] = qpos
-                if "qvel" in obs_keys:
-                    cols["observation.state.joint_vel"] = read_array(
-                        f["observations/qvel"], f"{where}:/observations/qvel").astype(np.float32)
-                if action.shape[1] == n_joints:
-                    cols["target.joint_pos"] = action
-                native_action = np.zeros((t, ACTION_DIM), np.float32)
-                if gripper_index is not None:
-                    cols["observation.state.gripper"] = qpos[:, gripper_index]
-                    native_action[:, GRIPPER_INDEX] = 1.0 - action[:, gripper_index]
-                cols["action"] = native_action
-                extras["action_space"] = "joint_pos (native EE-delta action is zero; joint targets in target.joint_pos)"
-            if spec is None:
-                spec = DatasetSpec(
-                    fps=float(fps or f.attrs.get("fps", 0) or 50.0),
-                    robot_embodiment=robot_embodiment or attr_text(f.attrs.get("robot_embodiment", "")) or "aloha",
-                    n_joints=n_joints,
-                    cameras=[CameraConfig(c, fr.shape[1], fr.shape[2], "jpeg", quality) for c, fr in frames.items()],
-                )
-                open_or_create(dataset, spec)
-            text = instruction or attr_text(f.attrs.get("instruction", "")).strip()
-            if not text:
-                raise ImportFormatError(f"{where} has no 'instruction' attribute; pass --instruction TEXT")
-            outcome = attr_text(f.attrs.get("outcome", "unknown"))
-            start = EpisodeStart(
-                task=task or attr_text(f.attrs.get("task", "")) or "aloha", instruction=text,
-                robot_embodiment=spec.robot_embodiment, seed=None, device="import:aloha", operator_id="",
-                session_id=f"import:{Path(source).name}", fps=spec.fps, extras=extras,
-            )
-            ep = ImportedEpisode(start, cols, frames, outcome if outcome in ("success", "failure") else "unknown",
-                                 tick_ns=tick_ns)
-            ids.append(write_native_episode(Path(dataset), spec, ep))
-            steps += t
+                ep = ImportedEpisode(start, cols, frames, outcome if outcome in ("success", "failure") else "unknown",
+                                     tick_ns=tick_ns)
+                ids.append(write_native_episode(Path(dataset), spec, ep))
+                steps += t
+            except (KeyError, OSError, RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:
+                raise ImportFormatError(f"{where}: cannot read the episode ({exc!r}); the file is corrupt or not in "
+                                        "ALOHA layout — re-copy or re-export it") from exc
     return ImportReport(Path(dataset), ids, steps, sorted(skipped))

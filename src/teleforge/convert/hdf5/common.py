@@ -5,6 +5,7 @@ opening foreign HDF5 files with errors that name the file and key.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,29 @@ def open_h5(path: Path) -> Iterator[Any]:
         f.close()
 
 
+def _memory_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 16 << 30
+
+
 def read_array(ds: Any, where: str) -> np.ndarray:
-    """Read a whole HDF5 dataset; a corrupt chunk raises ImportFormatError naming the file and key."""
+    """Read a whole HDF5 dataset; a corrupt chunk raises ImportFormatError naming the file and key.
+
+    The declared size is checked before anything is allocated: a dataset larger than half
+    the machine's memory (e.g. an image stack declaring 273 TiB) is refused."""
+    try:
+        shape = tuple(int(d) for d in ds.shape or ())
+        nbytes = int(np.prod(shape, dtype=object)) * int(ds.dtype.itemsize)
+    except (AttributeError, TypeError, ValueError, OSError, RuntimeError) as exc:
+        raise ImportFormatError(f"{where}: not a readable dataset ({exc}); the file is corrupt — re-copy or re-export it") from exc
+    if nbytes > _memory_bytes() // 2:
+        raise ImportFormatError(f"{where}: declares shape {shape} of {ds.dtype} ({nbytes / 2**30:,.0f} GiB), more than "
+                                "this machine can hold; the file is corrupt or not an episode recording")
     try:
         return np.asarray(ds[()])
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
         raise ImportFormatError(f"{where}: cannot read ({exc}); the file is corrupt — re-copy or re-export it") from exc
 
 

@@ -30,6 +30,8 @@ from teleforge.convert.native import (
     DEFAULT_N_JOINTS,
     ImportedEpisode,
     ImportReport,
+    check_fps,
+    check_joints,
     native_arrays,
     write_native_episode,
 )
@@ -194,89 +196,97 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
     filled: set[str] = set()
     steps = 0
     with open_h5(path) as f:
-        if "data" not in f:
-            raise ImportFormatError(f"{path} has no 'data' group; it is not a robomimic file (top-level keys: {', '.join(f)})")
-        data = f["data"]
         try:
+            if "data" not in f:
+                raise ImportFormatError(f"{path} has no 'data' group; it is not a robomimic file (top-level keys: {', '.join(f)})")
+            data = f["data"]
             env_args = json.loads(attr_text(data.attrs.get("env_args", "{}")))
-        except json.JSONDecodeError as exc:
-            raise ImportFormatError(f"{path}: data.attrs['env_args'] is not JSON ({exc})") from exc
-        tf_info = (env_args.get("env_kwargs") or {}).get("teleforge") or {}
-        demos = sorted(data.keys(), key=_demo_sort_key)
+            tf_info = (env_args.get("env_kwargs") or {}).get("teleforge") or {}
+            if not isinstance(tf_info, dict) or not isinstance(tf_info.get("spec") or {}, dict):
+                raise ValueError("env_kwargs.teleforge is not an object")
+            demos = sorted(data.keys(), key=_demo_sort_key)
+        except (KeyError, OSError, RuntimeError, ValueError, TypeError, AttributeError) as exc:
+            raise ImportFormatError(f"{path}: the data group or its env_args attribute is unreadable ({exc!r}); "
+                                    "re-copy or re-export the file") from exc
         if not demos:
             raise ImportFormatError(f"{path} has no demos under data/")
         spec: DatasetSpec | None = None
         for name in demos:
             where = f"{path}:data/{name}"
-            g = data[name]
             try:
-                keys = set(g.keys())
-                obs_keys = list(g["obs"].keys()) if "obs" in g else []
-            except (OSError, KeyError, RuntimeError) as exc:
-                raise ImportFormatError(f"{where}: cannot read the demo ({exc}); the file is corrupt") from exc
-            if "actions" not in keys:
-                raise ImportFormatError(f"{where} has no 'actions' dataset (keys: {', '.join(sorted(keys))})")
-            unknown_top = sorted(keys - DEMO_KEYS - skip_set)
-            images = [k for k in obs_keys if k.endswith(IMAGE_SUFFIX) and k not in skip_set]
-            unknown_obs = sorted(k for k in obs_keys if k not in OBS_KEYS and k not in images and k not in skip_set)
-            if (unknown_obs or unknown_top) and not skip_unknown:
-                raise ImportFormatError(
-                    f"{where}: teleforge cannot map {', '.join(unknown_obs + unknown_top)} "
-                    f"(it maps obs {', '.join(OBS_KEYS)} and *{IMAGE_SUFFIX}); pass --skip "
-                    f"{','.join(unknown_obs + unknown_top)} (or --skip-unknown) to import without them"
+                g = data[name]
+                try:
+                    keys = set(g.keys())
+                    obs_keys = list(g["obs"].keys()) if "obs" in g else []
+                except (OSError, KeyError, RuntimeError) as exc:
+                    raise ImportFormatError(f"{where}: cannot read the demo ({exc}); the file is corrupt") from exc
+                if "actions" not in keys:
+                    raise ImportFormatError(f"{where} has no 'actions' dataset (keys: {', '.join(sorted(keys))})")
+                unknown_top = sorted(keys - DEMO_KEYS - skip_set)
+                images = [k for k in obs_keys if k.endswith(IMAGE_SUFFIX) and k not in skip_set]
+                unknown_obs = sorted(k for k in obs_keys if k not in OBS_KEYS and k not in images and k not in skip_set)
+                if (unknown_obs or unknown_top) and not skip_unknown:
+                    raise ImportFormatError(
+                        f"{where}: teleforge cannot map {', '.join(unknown_obs + unknown_top)} "
+                        f"(it maps obs {', '.join(OBS_KEYS)} and *{IMAGE_SUFFIX}); pass --skip "
+                        f"{','.join(unknown_obs + unknown_top)} (or --skip-unknown) to import without them"
+                    )
+                skipped.update(unknown_obs + unknown_top + [k for k in skip_set if k in obs_keys or k in keys])
+                actions = read_array(g["actions"], f"{where}/actions").astype(np.float32)
+                t = len(actions)
+                if actions.ndim != 2 or actions.shape[1] != ACTION_DIM:
+                    raise ImportFormatError(
+                        f"{where}/actions has shape {actions.shape}; the native action is {ACTION_DIM}-D EE delta + gripper. "
+                        "Convert the action space before importing (teleforge does not guess it)"
+                    )
+                cols: dict[str, np.ndarray] = {"action": actions}
+                for key, col in OBS_KEYS.items():
+                    if key in obs_keys and key not in skip_set:
+                        v = read_array(g["obs"][key], f"{where}/obs/{key}").astype(np.float32)
+                        if col.endswith("ee_quat"):
+                            v = xyzw_to_wxyz(v)
+                        if col == "observation.state.gripper":
+                            v = v.reshape(t, -1)[:, 0] if v.ndim > 1 else v
+                        cols[col] = v
+                if "rewards" in keys:
+                    cols["reward"] = read_array(g["rewards"], f"{where}/rewards").astype(np.float32).reshape(-1)
+                tick_ns = None
+                if EXTRAS_GROUP in keys:
+                    for col in g[EXTRAS_GROUP].keys():
+                        arr = read_array(g[EXTRAS_GROUP][col], f"{where}/{EXTRAS_GROUP}/{col}")
+                        if col == "tick_ns":
+                            tick_ns = arr.astype(np.int64)
+                        elif col in NATIVE_COLUMN_NAMES:
+                            cols[col] = arr
+                frames = {k[: -len(IMAGE_SUFFIX)]: read_array(g["obs"][k], f"{where}/obs/{k}") for k in images}
+                for cam, fr in frames.items():
+                    if fr.dtype != np.uint8 or fr.ndim != 4 or fr.shape[-1] != 3:
+                        raise ImportFormatError(f"{where}/obs/{cam}{IMAGE_SUFFIX}: expected (T,H,W,3) uint8, got {fr.dtype} {fr.shape}")
+                if spec is None:
+                    n = cols["observation.state.joint_pos"].shape[1] if "observation.state.joint_pos" in cols else DEFAULT_N_JOINTS
+                    spec = DatasetSpec(
+                        fps=check_fps(fps or tf_info.get("control_freq") or (tf_info.get("spec") or {}).get("fps") or 20.0,
+                                      f"{path}: data.attrs['env_args']"),
+                        robot_embodiment=robot_embodiment or attr_text(g.attrs.get("robot_embodiment", "")) or
+                        (tf_info.get("spec") or {}).get("robot_embodiment") or f"robomimic:{env_args.get('env_name', 'unknown')}",
+                        n_joints=check_joints(int(n), where),
+                        cameras=[CameraConfig(cam, fr.shape[1], fr.shape[2], "jpeg", quality) for cam, fr in frames.items()],
+                    )
+                    open_or_create(dataset, spec)
+                outcome = attr_text(g.attrs.get("outcome", "unknown"))
+                start = EpisodeStart(
+                    task=task or attr_text(g.attrs.get("task", "")) or str(env_args.get("env_name") or "robomimic"),
+                    instruction=_instruction(g, data, instruction, where),
+                    robot_embodiment=spec.robot_embodiment, seed=None, device="import:robomimic",
+                    operator_id="", session_id=f"import:{path.name}", fps=spec.fps,
+                    extras={"source": str(path), "demo": name},
                 )
-            skipped.update(unknown_obs + unknown_top + [k for k in skip_set if k in obs_keys or k in keys])
-            actions = read_array(g["actions"], f"{where}/actions").astype(np.float32)
-            t = len(actions)
-            if actions.ndim != 2 or actions.shape[1] != ACTION_DIM:
-                raise ImportFormatError(
-                    f"{where}/actions has shape {actions.shape}; the native action is {ACTION_DIM}-D EE delta + gripper. "
-                    "Convert the action space before importing (teleforge does not guess it)"
-                )
-            cols: dict[str, np.ndarray] = {"action": actions}
-            for key, col in OBS_KEYS.items():
-                if key in obs_keys and key not in skip_set:
-                    v = read_array(g["obs"][key], f"{where}/obs/{key}").astype(np.float32)
-                    if col.endswith("ee_quat"):
-                        v = xyzw_to_wxyz(v)
-                    if col == "observation.state.gripper":
-                        v = v.reshape(t, -1)[:, 0] if v.ndim > 1 else v
-                    cols[col] = v
-            if "rewards" in keys:
-                cols["reward"] = read_array(g["rewards"], f"{where}/rewards").astype(np.float32).reshape(-1)
-            tick_ns = None
-            if EXTRAS_GROUP in keys:
-                for col in g[EXTRAS_GROUP].keys():
-                    arr = read_array(g[EXTRAS_GROUP][col], f"{where}/{EXTRAS_GROUP}/{col}")
-                    if col == "tick_ns":
-                        tick_ns = arr.astype(np.int64)
-                    elif col in NATIVE_COLUMN_NAMES:
-                        cols[col] = arr
-            frames = {k[: -len(IMAGE_SUFFIX)]: read_array(g["obs"][k], f"{where}/obs/{k}") for k in images}
-            for cam, fr in frames.items():
-                if fr.dtype != np.uint8 or fr.ndim != 4 or fr.shape[-1] != 3:
-                    raise ImportFormatError(f"{where}/obs/{cam}{IMAGE_SUFFIX}: expected (T,H,W,3) uint8, got {fr.dtype} {fr.shape}")
-            if spec is None:
-                n = cols["observation.state.joint_pos"].shape[1] if "observation.state.joint_pos" in cols else DEFAULT_N_JOINTS
-                spec = DatasetSpec(
-                    fps=float(fps or tf_info.get("control_freq") or (tf_info.get("spec") or {}).get("fps") or 20.0),
-                    robot_embodiment=robot_embodiment or attr_text(g.attrs.get("robot_embodiment", "")) or
-                    (tf_info.get("spec") or {}).get("robot_embodiment") or f"robomimic:{env_args.get('env_name', 'unknown')}",
-                    n_joints=int(n),
-                    cameras=[CameraConfig(cam, fr.shape[1], fr.shape[2], "jpeg", quality) for cam, fr in frames.items()],
-                )
-                open_or_create(dataset, spec)
-            outcome = attr_text(g.attrs.get("outcome", "unknown"))
-            start = EpisodeStart(
-                task=task or attr_text(g.attrs.get("task", "")) or str(env_args.get("env_name") or "robomimic"),
-                instruction=_instruction(g, data, instruction, where),
-                robot_embodiment=spec.robot_embodiment, seed=None, device="import:robomimic",
-                operator_id="", session_id=f"import:{path.name}", fps=spec.fps,
-                extras={"source": str(path), "demo": name},
-            )
-            ep = ImportedEpisode(start, cols, frames, outcome if outcome in ("success", "failure") else "unknown",
-                                 tick_ns=tick_ns)
-            filled.update(c for c in NATIVE_COLUMN_NAMES if c not in cols)
-            ids.append(write_native_episode(Path(dataset), spec, ep))
-            steps += t
+                ep = ImportedEpisode(start, cols, frames, outcome if outcome in ("success", "failure") else "unknown",
+                                     tick_ns=tick_ns)
+                filled.update(c for c in NATIVE_COLUMN_NAMES if c not in cols)
+                ids.append(write_native_episode(Path(dataset), spec, ep))
+                steps += t
+            except (KeyError, OSError, RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:
+                raise ImportFormatError(f"{where}: cannot read the demo ({exc!r}); the file is corrupt or not in "
+                                        "robomimic layout — re-copy or re-export it") from exc
     return ImportReport(Path(dataset), ids, steps, sorted(skipped), sorted(filled))

@@ -21,10 +21,12 @@ import numpy as np
 import pyarrow as pa
 import simplejpeg
 
+from teleforge.convert.hf.compat import make_features_portable
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.staging import stage_output
 from teleforge.dataset.schema import DatasetSpec, image_column, step_fields
 from teleforge.dataset.selection import ExportSource
+from teleforge.errors import ExportError
 from teleforge.spec import ACTION_NAMES
 
 PREVIEW = "preview.jpg"
@@ -56,6 +58,24 @@ def hf_features(spec: DatasetSpec) -> Any:
     for cam in spec.cameras:
         features[image_column(cam.name)] = datasets.Image()
     return features
+
+
+_INDEX_FEATURES = {
+    "episode_index": {"dtype": "int64", "shape": [], "meaning": "native episode id"},
+    "frame_index": {"dtype": "int64", "shape": [], "meaning": "step within the exported (trimmed) episode, from 0"},
+    "timestamp": {"dtype": "float32", "shape": [], "meaning": "seconds since the episode's first exported step"},
+    "task": {"dtype": "string", "shape": []},
+    "instruction": {"dtype": "string", "shape": []},
+    "outcome": {"dtype": "string", "shape": []},
+}
+
+
+def export_features(native: dict[str, dict[str, Any]], columns: list[str]) -> dict[str, dict[str, Any]]:
+    """The manifest's feature table keyed exactly by the data's columns, in column order.
+
+    ``native`` is the native schema (:func:`teleforge.dataset.schema.feature_schema`): its ``step``
+    is the data's ``frame_index``; the episode columns are described here."""
+    return {c: native.get(c) or _INDEX_FEATURES.get(c) or {"dtype": "unknown", "shape": []} for c in columns}
 
 
 def _image_payload(spec: DatasetSpec, cam: str, data: bytes | None) -> dict[str, Any] | None:
@@ -148,13 +168,17 @@ def export_hf(src: ExportSource, out: Path | str, *, overwrite: bool = False, ma
         folder = work / "export"
         built.save_to_disk(str(folder), max_shard_size=max_shard_size)
         rows = built.num_rows
+        columns = list(built.column_names)
         del built
+        make_features_portable(folder)  # datasets 3.x (openpi's lock) and >= 4 read it
         preview = _write_preview(src, src.episode_ids[0], folder)
-        write_export_manifest(folder, export_manifest(src, "hf", {"rows": rows, "preview": preview, "conventions": {
+        manifest = export_manifest(src, "hf", {"rows": rows, "preview": preview, "conventions": {
             "images": "Image features holding the recorded bytes (JPEG as recorded; raw frames as PNG)",
             "timestamp": "seconds since the episode's first exported step (from tick_ns)",
             "frame_index": "step index within the exported (trimmed) episode, from 0",
-        }}))
+        }})
+        manifest["features"] = export_features(manifest["features"], columns)
+        write_export_manifest(folder, manifest)
         shutil.rmtree(work / "cache", ignore_errors=True)
         # The save_to_disk folder becomes the staging folder's content, then the whole is published.
         for p in folder.iterdir():
@@ -171,4 +195,9 @@ def load_hf(folder: Path | str) -> Any:
     """``datasets.load_from_disk`` on an export (the reader for tests and for users)."""
     import datasets  # lazy: `datasets` takes seconds to import
 
-    return datasets.load_from_disk(str(folder))
+    folder = Path(folder)
+    try:
+        return datasets.load_from_disk(str(folder))
+    except Exception as exc:  # noqa: BLE001 - `datasets` raises anything from OSError to KeyError on a damaged folder
+        raise ExportError(f"{folder} is not a loadable HF datasets folder ({type(exc).__name__}: {str(exc)[:200]}); "
+                          "re-export it with `teleforge export hf ... --overwrite`") from exc

@@ -33,6 +33,7 @@ from teleforge.convert.native import (
     DEFAULT_N_JOINTS,
     ImportedEpisode,
     ImportReport,
+    check_fps,
     write_native_episode,
 )
 from teleforge.dataset.records import EpisodeStart
@@ -51,8 +52,10 @@ def read_info(root: Path) -> dict[str, Any]:
         raise ImportFormatError(f"{root} has no meta/info.json; it is not a LeRobot dataset folder")
     try:
         info = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise ImportFormatError(f"{path} is not valid JSON ({exc}); re-download the dataset") from exc
+    if not isinstance(info, dict):
+        raise ImportFormatError(f"{path} holds a JSON {type(info).__name__}, not an object; re-download the dataset")
     version = str(info.get("codebase_version", ""))
     if not version.startswith("v3"):
         raise ImportFormatError(
@@ -62,7 +65,37 @@ def read_info(root: Path) -> dict[str, Any]:
     for key in ("fps", "features", "data_path"):
         if key not in info:
             raise ImportFormatError(f"{path} has no {key!r}; the dataset was not finalized or is damaged")
+    info["fps"] = check_fps(info["fps"], f"{path}")
+    feats = info["features"]
+    if not isinstance(feats, dict) or not all(isinstance(v, dict) for v in feats.values()):
+        raise ImportFormatError(f"{path}: 'features' must map feature names to objects; re-download the dataset")
+    for name, ft in feats.items():
+        shape = ft.get("shape", [])
+        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 1 << 16
+                                                  for d in shape):
+            raise ImportFormatError(f"{path}: feature {name!r} has shape {str(shape)[:60]}; expected a list of sizes")
+    for key in ("data_path", "video_path"):
+        if key in info and not (isinstance(info[key], str) and _TEMPLATE_OK.fullmatch(info[key])):
+            raise ImportFormatError(f"{path}: {key} {str(info[key])[:80]!r} is not a relative path template "
+                                    "(only {chunk_index}, {file_index}, {video_key} fields, no '..')")
     return info
+
+
+# Path templates may use only these fields; no attribute access, no absolute paths, no '..'.
+_TEMPLATE_OK = re.compile(r"(?!/)(?!.*(?:^|/)\.\.(?:/|$))(?:[^{}]|\{(?:chunk_index|file_index|video_key|episode_chunk|episode_index)"
+                          r"(?::0?\d*d)?\})+")
+
+
+def _source_path(root: Path, template: str, where: str, **fields: Any) -> Path:
+    """``root / template.format(**fields)``, refused unless it stays inside ``root``."""
+    try:
+        rel = template.format(**fields)
+    except (KeyError, ValueError, IndexError, TypeError) as exc:
+        raise ImportFormatError(f"{where}: path template {template!r} does not format ({exc!r})") from exc
+    path = root / rel
+    if ".." in Path(rel).parts or Path(rel).is_absolute() or not path.resolve().is_relative_to(root.resolve()):
+        raise ImportFormatError(f"{where}: {rel!r} points outside {root}; teleforge reads only files inside the dataset folder")
+    return path
 
 
 def read_tasks(root: Path) -> dict[int, str]:
@@ -70,12 +103,21 @@ def read_tasks(root: Path) -> dict[int, str]:
     path = root / "meta" / "tasks.parquet"
     if not path.is_file():
         raise ImportFormatError(f"{root} has no meta/tasks.parquet; the dataset was not finalized")
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise ImportFormatError(f"{path}: cannot read ({exc}); re-download or re-export the dataset") from exc
     names = [c for c in table.column_names if c != "task_index"]
     if "task_index" not in table.column_names or not names:
         raise ImportFormatError(f"{path} has columns {table.column_names}; expected task_index and the task text")
     col = "task" if "task" in names else names[0]
-    return dict(zip(table.column("task_index").to_pylist(), table.column(col).to_pylist()))
+    try:
+        tasks = dict(zip(table.column("task_index").to_pylist(), table.column(col).to_pylist()))
+    except (pa.ArrowException, UnicodeDecodeError) as exc:
+        raise ImportFormatError(f"{path}: cannot read ({exc}); re-download or re-export the dataset") from exc
+    if not all(isinstance(k, int) and isinstance(v, str) for k, v in tasks.items()):
+        raise ImportFormatError(f"{path}: task_index must be integers and {col!r} text; re-download the dataset")
+    return tasks
 
 
 def read_episodes(root: Path) -> list[dict[str, Any]]:
@@ -87,9 +129,14 @@ def read_episodes(root: Path) -> list[dict[str, Any]]:
     for f in files:
         try:
             cols = [c for c in pq.read_schema(f).names if not c.startswith("stats/")]
-            rows += pq.read_table(f, columns=cols).to_pylist()
-        except (OSError, pa.ArrowException) as exc:
+            rows += [dict(r, _meta_file=str(f)) for r in pq.read_table(f, columns=cols).to_pylist()]
+        except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
             raise ImportFormatError(f"{f}: cannot read ({exc}); re-download or re-export the dataset") from exc
+    need = ("episode_index", "data/chunk_index", "data/file_index")
+    for r in rows:
+        if any(not isinstance(r.get(k), int) or isinstance(r.get(k), bool) or r[k] < 0 for k in need):
+            raise ImportFormatError(f"{r['_meta_file']}: a row lacks integer {', '.join(need)} "
+                                    f"({ {k: r.get(k) for k in need} }); re-download or re-export the dataset")
     return sorted(rows, key=lambda r: r["episode_index"])
 
 
@@ -109,9 +156,10 @@ def _image_hw(key: str, ft: dict[str, Any]) -> tuple[int, int]:
     names = ft.get("names") or []
     if len(shape) != 3 or 3 not in (shape[0], shape[2]):
         raise ImportFormatError(f"feature {key} has shape {shape}; teleforge imports (H, W, 3) color cameras — pass --skip {key}")
-    if names and names[0] in ("channel", "channels"):
-        return int(shape[1]), int(shape[2])
-    return int(shape[0]), int(shape[1])
+    h, w = (int(shape[1]), int(shape[2])) if names and names[0] in ("channel", "channels") else (int(shape[0]), int(shape[1]))
+    if not (1 <= h <= 16_384 and 1 <= w <= 16_384):
+        raise ImportFormatError(f"feature {key} declares {h}x{w} frames; the metadata is damaged — re-download the dataset")
+    return h, w
 
 
 def _decode_struct_image(value: Any, key: str) -> np.ndarray:
@@ -129,7 +177,7 @@ def _plan(root: Path, info: dict[str, Any], skip: set[str], skip_unknown: bool) 
     feats: dict[str, dict[str, Any]] = info["features"]
     if "action" not in feats:
         raise ImportFormatError(f"{root}: no 'action' feature (features: {', '.join(feats)})")
-    ashape = list(feats["action"]["shape"])
+    ashape = list(feats["action"].get("shape", []))
     if ashape != [ACTION_DIM]:
         raise ImportFormatError(
             f"{root}: action has shape {ashape}; the native action is {ACTION_DIM}-D EE delta + gripper "
@@ -178,17 +226,25 @@ def import_lerobot(
     if "observation.state" in feats and "observation.state" not in skip_set:
         state_map = _state_mapping(feats["observation.state"])
     jp_key = EXTRA_PREFIX + "observation.state.joint_pos"
-    if jp_key in feats:
-        n_joints = int(feats[jp_key]["shape"][0])
-    elif state_map == "joints":
-        n_joints = int(feats["observation.state"]["shape"][0]) - 1
-    elif state_map == "raw":
-        n_joints = int(feats["observation.state"]["shape"][0])
-    else:
-        n_joints = DEFAULT_N_JOINTS
+    try:
+        if jp_key in feats:
+            n_joints = int(feats[jp_key]["shape"][0])
+        elif state_map == "joints":
+            n_joints = int(feats["observation.state"]["shape"][0]) - 1
+        elif state_map == "raw":
+            n_joints = int(feats["observation.state"]["shape"][0])
+        else:
+            n_joints = DEFAULT_N_JOINTS
+    except (KeyError, IndexError) as exc:
+        raise ImportFormatError(f"{root}/meta/info.json: the state feature has no shape ({exc!r}); re-download the dataset") from exc
+    if not 1 <= n_joints <= 64:
+        raise ImportFormatError(f"{root}/meta/info.json: the state gives {n_joints} joints; expected 1..64")
     cameras = [CameraConfig(name=key[len(CAMERA_PREFIX):], height=h, width=w)
                for key, (h, w) in ((k, _image_hw(k, ft)) for k, ft in cams.items())]
-    spec = DatasetSpec(fps=fps, robot_embodiment=robot_embodiment or info.get("robot_type") or "unknown",
+    robot = robot_embodiment or info.get("robot_type") or "unknown"
+    if not isinstance(robot, str):
+        raise ImportFormatError(f"{root}/meta/info.json: robot_type {robot!r} is not text; pass --robot")
+    spec = DatasetSpec(fps=fps, robot_embodiment=robot,
                        n_joints=n_joints, cameras=cameras)
     open_or_create(dataset, spec)
     tasks = read_tasks(root)
@@ -208,88 +264,99 @@ def import_lerobot(
     try:
         for r in rows:
             e = int(r["episode_index"])
-            dpath = root / info["data_path"].format(chunk_index=r["data/chunk_index"], file_index=r["data/file_index"])
-            if cur[0] != dpath:
-                try:
-                    cur = (dpath, pq.read_table(dpath, columns=data_cols))
-                except (OSError, pa.ArrowException) as exc:
-                    raise ImportFormatError(f"{dpath}: cannot read ({exc}); re-download or re-export it") from exc
-            table = cur[1]
-            assert table is not None
-            rows_e = table.filter(pc.equal(table.column("episode_index"), e))
-            t = rows_e.num_rows
-            if t == 0 or t != int(r.get("length", t)):
-                raise ImportFormatError(f"{dpath}: episode {e} has {t} rows, meta/episodes says {r.get('length')}; "
-                                        "the data file and the metadata disagree — re-download or re-export it")
-            order = np.argsort(np.asarray(rows_e.column("frame_index").to_numpy()), kind="stable")
-            rows_e = rows_e.take(pa.array(order))
+            files = r["_meta_file"]
+            try:
+                dpath = _source_path(root, info["data_path"], f"{root}/meta/info.json data_path",
+                                     chunk_index=r["data/chunk_index"], file_index=r["data/file_index"])
+                files = f"{r['_meta_file']} and {dpath}"
+                if cur[0] != dpath:
+                    try:
+                        cur = (dpath, pq.read_table(dpath, columns=data_cols))
+                    except (OSError, pa.ArrowException) as exc:
+                        raise ImportFormatError(f"{dpath}: cannot read ({exc}); re-download or re-export it") from exc
+                table = cur[1]
+                assert table is not None
+                rows_e = table.filter(pc.equal(table.column("episode_index"), e))
+                t = rows_e.num_rows
+                if t == 0 or t != int(r.get("length", t)):
+                    raise ImportFormatError(f"{dpath}: episode {e} has {t} rows, meta/episodes says {r.get('length')}; "
+                                            "the data file and the metadata disagree — re-download or re-export it")
+                order = np.argsort(np.asarray(rows_e.column("frame_index").to_numpy()), kind="stable")
+                rows_e = rows_e.take(pa.array(order))
 
-            def col(name: str, rows_e: pa.Table = rows_e, t: int = t) -> np.ndarray:
-                c = rows_e.column(name).combine_chunks()
-                if pa.types.is_fixed_size_list(c.type) or pa.types.is_list(c.type):
-                    return np.asarray(c.flatten().to_numpy(zero_copy_only=False)).reshape(t, -1)
-                return np.asarray(c.to_numpy(zero_copy_only=False))
+                def col(name: str, rows_e: pa.Table = rows_e, t: int = t) -> np.ndarray:
+                    c = rows_e.column(name).combine_chunks()
+                    if pa.types.is_fixed_size_list(c.type) or pa.types.is_list(c.type):
+                        return np.asarray(c.flatten().to_numpy(zero_copy_only=False)).reshape(t, -1)
+                    return np.asarray(c.to_numpy(zero_copy_only=False))
 
-            cols: dict[str, np.ndarray] = {"action": col("action").astype(np.float32)}
-            if state_map is not None:
-                st = col("observation.state").astype(np.float32)
-                if state_map == "ee":
-                    cols["observation.state.ee_pos"], cols["observation.state.ee_quat"] = st[:, :3], st[:, 3:7]
-                    cols["observation.state.gripper"] = st[:, 7]
-                elif state_map == "joints":
-                    cols["observation.state.joint_pos"], cols["observation.state.gripper"] = st[:, :-1], st[:, -1]
-                else:
-                    cols["observation.state.joint_pos"] = st
-            if "next.reward" in data_cols:
-                cols["reward"] = col("next.reward").astype(np.float32).reshape(t)
-            if "next.success" in data_cols:
-                cols["success"] = col("next.success").astype(bool).reshape(t)
-            ticks = None
-            for c in EXTRA_COLUMNS:
-                key = EXTRA_PREFIX + c
-                if key not in data_cols:
-                    continue
-                v = col(key)
-                if c == "tick_ns":
-                    ticks = v.astype(np.int64).reshape(t)
-                elif c in BOOL_COLUMNS:
-                    cols[c] = v.astype(bool).reshape(t)
-                elif v.ndim == 2 and v.shape[1] > 1:
-                    cols[c] = v.astype(np.float32)
-                else:
-                    cols[c] = v.astype(np.float32).reshape(t)
-            images: dict[str, np.ndarray] = {}
-            for key, ft in cams.items():
-                cam = key[len(CAMERA_PREFIX):]
-                if ft["dtype"] == "video":
-                    vpath = root / info["video_path"].format(video_key=key, chunk_index=r[f"videos/{key}/chunk_index"],
-                                                             file_index=r[f"videos/{key}/file_index"])
-                    if key not in readers or readers[key].path != vpath:
-                        if key in readers:
-                            readers[key].close()
-                        readers[key] = VideoFileReader(vpath)
-                    images[cam] = readers[key].window(float(r[f"videos/{key}/from_timestamp"]), t, fps)
-                else:
-                    images[cam] = np.stack([_decode_struct_image(v, key) for v in rows_e.column(key).to_pylist()])
-                h, w = images[cam].shape[1:3]
-                want = next(c for c in cameras if c.name == cam)
-                if (h, w) != (want.height, want.width):
-                    raise ImportFormatError(f"{key}: frames are {h}x{w}, meta/info.json says {want.height}x{want.width}")
-            text = tasks.get(int(col("task_index")[0]), "")
-            text = instruction or (r.get("tasks") or [text])[0] or text
-            if not str(text).strip():
-                raise ImportFormatError(f"{root}: episode {e} has no task text; pass --instruction")
-            native_task = task or r.get("teleforge/task") or re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:64]
-            outcome = r.get("teleforge/outcome") or ("success" if "success" in cols and cols["success"].any() else "unknown")
-            extras: dict[str, Any] = {"source": str(root), "lerobot_episode_index": e}
-            if r.get("teleforge/episode_id") is not None:
-                extras["teleforge_episode_id"] = r["teleforge/episode_id"]
-            start = EpisodeStart(task=native_task, instruction=str(text), robot_embodiment=spec.robot_embodiment, seed=None,
-                                 device="import", operator_id="", session_id=f"lerobot:{root.name}", fps=fps, extras=extras)
-            imported = ImportedEpisode(start=start, columns=cols, images=images, outcome=outcome, tick_ns=ticks)
-            filled |= {c for c in NATIVE_COLUMN_NAMES if c not in cols}
-            ids.append(write_native_episode(Path(dataset), spec, imported))
-            steps += t
+                cols: dict[str, np.ndarray] = {"action": col("action").astype(np.float32)}
+                if state_map is not None:
+                    st = col("observation.state").astype(np.float32)
+                    if state_map == "ee":
+                        cols["observation.state.ee_pos"], cols["observation.state.ee_quat"] = st[:, :3], st[:, 3:7]
+                        cols["observation.state.gripper"] = st[:, 7]
+                    elif state_map == "joints":
+                        cols["observation.state.joint_pos"], cols["observation.state.gripper"] = st[:, :-1], st[:, -1]
+                    else:
+                        cols["observation.state.joint_pos"] = st
+                if "next.reward" in data_cols:
+                    cols["reward"] = col("next.reward").astype(np.float32).reshape(t)
+                if "next.success" in data_cols:
+                    cols["success"] = col("next.success").astype(bool).reshape(t)
+                ticks = None
+                for c in EXTRA_COLUMNS:
+                    key = EXTRA_PREFIX + c
+                    if key not in data_cols:
+                        continue
+                    v = col(key)
+                    if c == "tick_ns":
+                        ticks = v.astype(np.int64).reshape(t)
+                    elif c in BOOL_COLUMNS:
+                        cols[c] = v.astype(bool).reshape(t)
+                    elif v.ndim == 2 and v.shape[1] > 1:
+                        cols[c] = v.astype(np.float32)
+                    else:
+                        cols[c] = v.astype(np.float32).reshape(t)
+                images: dict[str, np.ndarray] = {}
+                for key, ft in cams.items():
+                    cam = key[len(CAMERA_PREFIX):]
+                    if ft["dtype"] == "video":
+                        vpath = _source_path(root, str(info.get("video_path", "")), f"{root}/meta/info.json video_path",
+                                             video_key=key, chunk_index=r[f"videos/{key}/chunk_index"],
+                                             file_index=r[f"videos/{key}/file_index"])
+                        if key not in readers or readers[key].path != vpath:
+                            if key in readers:
+                                readers[key].close()
+                            readers[key] = VideoFileReader(vpath)
+                        images[cam] = readers[key].window(float(r[f"videos/{key}/from_timestamp"]), t, fps)
+                    else:
+                        images[cam] = np.stack([_decode_struct_image(v, key) for v in rows_e.column(key).to_pylist()])
+                    h, w = images[cam].shape[1:3]
+                    want = next(c for c in cameras if c.name == cam)
+                    if (h, w) != (want.height, want.width):
+                        raise ImportFormatError(f"{key}: frames are {h}x{w}, meta/info.json says {want.height}x{want.width}")
+                text = tasks.get(int(col("task_index")[0]), "")
+                text = instruction or (r.get("tasks") or [text])[0] or text
+                if not str(text).strip():
+                    raise ImportFormatError(f"{root}: episode {e} has no task text; pass --instruction")
+                native_task = task or r.get("teleforge/task") or re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:64]
+                outcome = r.get("teleforge/outcome") or ("success" if "success" in cols and cols["success"].any() else "unknown")
+                if outcome not in ("success", "failure", "unknown"):
+                    raise ImportFormatError(f"{r['_meta_file']}: episode {e} has outcome {outcome!r}, not success, "
+                                            "failure or unknown; re-export the dataset")
+                extras: dict[str, Any] = {"source": str(root), "lerobot_episode_index": e}
+                if r.get("teleforge/episode_id") is not None:
+                    extras["teleforge_episode_id"] = r["teleforge/episode_id"]
+                start = EpisodeStart(task=native_task, instruction=str(text), robot_embodiment=spec.robot_embodiment, seed=None,
+                                     device="import", operator_id="", session_id=f"lerobot:{root.name}", fps=fps, extras=extras)
+                imported = ImportedEpisode(start=start, columns=cols, images=images, outcome=outcome, tick_ns=ticks)
+                filled |= {c for c in NATIVE_COLUMN_NAMES if c not in cols}
+                ids.append(write_native_episode(Path(dataset), spec, imported))
+                steps += t
+            except (KeyError, ValueError, TypeError, IndexError, AttributeError, pa.ArrowException) as exc:
+                raise ImportFormatError(f"{files}: episode {e} does not match its metadata ({exc!r}); "
+                                        "re-download or re-export the dataset") from exc
     finally:
         for rd in readers.values():
             rd.close()

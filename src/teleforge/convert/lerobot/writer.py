@@ -239,13 +239,27 @@ def export_lerobot(
     encoder_threads: int | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    codebase_version: str = CODEBASE_VERSION,
 ) -> LeRobotExport:
     """Write ``out`` as a LeRobot v3.0 dataset, one episode at a time.
 
     Memory holds one episode's numbers and one frame per camera, whatever the dataset size.
     A view's trims are applied (only the kept steps are written). ``progress(done, total)``
-    is called after each episode.
+    is called after each episode. ``codebase_version="v2.1"`` writes the older per-episode
+    layout instead (:func:`teleforge.convert.lerobot.v21_writer.export_lerobot_v21`; the
+    ``*_files_size_in_mb`` limits do not apply there).
     """
+    if codebase_version != CODEBASE_VERSION:
+        from teleforge.convert.lerobot.v21_layout import CODEBASE_VERSION_V21
+
+        if codebase_version != CODEBASE_VERSION_V21:
+            raise ExportError(f"unknown LeRobot codebase version {codebase_version!r}; use "
+                              f"{CODEBASE_VERSION} (LeRobot >= 0.4) or {CODEBASE_VERSION_V21} (openpi's pinned LeRobot)")
+        from teleforge.convert.lerobot.v21_writer import export_lerobot_v21  # imports this module: load it lazily
+
+        return export_lerobot_v21(src, out, repo_id=repo_id, state=state, native_columns=native_columns, vcodec=vcodec,
+                                  crf=crf, gop=gop, chunks_size=chunks_size, encoder_threads=encoder_threads,
+                                  overwrite=overwrite, progress=progress)
     t0 = time.perf_counter()
     if not isinstance(src, ExportSource):
         src = select(src)

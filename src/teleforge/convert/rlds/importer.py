@@ -29,6 +29,8 @@ import simplejpeg
 from teleforge.convert.native import (
     DEFAULT_N_JOINTS,
     ImportReport,
+    check_columns,
+    check_fps,
     default_ticks,
     fill_missing,
     step_record,
@@ -270,9 +272,12 @@ def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = 
     except ExportError as exc:
         raise ImportFormatError(str(exc)) from exc
     sidecar_path = folder / SIDECAR
-    sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else None
+    sidecar = _read_sidecar(sidecar_path) if sidecar_path.is_file() else None
     maps = [FieldMap.parse(m) for m in (mapping or [])]
-    plan = _Plan(reader, maps, set(skip or []), skip_unknown, sidecar)
+    try:
+        plan = _Plan(reader, maps, set(skip or []), skip_unknown, sidecar)
+    except (IndexError, KeyError, TypeError, ValueError) as exc:
+        raise ImportFormatError(f"{folder}/features.json: a step feature has an unusable shape or type ({exc!r})") from exc
     splits = [split] if split else [s["name"] for s in reader.info.get("splits", [])]
     if not splits:
         raise ImportFormatError(f"{folder}/dataset_info.json lists no splits; nothing to import")
@@ -280,8 +285,10 @@ def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = 
     for m in plan.maps:
         if m.column == "observation.state.joint_pos":
             spec_f = reader.step_features[m.key]
-            n_joints_hint = (m.stop or spec_f.shape[-1]) - (m.start or 0)
+            n_joints_hint = (m.stop or (spec_f.shape[-1] if spec_f.shape else 1)) - (m.start or 0)
     n_joints = int(n_joints_hint or DEFAULT_N_JOINTS)
+    if not 1 <= n_joints <= 64:
+        raise ImportFormatError(f"{folder}/features.json: joint positions have {n_joints} values; expected 1..64 joints")
     out_spec: DatasetSpec | None = None
     ids: list[int] = []
     filled: set[str] = set()
@@ -293,14 +300,18 @@ def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = 
         T = ep.num_steps
         if T == 0:
             raise ImportFormatError(f"{where}: the episode has no steps")
-        cols = _columns(plan, ep.steps, T, n_joints, where)
+        try:
+            cols = _columns(plan, ep.steps, T, n_joints, where)
+        except (ValueError, TypeError, IndexError, KeyError) as exc:
+            raise ImportFormatError(f"{where}: a step feature does not fit its native column ({exc!r})") from exc
         meta = ep.metadata
         if out_spec is None:
             cams = []
             for key, name in plan.cameras.items():
                 enc, h, w = _image_info(ep.steps[key][0], f"{where}: {key}")
                 cams.append(CameraConfig(name, h, w, enc))
-            fps_v = float(fps or (sidecar or {}).get("fps") or meta.get("fps") or 10.0)
+            fps_v = check_fps(fps or (sidecar or {}).get("fps") or _scalar(meta.get("fps")) or 10.0,
+                              f"{folder}/{SIDECAR if sidecar and sidecar.get('fps') else 'episode_metadata/fps'}")
             robot = (robot_embodiment or (sidecar or {}).get("robot_embodiment") or _text(meta.get("robot_embodiment"))
                      or f"rlds:{reader.name}")
             out_spec = DatasetSpec(fps=fps_v, robot_embodiment=robot, n_joints=n_joints, cameras=cams)
@@ -320,7 +331,10 @@ def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = 
         if other:
             extras["rlds_metadata"] = other
         if "episode_id" in meta:
-            extras["source_episode_id"] = int(np.asarray(meta["episode_id"]))
+            try:
+                extras["source_episode_id"] = int(np.asarray(meta["episode_id"]))
+            except (TypeError, ValueError) as exc:
+                raise ImportFormatError(f"{where}: episode_metadata/episode_id {meta['episode_id']!r} is not an integer") from exc
         start = EpisodeStart(
             task=task or _text(meta.get("task")) or reader.name, instruction=_instruction(ep.steps, meta, instruction, where),
             robot_embodiment=out_spec.robot_embodiment, seed=None, device="import:rlds", operator_id="",
@@ -332,6 +346,24 @@ def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = 
     if out_spec is None:
         raise ImportFormatError(f"{folder} holds no episodes in split(s) {', '.join(splits)}")
     return ImportReport(Path(dataset), ids, total, sorted(plan.skipped), sorted(filled), source_kind="teleforge" if sidecar else "foreign")
+
+
+def _read_sidecar(path: Path) -> dict[str, Any]:
+    """teleforge_rlds.json: an object whose ``cameras`` (if any) maps camera names to feature keys."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ImportFormatError(f"{path} is not valid JSON ({exc}); re-export the dataset or delete the file") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("cameras", {}), dict):
+        raise ImportFormatError(f"{path} is malformed (expected an object with a 'cameras' object); re-export the dataset")
+    for key in ("action_space", "state", "robot_embodiment"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            raise ImportFormatError(f"{path}: {key!r} must be text, got {doc[key]!r}")
+    return doc
+
+
+def _scalar(v: Any) -> Any:
+    return v.item() if isinstance(v, np.ndarray) and v.size == 1 else v
 
 
 def _text(v: Any) -> str:
@@ -348,6 +380,7 @@ def _write(root: Path, spec: DatasetSpec, start: EpisodeStart, cols: dict[str, n
            T: int, outcome: str) -> int:
     """One native episode; camera bytes are stored as they came (no re-encode)."""
     ticks = cols.pop("tick_ns", None)
+    cols = check_columns(cols, spec, T, f"{start.extras.get('source')}: {start.extras.get('record')}", ticks)
     if ticks is None:
         ticks = default_ticks(spec, T)
     filled = fill_missing(cols, spec, T)

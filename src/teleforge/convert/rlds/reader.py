@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,7 +15,43 @@ import simplejpeg
 from teleforge.convert.rlds.example_proto import decode_example
 from teleforge.convert.rlds.features import parse_features_json
 from teleforge.convert.rlds.tfrecord import read_records
-from teleforge.errors import CorruptRecordError, ExportError
+from teleforge.errors import CorruptRecordError, ExportError, ImportFormatError
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file that must hold an object; missing, unreadable or mistyped -> ExportError naming it."""
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ExportError(f"{path.parent} is not an RLDS dataset folder ({path.name} is missing)") from exc
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ExportError(f"{path} is not valid JSON ({exc}); re-export or re-download the dataset") from exc
+    if not isinstance(doc, dict):
+        raise ExportError(f"{path} holds a JSON {type(doc).__name__}, not an object; re-export or re-download the dataset")
+    return doc
+
+
+def _check_info(info: dict[str, Any], path: Path) -> None:
+    """name is a plain file name (shard paths are built from it: no '/', no '..'); splits are
+    objects with a plain name and non-negative integer shard lengths."""
+    name = info.get("name")
+    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
+        raise ExportError(f"{path}: dataset name {name!r} is not a plain file name; the shard paths would leave the folder")
+    splits = info.get("splits", [])
+    if not isinstance(splits, list) or not all(isinstance(s, dict) for s in splits):
+        raise ExportError(f"{path}: 'splits' must be a list of objects; re-export or re-download the dataset")
+    for s in splits:
+        if not isinstance(s.get("name"), str) or not _SAFE_NAME.match(s["name"]):
+            raise ExportError(f"{path}: split name {s.get('name')!r} is not a plain name")
+        lengths = s.get("shardLengths", [])
+        try:
+            ok = isinstance(lengths, list) and all(int(x) >= 0 for x in lengths) and len(lengths) < 100_000
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ExportError(f"{path}: split {s['name']!r} has shardLengths {str(lengths)[:80]}; expected a list of counts")
 
 
 @dataclass
@@ -34,14 +71,16 @@ class RldsReader:
 
     def __init__(self, path: Path | str, strict: bool = True) -> None:
         self.path = Path(path)
+        self.info = _read_json_object(self.path / "dataset_info.json")
+        features_path = self.path / "features.json"
+        features = _read_json_object(features_path)
         try:
-            self.info = json.loads((self.path / "dataset_info.json").read_text())
-            features = json.loads((self.path / "features.json").read_text())
-        except FileNotFoundError as exc:
-            raise ExportError(f"{self.path} is not an RLDS dataset folder ({exc.filename} is missing)") from exc
-        self.step_features, self.episode_features = parse_features_json(features, strict)
+            self.step_features, self.episode_features = parse_features_json(features, strict)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ExportError(f"{features_path} is malformed ({exc!r}); re-export or re-download the dataset") from exc
         if self.info.get("fileFormat", "tfrecord") != "tfrecord":
             raise ExportError(f"{self.path}: file format {self.info.get('fileFormat')!r} is not supported; only tfrecord")
+        _check_info(self.info, self.path / "dataset_info.json")
 
     @property
     def name(self) -> str:
@@ -69,6 +108,13 @@ class RldsReader:
                 yield p, i, rec
 
     def decode(self, record: bytes, where: str = "record") -> RldsEpisode:
+        """One Example -> an episode; a malformed record raises ImportFormatError naming ``where`` and the feature."""
+        try:
+            return self._decode(record, where)
+        except (ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError, AttributeError) as exc:
+            raise ImportFormatError(f"{where}: malformed tf.train.Example ({exc!r}); re-export or re-download it") from exc
+
+    def _decode(self, record: bytes, where: str) -> RldsEpisode:
         raw = decode_example(record)
         steps: dict[str, Any] = {}
         T: int | None = None

@@ -263,7 +263,12 @@ class TFRecordWriter:
 def read_records(path: Path | str, verify: bool = True) -> Iterator[bytes]:
     """Every record of a TFRecord file; raises CorruptRecordError naming the file and record index."""
     path = Path(path)
-    with open(path, "rb") as f:
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise CorruptRecordError(f"{path}: cannot open ({exc.strerror or exc}); re-export or re-download it") from exc
+    with f:
+        size = os.fstat(f.fileno()).st_size
         index = 0
         offset = 0
         while True:
@@ -283,6 +288,12 @@ def read_records(path: Path | str, verify: bool = True) -> Iterator[bytes]:
                 raise CorruptRecordError(
                     f"{where}: the length header fails its CRC check (not a TFRecord file, or corrupted). "
                     "Re-export or re-download this file."
+                )
+            # Checked before reading: a crafted length must not allocate (2**40 bytes is a MemoryError).
+            if length > size - offset - HEADER_BYTES - FOOTER_BYTES:
+                raise CorruptRecordError(
+                    f"{where}: the header declares {length} data bytes but only {max(0, size - offset - HEADER_BYTES)} "
+                    "remain in the file; the file is truncated or corrupted. Re-export or re-download it."
                 )
             data = f.read(length)
             footer = f.read(FOOTER_BYTES)

@@ -1,12 +1,14 @@
 """Keyboard teleoperation through pygame, fed by the thread that owns the window.
 
-Key map (robot base frame: +x away from the operator, +y to the left, +z up):
+Key map. The twist is (forward, left, up): `teleforge collect` aligns it with the main
+camera by default (forward = away from the viewer, i.e. up in the front image; left =
+the image's left), or with the robot base (+x, +y, +z) under ``--control-frame base``:
 
 | key | action |
 |---|---|
-| W / S | move +x / -x (forward / back) |
-| A / D | move +y / -y (left / right) |
-| R / F | move +z / -z (up / down) |
+| W / S | move forward / back (away from / toward the viewer) |
+| A / D | move left / right (as the main camera shows it) |
+| R / F | move up / down |
 | UP / DOWN (or I / K) | pitch: tool tip forward (-wy) / back (+wy) |
 | LEFT / RIGHT (or J / L) | roll about x: -wx / +wx |
 | Q / E (or U / O) | yaw: turn left (+wz) / right (-wz) |
@@ -18,6 +20,7 @@ Key map (robot base frame: +x away from the operator, +y to the left, +z up):
 | HOME or Z | reset scene |
 | ESC | E-STOP (latches; pressing ESC again keeps it latched) |
 | SHIFT+ESC | release the E-STOP |
+| CTRL+Q | quit (the window asks: keep the episode in progress as unknown / discard / cancel) |
 
 The device never touches the display: each frame the UI thread calls
 ``handle_event(ev)`` for every pygame event and ``set_pressed(pygame.key.get_pressed())``.
@@ -65,11 +68,12 @@ EVENT_KEYS: dict[str, str] = {
     "escape": "estop",
 }
 RELEASE_KEY = "escape"  # with SHIFT held: release the e-stop
+QUIT_KEY = "q"  # with CTRL held: quit the session
 
 KEY_HELP: list[tuple[str, str]] = [
-    ("W / S", "move forward / back (x)"),
-    ("A / D", "move left / right (y)"),
-    ("R / F", "move up / down (z)"),
+    ("W / S", "move away / toward (view)"),
+    ("A / D", "move left / right (view)"),
+    ("R / F", "move up / down"),
     ("UP / DOWN", "pitch tool tip forward / back"),
     ("LEFT / RIGHT", "roll left / right"),
     ("Q / E", "yaw left / right"),
@@ -81,6 +85,7 @@ KEY_HELP: list[tuple[str, str]] = [
     ("HOME / Z", "reset scene"),
     ("ESC", "E-STOP (latches)"),
     ("SHIFT+ESC", "release E-STOP"),
+    ("CTRL+Q", "quit (asks first)"),
 ]
 
 
@@ -154,6 +159,7 @@ class KeyboardDevice:
         self._motion_codes = frozenset(c for p, m in self._twist_codes.values() for c in (*p, *m))
         self._event_codes = {key_code(k): a for k, a in (self.config.event_keys or EVENT_KEYS).items()}
         self._release_code = key_code(RELEASE_KEY)
+        self._quit_code = key_code(QUIT_KEY)
 
     # --- Device protocol --------------------------------------------------------
     def open(self) -> None:
@@ -205,6 +211,8 @@ class KeyboardDevice:
             held = {c for c in self._motion_codes if c in pressed}
         else:
             held = {c for c in self._motion_codes if pressed[c]}
+        if self._pg.display.get_init() and self._pg.key.get_mods() & self._pg.KMOD_CTRL:
+            held = set()  # CTRL+<key> is a command (CTRL+Q quits), never motion
         with self._lock:
             self._fed_ns = time.monotonic_ns()
             self._held = held
@@ -220,11 +228,20 @@ class KeyboardDevice:
         """True while fine mode (slow motion) is on."""
         return self._fine
 
+    def release_gripper(self) -> None:
+        """Open the latched gripper target (the session calls this at each new scene)."""
+        with self._lock:
+            self._gripper = 0.0
+
     def key_help(self) -> list[tuple[str, str]]:
         """(key, what it does) rows for the HUD."""
         return list(KEY_HELP)
 
     def _key_down(self, key: int, mod: int) -> None:
+        if key == self._quit_code and mod & self._pg.KMOD_CTRL:
+            self._held.discard(key)
+            self._events.append(Event.QUIT)
+            return
         if key in self._motion_codes:
             self._held.add(key)
         if key == self._release_code and mod & self._pg.KMOD_SHIFT:

@@ -5,10 +5,10 @@ normalization statistics, the config entry it needs, and a README saying what to
   ``OUT/rlds/<name>/1.0.0``, ``dataset_statistics.json`` keyed by the dataset name, and
   ``openvla_register.py`` that adds the dataset to ``OXE_DATASET_CONFIGS`` /
   ``OXE_STANDARDIZATION_TRANSFORMS`` / ``OXE_NAMED_MIXTURES`` in an openvla checkout.
-- ``openpi``: LeRobot v3 under ``OUT/lerobot/<repo_id>``, ``norm_stats.json`` where
-  openpi's loader looks (``assets/<config>/<repo_id>/``) and ``openpi_config.py`` with a
-  data config and a ``TrainConfig``.
-- ``lerobot``: LeRobot v3 plus the ``lerobot-train`` command.
+- ``openpi``: LeRobot v2.1 (what openpi's pinned LeRobot reads) under ``OUT/lerobot/<repo_id>``,
+  ``norm_stats.json`` where openpi's loader looks (``assets/<config>/<repo_id>/``) and
+  ``openpi_config.py``, a data config and ``TrainConfig`` to append to openpi's config.py.
+- ``lerobot``: LeRobot v3.0 plus ``lerobot-train`` commands (device picked here, offline first).
 - ``octo``: RLDS (OXE action space), Octo's ``dataset_kwargs`` and p01/p99 statistics, a loader script.
 - ``robomimic``: robomimic HDF5 (with ``next_obs``), BC config JSONs (low-dim, image) and the train command.
 - ``act``: ALOHA HDF5 padded to one episode length and ACT's 14-wide state, the task entry and command.
