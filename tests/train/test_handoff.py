@@ -160,7 +160,7 @@ def test_lerobot_handoff_writes_the_train_command(ds: Path, tmp_path: Path) -> N
 
 def test_handoff_refuses_to_overwrite_what_it_did_not_write(ds: Path, tmp_path: Path) -> None:
     with pytest.raises(HandoffError, match="unknown handoff target"):
-        handoff(HandoffConfig("octo", ds, tmp_path / "x"))
+        handoff(HandoffConfig("tensorflow_agents", ds, tmp_path / "x"))
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")

@@ -27,6 +27,7 @@ from teleforge.convert.rlds.features import (
     parse_features_json,
     step_features,
 )
+from teleforge.convert.rlds.gripper import binarize_gripper
 from teleforge.convert.rlds.importer import FieldMap, find_rlds_folder, import_rlds
 from teleforge.convert.rlds.reader import (
     RldsCheckReport,
@@ -34,7 +35,6 @@ from teleforge.convert.rlds.reader import (
     RldsReader,
     check_rlds,
 )
-from teleforge.convert.rlds.gripper import binarize_gripper
 from teleforge.convert.rlds.statistics import dataset_statistics, octo_statistics, write_statistics
 from teleforge.convert.rlds.tfrecord import (
     TFRecordWriter,
