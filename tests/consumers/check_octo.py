@@ -23,6 +23,14 @@ import numpy as np
 from _common import native_state8, read_native, run
 
 
+def unclipped_max_abs(normed: np.ndarray, undone: np.ndarray, native: np.ndarray) -> float:
+    """Max over rows of the distance to the nearest native row (batches are shuffled), counting only the
+    dims Octo did not clip to +-1 (outside p01..p99, or a constant dim, the value is not recoverable)."""
+    keep = np.abs(normed) < 1  # (N, D)
+    d = np.where(keep[:, None, :], np.abs(undone[:, None, :] - native[None]), 0.0).max(-1).min(-1)
+    return float(d.max()) if len(d) else 0.0
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("rlds_root")
@@ -65,16 +73,14 @@ def main() -> None:
         mask = np.asarray(kw.get("action_normalization_mask", [True] * act.shape[-1]))
         undone = np.where(mask, (act + 1) / 2 * (hi - lo + 1e-8) + lo, act)
         native = np.concatenate([e["action"] for e in read_native(a.native)])
-        d = np.abs(undone[:, None, :6] - native[None, :, :6]).max(-1).min(-1)
-        r["action_vs_native_max_abs_unclipped"] = float(d[(np.abs(act[:, :6]) < 1).all(1)].max())
+        r["action_vs_native_max_abs_unclipped"] = unclipped_max_abs(act[:, :6], undone[:, :6], native[:, :6])
         native_eps = read_native(a.native)
         if "proprio" in traj["observation"]:
             pro = traj["observation"]["proprio"][:, -1, :]  # current step of each window
             plo, phi = np.asarray(stats["proprio"]["p01"]), np.asarray(stats["proprio"]["p99"])
             pundone = (pro + 1) / 2 * (phi - plo + 1e-8) + plo
             state = np.concatenate([native_state8(e) for e in native_eps])
-            dp = np.abs(pundone[:, None, :] - state[None]).max(-1).min(-1)
-            r["state_vs_native_max_abs_unclipped"] = float(dp[(np.abs(pro) < 1).all(1)].max())
+            r["state_vs_native_max_abs_unclipped"] = unclipped_max_abs(pro, pundone, state)
         if isinstance(kw.get("dataset_statistics"), str):  # a handoff's file: equal to what Octo computes itself
             from octo.data.dataset import make_dataset_from_rlds
 

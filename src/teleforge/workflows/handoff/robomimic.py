@@ -22,8 +22,11 @@ ROBOMIMIC_VERSION = "0.3.0"
 LOW_DIM_KEYS = list(OBS_KEYS)
 
 
-def bc_config(name: str, data: Path, output_dir: Path, rgb: list[str]) -> dict[str, Any]:
-    """A robomimic BC config (the keys that differ from ``config_factory("bc")``), JSON-ready."""
+def bc_config(name: str, data: Path, output_dir: Path, rgb: list[str], samples: int = 100) -> dict[str, Any]:
+    """A robomimic BC config (the keys that differ from ``config_factory("bc")``), JSON-ready.
+
+    ``samples``: steps in the file; the batch (robomimic's default 100) is capped there because its
+    loader drops the last partial batch, so a smaller dataset would yield no batch at all."""
     return {
         "algo_name": "bc",
         "experiment": {
@@ -38,6 +41,7 @@ def bc_config(name: str, data: Path, output_dir: Path, rgb: list[str]) -> dict[s
             # low-dim data fits in memory; images are read from the file per batch
             "hdf5_cache_mode": None if rgb else "low_dim",
             "num_data_workers": 0,
+            "batch_size": max(1, min(100, samples)),
         },
         "observation": {"modalities": {"obs": {"low_dim": LOW_DIM_KEYS, "rgb": rgb}}},
     }
@@ -54,9 +58,9 @@ def write(src: ExportSource, out: Path, name: str, primary: str | None, res: Han
     cams = src.dataset.spec.camera_names
     if primary in cams:  # the primary camera first: robomimic's image encoders take keys in order
         cams = [primary] + [c for c in cams if c != primary]
-    configs = {"bc": bc_config(name, data.resolve(), runs, [])}
+    configs = {"bc": bc_config(name, data.resolve(), runs, [], res.steps)}
     if cams:
-        configs["bc_image"] = bc_config(name, data.resolve(), runs, [c + IMAGE_SUFFIX for c in cams])
+        configs["bc_image"] = bc_config(name, data.resolve(), runs, [c + IMAGE_SUFFIX for c in cams], res.steps)
     res.commands = []
     for key, cfg in configs.items():
         path = out / f"robomimic_{key}.json"
