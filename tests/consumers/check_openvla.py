@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import types
@@ -77,14 +79,25 @@ def main() -> None:
     def body(r: dict) -> None:
         h = Path(a.handoff)
         manifest = json.loads((h / "teleforge_handoff.json").read_text())
-        cmd = manifest["commands"][0]
-        name = a.name or re.search(r"--dataset_name (\S+)", cmd).group(1)
-        data_root = re.search(r"--data_root_dir (\S+)", cmd).group(1)
-        r["dataset_name"], r["command"] = name, cmd
         tmp = Path(tempfile.mkdtemp())
         shutil.copytree(a.openvla_src, tmp / "openvla", dirs_exist_ok=True)
         oxe = tmp / "openvla" / "prismatic" / "vla" / "datasets" / "rlds" / "oxe"
-        r["pasted_into"] = paste((h / "openvla_dataset_config.py").read_text(), oxe)
+        cmds = manifest["commands"]
+        if (h / "openvla_register.py").exists():  # the README's first step, verbatim, from the checkout root
+            reg = shlex.split(cmds[0])
+            reg[0] = sys.executable
+            proc = subprocess.run(reg, cwd=tmp / "openvla", capture_output=True, text=True)
+            r["register"] = (proc.stdout + proc.stderr).strip().splitlines()
+            if proc.returncode:
+                raise RuntimeError(f"openvla_register.py failed: {r['register']}")
+            r["register_again"] = subprocess.run(reg, cwd=tmp / "openvla", capture_output=True,
+                                                 text=True).stdout.strip().splitlines()
+        else:  # older handoffs: paste each block at the end of its file
+            r["pasted_into"] = paste((h / "openvla_dataset_config.py").read_text(), oxe)
+        train = shlex.split(cmds[-1])
+        name = a.name or train[train.index("--dataset_name") + 1]
+        data_root = train[train.index("--data_root_dir") + 1]
+        r["dataset_name"], r["command"] = name, cmds[-1]
         sys.path[:0] = [a.dlimp_src, str(tmp / "openvla")]
         stub_modules(tmp / "openvla")
         from prismatic.vla.datasets.rlds.oxe import OXE_NAMED_MIXTURES
@@ -117,6 +130,14 @@ def main() -> None:
         # each undone action must be one of the native ones (shuffled; clipped to [-1, 1] outside q01..q99)
         d = np.abs(undone[:, None, :6] - native[None, :, :6]).max(-1).min(-1)
         r["action_vs_native_max_abs_unclipped"] = float(d[(np.abs(acts[:, :6]) < 1).all(1)].max())
+        ours = json.loads((h / "dataset_statistics.json").read_text())[name]
+        r["statistics_vs_openvla_max_abs"] = {
+            f"{k}.{q}": float(np.abs(np.asarray(ours[k][q]) - np.asarray(data.dataset_statistics[name][k][q])).max())
+            for k in ("action",) for q in ("q01", "q99", "mean", "std", "min", "max")}  # finetune.py loads no proprio
+        if max(r["statistics_vs_openvla_max_abs"].values()) > 1e-6:
+            raise ValueError(f"dataset_statistics.json differs from what OpenVLA computes: {r['statistics_vs_openvla_max_abs']}")
+        if r["action_vs_native_max_abs_unclipped"] > 1e-6:
+            raise ValueError("actions after undoing BOUNDS_Q99 differ from the native ones")
         if set(r["gripper_values"]) - {0.0, 1.0}:
             raise ValueError(f"gripper not binary in the openvla action space: {r['gripper_values']}")
 

@@ -3,8 +3,9 @@
 Usage: PY_ROBOMIMIC check_robomimic.py HDF5 NATIVE_DATASET [--config CFG.json ...] [--steps 10] [--image]
 Checks: SequenceDataset with its defaults (load_next_obs=True) and dataset_keys actions/rewards/dones;
 `python -m robomimic.scripts.train --config` for a few steps of BC and of IQL (an algorithm that reads
-next_obs). With --config, the given config JSONs (e.g. a handoff's) are trained verbatim instead of
-configs generated here; --image adds a BC run on the RGB observations.
+next_obs). With --config, the given config JSONs (e.g. a handoff's) are trained as written except for
+num_epochs=1, epoch_every_n_steps=STEPS, output_dir and checkpoint saving, instead of the BC configs
+generated here (IQL always runs); --image adds a BC run on the RGB observations.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import read_native, run
+from _common import decode_jpeg, native_state8, psnr, read_native, run
 
 
 def make_config(algo: str, hdf5: str, out: str, low_dim: list[str], rgb: list[str], steps: int) -> dict:
@@ -70,6 +71,24 @@ def main() -> None:
             actions0 = d0["actions"][()]
         native = read_native(a.native)
         r["actions_vs_native_max_abs"] = float(np.abs(actions0 - native[0]["action"]).max())
+        with h5py.File(a.hdf5, "r") as f:  # every demo: actions, eef state, next_obs = obs shifted by one
+            dmax = smax = nmax = 0.0
+            for k, d in enumerate(demos):
+                g, ep = f["data"][d], native[k]
+                dmax = max(dmax, float(np.abs(g["actions"][()] - ep["action"]).max()))
+                pos, quat = g["obs/robot0_eef_pos"][()], g["obs/robot0_eef_quat"][()]
+                state = np.concatenate([pos, quat[:, 3:4], quat[:, :3], g["obs/robot0_gripper_qpos"][()]], axis=1)
+                smax = max(smax, float(np.abs(state - native_state8(ep)).max()))
+                if "next_obs" in g:
+                    for key in g["obs"]:
+                        o, n = g["obs"][key], g["next_obs"][key]
+                        nmax = max(nmax, float(np.abs(n[:-1].astype(np.float64) - o[1:].astype(np.float64)).max()))
+            r["all_demos_vs_native_max_abs"] = {"actions": dmax, "state8": smax, "next_obs_vs_obs_shift": nmax}
+            if a.image and rgb:
+                frames = f["data"][demos[0]]["obs"][rgb[0]][()]
+                cam = rgb[0][: -len("_image")]
+                r["psnr_" + cam + "_min_of_3"] = min(psnr(frames[i], decode_jpeg(native[0]["observation.images." + cam][i]))
+                                                     for i in (0, len(frames) // 2, len(frames) - 1))
 
         ObsUtils.initialize_obs_utils_with_obs_specs({"obs": {"low_dim": low_dim, "rgb": []}})
         failures = []
@@ -86,13 +105,21 @@ def main() -> None:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path[1:]))
         runs = []
         with tempfile.TemporaryDirectory() as tmp:
-            configs = [Path(c) for c in a.config]
-            if not configs:
-                plan = [("bc", low_dim, []), ("iql", low_dim, [])] + ([("bc", low_dim, rgb)] if a.image else [])
-                for algo, ld, im in plan:
-                    c = Path(tmp, f"{algo}{'_image' if im else ''}.json")
-                    c.write_text(json.dumps(make_config(algo, a.hdf5, str(Path(tmp, "out")), ld, im, a.steps)))
-                    configs.append(c)
+            configs = []
+            for given in a.config:  # a handoff's config, as written, but for a.steps steps into tmp
+                cfg = json.loads(Path(given).read_text())
+                cfg.setdefault("train", {}).update(num_epochs=1, output_dir=str(Path(tmp, "out")))
+                cfg.setdefault("experiment", {}).update(epoch_every_n_steps=a.steps)
+                cfg["experiment"].setdefault("save", {})["enabled"] = False
+                c = Path(tmp, "handoff_" + Path(given).name)
+                c.write_text(json.dumps(cfg))
+                configs.append(c)
+            plan = [] if a.config else [("bc", low_dim, [])] + ([("bc", low_dim, rgb)] if a.image else [])
+            plan.append(("iql", low_dim, []))  # an algorithm that trains on next_obs
+            for algo, ld, im in plan:
+                c = Path(tmp, f"{algo}{'_image' if im else ''}.json")
+                c.write_text(json.dumps(make_config(algo, a.hdf5, str(Path(tmp, "out")), ld, im, a.steps)))
+                configs.append(c)
             for c in configs:
                 proc = subprocess.run([sys.executable, "-m", "robomimic.scripts.train", "--config", str(c)],
                                       capture_output=True, text=True, env=env, timeout=1800)

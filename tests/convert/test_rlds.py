@@ -60,7 +60,11 @@ def test_openvla_action_space_flips_gripper_and_says_so(source: Path, tmp_path: 
     ep = next(iter(RldsReader(path)))
     native = src.episode(int(ep.metadata["episode_id"])).column("action")
     np.testing.assert_array_equal(ep.steps["action"][:, :6], native[:, :6])
-    np.testing.assert_allclose(ep.steps["action"][:, 6], 1.0 - native[:, 6])
+    # 1 = open, binarised to {0, 1} the way OpenVLA's binarize_gripper_actions would
+    from teleforge.convert.rlds import binarize_gripper
+
+    np.testing.assert_array_equal(ep.steps["action"][:, 6], binarize_gripper(1.0 - native[:, 6]))
+    assert set(np.unique(ep.steps["action"][:, 6]).tolist()) <= {0.0, 1.0}
     desc = json.loads((path / "features.json").read_text())["featuresDict"]["features"]["steps"]["sequence"]["feature"][
         "featuresDict"]["features"]["action"]["description"]
     assert "1 = open, 0 = closed" in desc

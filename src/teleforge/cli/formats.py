@@ -81,12 +81,17 @@ def register_export_commands(export_app: typer.Typer) -> None:
     def export_aloha_cmd(dataset: str = _DATASET, out: Path = typer.Option(..., "--out", "-o", help="Output folder for episode_N.hdf5."),
                          ids: Optional[str] = _IDS, episodes: Optional[str] = _EPISODES, view: Optional[str] = _VIEW,
                          sim: bool = typer.Option(True, "--sim/--real", help="The 'sim' attribute ACT reads."),
+                         act: bool = typer.Option(False, "--act", help="What ACT's load_data stacks: every episode padded "
+                                                  "to the longest, qpos/qvel/action zero-padded to 14 (see `handoff act`)."),
                          overwrite: bool = _OVERWRITE) -> None:
         """Export to the ALOHA/ACT layout, one HDF5 file per episode."""
         from teleforge.convert.hdf5 import export_aloha
+        from teleforge.convert.hdf5.aloha import act_episode_len
 
         try:
-            r = export_aloha(_select(dataset, ids, episodes, view), out, sim=sim, overwrite=overwrite)
+            src = _select(dataset, ids, episodes, view)
+            pad = {"episode_len": act_episode_len(src), "state_dim": 14} if act else {}
+            r = export_aloha(src, out, sim=sim, overwrite=overwrite, **pad)
         except TeleforgeError as exc:
             _fail(exc)
         console.print(f"wrote {len(r.files)} episode files ({r.samples} steps) to {r.folder}")

@@ -1,4 +1,4 @@
-"""``teleforge handoff openvla|openpi|lerobot DATASET[:VIEW] OUT``. Thin: parse, call, print."""
+"""``teleforge handoff openvla|openpi|lerobot|octo|robomimic|act DATASET[:VIEW] OUT``. Thin: parse, call, print."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from rich.table import Table
 from teleforge.cli.progress import RichProgress
 from teleforge.cli.render import fail
 from teleforge.errors import TeleforgeError
-from teleforge.workflows.handoff import HandoffConfig, handoff, parse_dataset_arg
+from teleforge.workflows.handoff import TARGETS, HandoffConfig, handoff, parse_dataset_arg
 
 console = Console()
 
 
 def handoff_cmd(
-    target: str = typer.Argument(..., help="openvla | openpi | lerobot"),
+    target: str = typer.Argument(..., help=" | ".join(TARGETS)),
     dataset: str = typer.Argument(..., help="Dataset folder, optionally with a curated view: DATASET:VIEW."),
     out: Path = typer.Argument(..., help="Output folder (created; holds the data, stats, config and a README)."),
     name: Optional[str] = typer.Option(None, help="Dataset name for the trainer (default: from the folder and view)."),

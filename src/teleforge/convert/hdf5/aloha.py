@@ -9,6 +9,10 @@ Layout (ACT's ``EpisodicDataset`` reads it unchanged)::
     /action              (T, n+1) float32  [target joint_pos..., gripper (1 = open, ALOHA's convention)]
     /teleforge/<native column>  the native columns, so native -> ALOHA -> native is exact
 
+For ACT (``export_aloha(..., episode_len=, state_dim=14)``, ``teleforge handoff act``) every episode
+is padded to one length and qpos/qvel/action to ACT's hard-coded width; ``teleforge_layout``
+records the real ``steps`` and the padding, and the importer drops the padding again.
+
 ALOHA data is joint-space: a foreign file imports with qpos as joint positions
 and /action as joint targets; the native EE-delta action is zero except its
 gripper (from ``gripper_index``), and the episode says so in its extras.
@@ -40,7 +44,7 @@ from teleforge.dataset.records import EpisodeStart
 from teleforge.dataset.schema import CameraConfig, DatasetSpec
 from teleforge.dataset.selection import ExportSource
 from teleforge.dataset.store import open_or_create
-from teleforge.errors import ImportFormatError
+from teleforge.errors import ExportError, ImportFormatError
 from teleforge.spec import ACTION_DIM, GRIPPER_INDEX, NATIVE_COLUMN_NAMES
 
 EXTRAS_GROUP = "teleforge"
@@ -59,14 +63,32 @@ class AlohaExport:
 
 
 def export_aloha(src: ExportSource, out: Path | str, *, sim: bool = True, overwrite: bool = False,
-                 compression: str | None = "gzip") -> AlohaExport:
-    """Write ``out/episode_N.hdf5`` (N = 0.. in selection order) for the kept, trimmed steps of ``src``."""
+                 compression: str | None = "gzip", episode_len: int | None = None,
+                 state_dim: int | None = None) -> AlohaExport:
+    """Write ``out/episode_N.hdf5`` (N = 0.. in selection order) for the kept, trimmed steps of ``src``.
+
+    ACT (tonyzhaozh/act ``utils.load_data``) stacks whole episodes and builds its policy for a
+    14-wide state: ``episode_len`` pads every episode to that many steps (observations and
+    frames repeat the last step, velocities are zero, the last action is held: the arm stays
+    where it ended) and ``state_dim`` zero-pads qpos/qvel/action to that width (ACT clips the
+    std of a constant dimension, so zeros normalise to 0). The real length is the ``steps``
+    entry of the ``teleforge_layout`` attribute; ``/teleforge`` holds only the real steps.
+    :func:`act_episode_len` gives the longest episode of a selection.
+    """
     out = Path(out)
+    if episode_len is not None:
+        longest = act_episode_len(src)
+        if episode_len < longest:
+            raise ExportError(f"episode_len {episode_len} is shorter than the longest selected episode ({longest} steps); "
+                              f"pass at least {longest}")
+    if state_dim is not None and state_dim < src.dataset.spec.n_joints + 1:
+        raise ExportError(f"state_dim {state_dim} is narrower than qpos ({src.dataset.spec.n_joints} joints + gripper); "
+                          f"pass at least {src.dataset.spec.n_joints + 1}")
     # The whole folder is staged and renamed at the end: a crash never leaves a folder of
     # episode files that looks like the complete export.
     stage = stage_output(out, overwrite=overwrite, fmt="aloha")
     try:
-        result = _write_aloha(src, stage.staging, out, sim, compression)
+        result = _write_aloha(src, stage.staging, out, sim, compression, episode_len, state_dim)
         stage.publish()
     except BaseException:
         stage.abort()
@@ -74,7 +96,28 @@ def export_aloha(src: ExportSource, out: Path | str, *, sim: bool = True, overwr
     return result
 
 
-def _write_aloha(src: ExportSource, work: Path, out: Path, sim: bool, compression: str | None) -> AlohaExport:
+def act_episode_len(src: ExportSource) -> int:
+    """The longest episode (kept steps) of a selection: the smallest ``episode_len`` ACT's loader accepts."""
+    return max((src.num_steps(i) for i in src.episode_ids), default=0)
+
+
+def _pad(v: np.ndarray, length: int | None, width: int | None, hold: bool = True) -> np.ndarray:
+    """(T, ...) -> (length, ...): rows after T repeat the last row (``hold``) or are zero; a (T, D) array
+    also gets zero columns up to ``width``. None keeps that size."""
+    t = len(v)
+    shape = [length if length is not None else t, *v.shape[1:]]
+    if width is not None and v.ndim == 2:
+        shape[1] = width
+    out = np.zeros(shape, v.dtype)
+    cols = tuple(slice(0, d) for d in v.shape[1:])
+    out[(slice(0, t), *cols)] = v
+    if hold and t:
+        out[(slice(t, None), *cols)] = v[-1]
+    return out
+
+
+def _write_aloha(src: ExportSource, work: Path, out: Path, sim: bool, compression: str | None,
+                 episode_len: int | None = None, state_dim: int | None = None) -> AlohaExport:
     import h5py  # lazy: the HDF5 library loads only for HDF5 exports
 
     ds = src.dataset
@@ -95,22 +138,29 @@ def _write_aloha(src: ExportSource, work: Path, out: Path, sim: bool, compressio
             f.attrs.update(sim=bool(sim), compress=False, instruction=meta.instruction, task=meta.task,
                            outcome=meta.outcome, episode_id=ep_id, robot_embodiment=meta.robot_embodiment,
                            fps=fps)
-            f.attrs["teleforge_layout"] = json.dumps({
+            layout: dict[str, Any] = {
                 "qpos": ["observation.state.joint_pos", "observation.state.gripper"],
                 "qvel": ["observation.state.joint_vel", "d/dt observation.state.gripper"],
                 "action": ["target.joint_pos", f"1 - action[{GRIPPER_INDEX}] (gripper, 1 = open)"],
                 "n_joints": ds.spec.n_joints,
-            })
+                "steps": t,  # real steps; rows after them are padding (episode_len)
+            }
+            if episode_len is not None or state_dim is not None:
+                layout["padding"] = {"episode_len": episode_len or t, "state_dim": state_dim or qpos.shape[1],
+                                     "rows": "after `steps`: qpos/images/action repeat the last step, qvel is 0",
+                                     "columns": "after n_joints + 1: zero"}
+            f.attrs["teleforge_layout"] = json.dumps(layout)
             obs = f.create_group("observations")
-            obs.create_dataset("qpos", data=qpos)
-            obs.create_dataset("qvel", data=qvel)
+            obs.create_dataset("qpos", data=_pad(qpos, episode_len, state_dim))
+            obs.create_dataset("qvel", data=_pad(qvel, episode_len, state_dim, hold=False))
             imgs = obs.create_group("images")
             for cam in ds.spec.camera_names:
                 frames, miss = dense_frames(ep, cam)
                 backfilled += miss
-                imgs.create_dataset(cam, data=frames, chunks=(1, *frames.shape[1:]) if t else None,
+                frames = _pad(frames, episode_len, None)
+                imgs.create_dataset(cam, data=frames, chunks=(1, *frames.shape[1:]) if len(frames) else None,
                                     compression=compression)
-            f.create_dataset("action", data=action)
+            f.create_dataset("action", data=_pad(action, episode_len, state_dim))
             extra = f.create_group(EXTRAS_GROUP)
             for col in NATIVE_COLUMN_NAMES:
                 extra.create_dataset(col, data=cols[col])
@@ -194,6 +244,13 @@ def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | 
                 tick_ns = None
                 extras: dict[str, Any] = {"source": str(path)}
                 if layout is not None and EXTRAS_GROUP in top:
+                    if "steps" in layout:  # an ACT-padded export: rows after the real steps are padding
+                        real = layout["steps"]
+                        if not isinstance(real, int) or isinstance(real, bool) or not 0 <= real <= t:
+                            raise ImportFormatError(f"{where}: teleforge_layout steps {real!r} is not a step count "
+                                                    f"within the file's {t} rows; the file is corrupt")
+                        t = real
+                        frames = {c: fr[:t] for c, fr in frames.items()}
                     for col in f[EXTRAS_GROUP].keys():
                         arr = read_array(f[EXTRAS_GROUP][col], f"{where}:/{EXTRAS_GROUP}/{col}")
                         if col == "tick_ns":

@@ -8,6 +8,7 @@ Layout (robomimic's ``SequenceDataset`` reads it unchanged)::
         obs/robot0_eef_pos (T,3)  robot0_eef_quat (T,4) xyzw (robosuite order)
             robot0_joint_pos (T,n)  robot0_joint_vel (T,n)  robot0_gripper_qpos (T,1)
             <cam>_image (T,H,W,3) uint8
+        next_obs/<same keys>      obs of the next step; the last step repeats its own obs
         rewards (T,)  dones (T,) (1 on the last step)  states (T, 2n) = [joint_pos, joint_vel]
         teleforge/<native column>  everything else native, so a round trip is exact
     mask/train, mask/valid      demo names (optional, ``valid_fraction``)
@@ -53,6 +54,11 @@ OBS_KEYS = {
 IMAGE_SUFFIX = "_image"
 EXTRAS_GROUP = "teleforge"
 DEMO_KEYS = {"actions", "obs", "next_obs", "rewards", "dones", "states", EXTRAS_GROUP}
+
+
+def shift_next(v: np.ndarray) -> np.ndarray:
+    """(T, ...) -> (T, ...) with row t = v[t + 1] and the last row repeated: robomimic's ``next_obs``."""
+    return np.concatenate([v[1:], v[-1:]], axis=0) if len(v) else v
 
 
 def wxyz_to_xyzw(q: np.ndarray) -> np.ndarray:
@@ -108,16 +114,22 @@ def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: floa
                 g.create_dataset("states", data=np.concatenate(
                     [cols["observation.state.joint_pos"], cols["observation.state.joint_vel"]], axis=1).astype(np.float64))
                 obs = g.create_group("obs")
+                # next_obs: what SequenceDataset loads by default (load_next_obs=True) and IQL/BCQ/CQL train on;
+                # step t holds obs[t + 1], the last step repeats itself (robomimic's conversion scripts' convention).
+                next_obs = g.create_group("next_obs")
                 for key, col in OBS_KEYS.items():
                     v = cols[col]
                     if col.endswith("ee_quat"):
                         v = wxyz_to_xyzw(v)
                     obs.create_dataset(key, data=v.reshape(t, -1))
+                    next_obs.create_dataset(key, data=shift_next(v.reshape(t, -1)))
                 for cam in spec.camera_names:
                     frames, miss = dense_frames(ep, cam)
                     backfilled += miss
                     chunks = (1, *frames.shape[1:]) if t else None
                     obs.create_dataset(cam + IMAGE_SUFFIX, data=frames, chunks=chunks, compression=compression)
+                    next_obs.create_dataset(cam + IMAGE_SUFFIX, data=shift_next(frames), chunks=chunks,
+                                            compression=compression)
                 extra = g.create_group(EXTRAS_GROUP)
                 for col in NATIVE_COLUMN_NAMES:
                     if col != "action" and col not in OBS_KEYS.values():

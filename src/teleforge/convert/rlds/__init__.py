@@ -6,7 +6,8 @@
 - :mod:`.reader`: :class:`RldsReader` and :func:`check_rlds`;
 - :mod:`.importer`: :func:`import_rlds` (an RLDS folder into a native dataset);
 - :mod:`.tfrecord`, :mod:`.example_proto`: TFRecord framing and tf.train.Example encoding;
-- :mod:`.statistics`: OpenVLA's ``dataset_statistics.json``.
+- :mod:`.statistics`: OpenVLA's ``dataset_statistics.json`` and Octo's naming of it;
+- :mod:`.gripper`: the binarised gripper of the ``openvla`` action space.
 """
 
 from teleforge.convert.rlds.config import (
@@ -26,6 +27,7 @@ from teleforge.convert.rlds.features import (
     parse_features_json,
     step_features,
 )
+from teleforge.convert.rlds.gripper import binarize_gripper
 from teleforge.convert.rlds.importer import FieldMap, find_rlds_folder, import_rlds
 from teleforge.convert.rlds.reader import (
     RldsCheckReport,
@@ -33,7 +35,7 @@ from teleforge.convert.rlds.reader import (
     RldsReader,
     check_rlds,
 )
-from teleforge.convert.rlds.statistics import dataset_statistics, write_statistics
+from teleforge.convert.rlds.statistics import dataset_statistics, octo_statistics, write_statistics
 from teleforge.convert.rlds.tfrecord import (
     TFRecordWriter,
     crc32c,
@@ -60,6 +62,7 @@ __all__ = [
     "camera_keys",
     "check_rlds",
     "crc32c",
+    "binarize_gripper",
     "dataset_statistics",
     "episode_arrays",
     "export_rlds",
@@ -68,6 +71,7 @@ __all__ = [
     "import_rlds",
     "masked_crc32c",
     "native_key",
+    "octo_statistics",
     "parse_features_json",
     "read_records",
     "step_features",

@@ -63,7 +63,8 @@ ACTION_DOCS = {
     "ee_delta": "teleforge native action [dx, dy, dz, drx, dry, drz, gripper]: end-effector translation (m) and "
     "rotation (axis-angle, rad) per step in the robot base frame; gripper target in [0, 1] with 0 = open, 1 = closed",
     "openvla": "OpenVLA-style EEF delta [dx, dy, dz, drx, dry, drz, gripper]: translation (m) and rotation "
-    "(axis-angle, rad) per step in the robot base frame; gripper with 1 = open, 0 = closed (1 - teleforge gripper)",
+    "(axis-angle, rad) per step in the robot base frame; gripper in {0, 1} with 1 = open, 0 = closed (1 - teleforge "
+    "gripper, binarised like OpenVLA's binarize_gripper_actions: a value in between takes the state reached next)",
     "joint_pos": "absolute target joint positions (rad) followed by the gripper target in [0, 1] with 0 = open, 1 = closed",
 }
 

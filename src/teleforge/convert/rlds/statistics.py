@@ -1,8 +1,11 @@
-"""OpenVLA-style ``dataset_statistics.json``: per-dimension action and proprio statistics.
+"""Normalisation statistics the RLDS trainers read: OpenVLA's and Octo's.
 
 OpenVLA normalizes actions with q01/q99 (``BOUNDS_Q99``) and leaves dimensions whose
-``mask`` is false (the gripper) untouched; the file is keyed by dataset name, the way
-OpenVLA's fine-tuning run saves it and its ``unnorm_key`` looks it up.
+``mask`` is false (the gripper) untouched; its ``dataset_statistics.json`` is keyed by dataset
+name, the way OpenVLA's fine-tuning run saves it and its ``unnorm_key`` looks it up.
+Octo's ``bounds`` normalisation reads the same quantiles named ``p01``/``p99``
+(octo/data/utils/data_utils.py), from a flat file (no name key) passed as
+``dataset_kwargs["dataset_statistics"]``.
 """
 
 from __future__ import annotations
@@ -58,3 +61,17 @@ def write_statistics(path: Path | str, name: str, stats: dict[str, Any]) -> Path
     p = Path(path)
     p.write_text(json.dumps({name: stats}, indent=2))
     return p
+
+
+def octo_statistics(stats: dict[str, Any]) -> dict[str, Any]:
+    """One dataset's :func:`dataset_statistics` in Octo's naming: q01/q99 also as p01/p99, flat.
+
+    Octo's ``make_dataset_from_rlds`` loads this dict (or a JSON file of it) as
+    ``dataset_statistics``; the q-names stay so OpenVLA's ``BOUNDS_Q99`` reads the same file.
+    """
+    out: dict[str, Any] = {}
+    for key, value in stats.items():
+        if isinstance(value, dict) and "q01" in value:
+            value = {**value, "p01": value["q01"], "p99": value["q99"]}
+        out[key] = value
+    return out

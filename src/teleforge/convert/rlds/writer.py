@@ -45,6 +45,7 @@ from teleforge.convert.rlds.features import (
     native_key,
     step_features,
 )
+from teleforge.convert.rlds.gripper import binarize_gripper
 from teleforge.convert.rlds.reader import RldsCheckReport, check_rlds
 from teleforge.convert.rlds.statistics import dataset_statistics, write_statistics
 from teleforge.convert.rlds.tfrecord import TFRecordWriter
@@ -186,7 +187,8 @@ def episode_arrays(ep: Episode, spec: DatasetSpec, cfg: RldsExportConfig, trim: 
     if cfg.action_space == "ee_delta":
         action = native
     elif cfg.action_space == "openvla":
-        action = np.concatenate([native[:, :GRIPPER_INDEX], 1.0 - gripper], axis=1)  # OpenVLA: 1 = open
+        # OpenVLA: 1 = open, binarised as its transforms would (the gripper is not normalised)
+        action = np.concatenate([native[:, :GRIPPER_INDEX], binarize_gripper(1.0 - gripper)[:, None]], axis=1)
     else:
         action = np.concatenate([col("target.joint_pos").astype(np.float32), gripper], axis=1)
     joints = col("observation.state.joint_pos").astype(np.float32)

@@ -3,13 +3,15 @@ normalization statistics, the config entry it needs, and a README saying what to
 
 - ``openvla``: RLDS (OpenVLA action space: EEF delta + gripper 1 = open) under
   ``OUT/rlds/<name>/1.0.0``, ``dataset_statistics.json`` keyed by the dataset name, and
-  ``openvla_dataset_config.py`` with the ``OXE_DATASET_CONFIGS`` /
-  ``OXE_STANDARDIZATION_TRANSFORMS`` / ``OXE_NAMED_MIXTURES`` entries to paste into
-  ``prismatic/vla/datasets/rlds/oxe/``.
+  ``openvla_register.py`` that adds the dataset to ``OXE_DATASET_CONFIGS`` /
+  ``OXE_STANDARDIZATION_TRANSFORMS`` / ``OXE_NAMED_MIXTURES`` in an openvla checkout.
 - ``openpi``: LeRobot v2.1 (what openpi's pinned LeRobot reads) under ``OUT/lerobot/<repo_id>``,
   ``norm_stats.json`` where openpi's loader looks (``assets/<config>/<repo_id>/``) and
   ``openpi_config.py``, a data config and ``TrainConfig`` to append to openpi's config.py.
 - ``lerobot``: LeRobot v3.0 plus ``lerobot-train`` commands (device picked here, offline first).
+- ``octo``: RLDS (OXE action space), Octo's ``dataset_kwargs`` and p01/p99 statistics, a loader script.
+- ``robomimic``: robomimic HDF5 (with ``next_obs``), BC config JSONs (low-dim, image) and the train command.
+- ``act``: ALOHA HDF5 padded to one episode length and ACT's 14-wide state, the task entry and command.
 
 Never touches the source dataset; an existing OUT is refused unless ``overwrite``.
 """
@@ -25,7 +27,7 @@ from teleforge.convert.staging import check_replaceable, write_output_marker
 from teleforge.dataset.selection import ExportSource, select
 from teleforge.errors import ExportError, HandoffError
 from teleforge.progress import Progress, or_null
-from teleforge.workflows.handoff import lerobot, openpi, openvla
+from teleforge.workflows.handoff import act, lerobot, octo, openpi, openvla, robomimic
 from teleforge.workflows.handoff.common import HandoffConfig, HandoffResult
 from teleforge.workflows.handoff.openpi import OPENPI_CONFIG_NAME, openpi_config_source
 from teleforge.workflows.handoff.openvla import openvla_config_source
@@ -43,7 +45,8 @@ class Target(Protocol):
     def readme_section(self, cfg: HandoffConfig, res: HandoffResult, name: str) -> list[str]: ...
 
 
-TARGETS: dict[str, Target] = {"openvla": openvla, "openpi": openpi, "lerobot": lerobot}
+TARGETS: dict[str, Target] = {"openvla": openvla, "openpi": openpi, "lerobot": lerobot, "octo": octo,
+                               "robomimic": robomimic, "act": act}
 
 
 def parse_dataset_arg(text: str) -> tuple[Path, str | None]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from teleforge.convert.rlds.gripper import binarize_gripper
 from teleforge.dataset.selection import ExportSource
 from teleforge.errors import HandoffError
 
@@ -44,7 +45,7 @@ def ee_arrays(src: ExportSource, openvla: bool) -> tuple[np.ndarray, np.ndarray]
         a = np.asarray(ep.column("action"), np.float64)
         if openvla:
             a = a.copy()
-            a[:, 6] = 1.0 - a[:, 6]
+            a[:, 6] = binarize_gripper(1.0 - a[:, 6])  # the `openvla` RLDS action space
         pos = np.asarray(ep.column("observation.state.ee_pos"), np.float64)
         quat = np.asarray(ep.column("observation.state.ee_quat"), np.float64)
         grip = np.asarray(ep.column("observation.state.gripper"), np.float64).reshape(len(pos), -1)
