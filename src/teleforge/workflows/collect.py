@@ -14,8 +14,9 @@ from typing import Any, Callable
 # The recorder is looked up on its package at call time, so a test can stand in a failing disk.
 import teleforge.dataset as tds
 from teleforge.dataset import CameraConfig, DatasetSpec, SessionRecord, open_or_create, write_session
-from teleforge.errors import DeviceError, RobotError
+from teleforge.errors import CameraError, DeviceError, RobotError
 from teleforge.progress import Progress, or_null, tracked
+from teleforge.robots.cameras import CameraSet, open_camera, parse_camera_arg
 from teleforge.robots.remote import RemoteRobot
 from teleforge.robots.scene import SceneConfig, build_scene_xml
 from teleforge.robots.sim_cameras import SimCameraRig
@@ -67,6 +68,9 @@ class CollectConfig:
     # Human devices: "view" = forward/left as the main camera shows them, "base" = the robot's x/y.
     control_frame: str = "view"
     window_max: tuple[int, int] | None = None  # px the window must fit in (None: the desktop)
+    # ``--camera NAME=SOURCE`` entries (robots.cameras.parse_camera_arg); when given they replace
+    # ``cameras``: NAME=sim renders the scene camera, anything else is captured (files loop).
+    camera_sources: tuple[str, ...] = ()
 
 
 def make_device(name: str, cfg: CollectConfig) -> Any:
@@ -85,8 +89,33 @@ def make_robot(cfg: CollectConfig) -> Any:
     raise RobotError(f"unknown robot {cfg.robot!r}: use 'sim' or the address of `teleforge serve-robot`, e.g. tcp://127.0.0.1:5555")
 
 
+def camera_names(cfg: CollectConfig) -> list[str]:
+    """Recorded camera names, in display order (``camera_sources`` when given)."""
+    names = [parse_camera_arg(c).name for c in cfg.camera_sources] if cfg.camera_sources else list(cfg.cameras)
+    if len(set(names)) != len(names):
+        raise CameraError(f"two cameras share a name in {', '.join(names)}: give each camera its own NAME")
+    return names
+
+
 def camera_specs(cfg: CollectConfig) -> list[CameraSpec]:
-    return [CameraSpec(name=c, height=cfg.image_size, width=cfg.image_size, fps=cfg.camera_fps) for c in cfg.cameras]
+    return [CameraSpec(name=c, height=cfg.image_size, width=cfg.image_size, fps=cfg.camera_fps) for c in camera_names(cfg)]
+
+
+def make_rig(cfg: CollectConfig, robot: Any, specs: list[CameraSpec]) -> Any:
+    """Sim renderers for the sim cameras (a served sim is rendered here from its state
+    snapshots, same scene built from code) plus capture threads for the real ones."""
+    parsed = [parse_camera_arg(c) for c in cfg.camera_sources]
+    sources = {p.name: p for p in parsed}
+    sim_specs = [s for s in specs if s.name not in sources or sources[s.name].is_sim]
+    scene = robot if isinstance(robot, SimRobot) else build_scene_xml(SceneConfig())
+    sim_rig = SimCameraRig(scene, sim_specs) if sim_specs else None
+    if all(p.is_sim for p in parsed):
+        return sim_rig
+    cams: dict[str, Any] = {}
+    for s in specs:
+        src = sources.get(s.name)
+        cams[s.name] = open_camera(src, s) if src is not None and not src.is_sim else sim_rig.cameras[s.name]  # type: ignore[union-attr]
+    return CameraSet(cams, sim_rig)
 
 
 def collect(cfg: CollectConfig, progress: Progress | None = None,
@@ -133,11 +162,11 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
     write_session(cfg.dataset, SessionRecord(
         session_id=session_cfg.session_id, operator_id=cfg.operator_id, device=getattr(device, "name", cfg.device),
         task=cfg.task, robot_embodiment=robot.embodiment, notes=cfg.notes,
-        extras={"hz": cfg.hz, "cameras": list(cfg.cameras), "image_size": cfg.image_size, "seed": cfg.seed},
+        extras={"hz": cfg.hz, "cameras": [s.name for s in specs],
+                **({"camera_sources": list(cfg.camera_sources)} if cfg.camera_sources else {}), "image_size": cfg.image_size, "seed": cfg.seed},
     ))
     recorder = tds.AsyncRecorder(ds)  # built before the first episode: pyarrow warms up in its writer thread
-    # A served sim is rendered here from its state snapshots (same scene, built from code).
-    rig = SimCameraRig(robot if isinstance(robot, SimRobot) else build_scene_xml(SceneConfig()), specs)
+    rig = make_rig(cfg, robot, specs)
     guard = SafetyGuard(SafetyConfig())
     window = None
     if not cfg.headless:
@@ -205,8 +234,9 @@ def control_yaw(cfg: CollectConfig) -> tuple[float | None, str]:
     """
     if cfg.control_frame == "base":
         return None, "robot base"
-    fixed = [c for c in cfg.cameras if c != "wrist"]
-    main = "front" if "front" in cfg.cameras else (fixed[0] if fixed else None)
+    names = camera_names(cfg)
+    fixed = [c for c in names if c != "wrist"]
+    main = "front" if "front" in names else (fixed[0] if fixed else None)
     if main is None:
         return None, "robot base"
     _pos, rot, _fovy = scene_camera_pose(main)
