@@ -32,21 +32,22 @@ class _Trigger:
 def test_camera_that_disappears_mid_episode():
     front, wrist = SourceState(), SourceState()
     spec = lambda n: CameraSpec(n, 8, 8, fps=100.0)  # noqa: E731
-    rig = CameraSet({"front": CaptureCamera(spec("front"), front.factory, stale_s=0.05),
-                     "wrist": CaptureCamera(spec("wrist"), wrist.factory, stale_s=0.05)})
-    robot = PointRobot(goal=10.0, time_limit_s=1.0)  # never succeeds: ends on the time limit
+    # Generous staleness for the camera that stays: the machine running the tests may be loaded.
+    rig = CameraSet({"front": CaptureCamera(spec("front"), front.factory, stale_s=1.0),
+                     "wrist": CaptureCamera(spec("wrist"), wrist.factory, stale_s=0.1)})
+    robot = PointRobot(goal=10.0, time_limit_s=2.0)  # never succeeds: ends on the time limit
     dev = ScriptDevice([], autonomous=True, speed=0.0)
     rec = ListRecorder()
     session = CollectionSession(robot, _Trigger(wrist, dev), PassGuard(), rec, rig,
-                                SessionConfig(episodes=1, hz=50.0, time_limit_s=1.0))
+                                SessionConfig(episodes=1, hz=50.0, time_limit_s=2.0))
     res = session.run()
     ep = res.episodes[0]
-    assert ep.steps >= 40
+    assert ep.steps >= 50  # 100 at 50 Hz; a loaded test machine misses some ticks
     steps = rec.episodes[0]["steps"]
     have_wrist = [("wrist" in s.images) for s in steps]
     have_front = [("front" in s.images) for s in steps]
     assert all(have_front[5:])  # the other camera is untouched
-    assert any(have_wrist[:15]) and not any(have_wrist[-10:])  # kept what it had, then nulls
+    assert any(have_wrist[:15]) and not any(have_wrist[-15:])  # kept what it had, then nulls
     missing = ep.loop["missing_frames"]["wrist"]
     assert missing == have_wrist.count(False)
     ranges = ep.loop["missing_frame_ranges"]["wrist"]
