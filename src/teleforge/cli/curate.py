@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from teleforge.cli.engine_options import EngineOpt, RayAddressOpt, enter_engine
 from teleforge.cli.render import fail
 from teleforge.errors import CurationError, TeleforgeError
 
@@ -33,6 +34,12 @@ FromView = typer.Option(None, "--from", help="Start from this view instead of th
 
 
 _fail = fail  # one error format for every command
+
+
+@curate_app.callback()
+def _group(ctx: typer.Context, engine: str = EngineOpt, ray_address: Optional[str] = RayAddressOpt) -> None:
+    """Score, filter, dedupe, trim, review and split a dataset into views (raw shards are never changed)."""
+    enter_engine(ctx, engine, ray_address)
 
 
 @contextmanager

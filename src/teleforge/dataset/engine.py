@@ -106,6 +106,9 @@ class RayEngine:
         self._ray = ray
         self._started = False
         if not ray.is_initialized():
+            if address is None:
+                # A busy machine starts Ray's agents slowly; the default wait (a few s) kills the raylet.
+                os.environ.setdefault("RAY_agent_register_timeout_ms", "300000")
             # Workers import teleforge from the same place as this process (a dev checkout too).
             env = {"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}} if os.environ.get("PYTHONPATH") else None
             try:

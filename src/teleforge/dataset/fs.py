@@ -52,6 +52,9 @@ def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
         if endpoint:
             e = urlparse(endpoint)
             kwargs.update(endpoint_override=e.netloc or e.path, scheme=e.scheme or "https")
+        # A slow (busy or far) endpoint: pyarrow's default 3 s request timeout is short.
+        kwargs["request_timeout"] = float(os.environ.get("TELEFORGE_S3_TIMEOUT_S", "60"))
+        kwargs["connect_timeout"] = 10.0
         region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
         if region:
             kwargs["region"] = region
