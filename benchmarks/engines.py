@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pyarrow.parquet as pq  # noqa: E402
+from tests.curation.synth import EpisodePlan, make_dataset  # noqa: E402
 
 from teleforge.convert.rlds.config import SIDECAR  # noqa: E402
 from teleforge.convert.rlds.writer import RldsExportConfig, export_rlds  # noqa: E402
 from teleforge.curation.operations import dedupe_view, filter_view  # noqa: E402
 from teleforge.curation.store import compute_metrics  # noqa: E402
 from teleforge.dataset.engine import use_engine  # noqa: E402
-from tests.curation.synth import EpisodePlan, make_dataset  # noqa: E402
 
 
 def run(root: Path, shards: int) -> tuple[dict, dict]:
