@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pyarrow.parquet as pq  # noqa: E402
 from tests.curation.synth import EpisodePlan, make_dataset  # noqa: E402
 
-from teleforge.convert.rlds.config import SIDECAR  # noqa: E402
 from teleforge.convert.rlds.writer import RldsExportConfig, export_rlds  # noqa: E402
 from teleforge.curation.operations import dedupe_view, filter_view  # noqa: E402
 from teleforge.curation.store import compute_metrics  # noqa: E402
@@ -42,7 +41,7 @@ def run(root: Path, shards: int) -> tuple[dict, dict]:
     export_rlds(root, out, RldsExportConfig(num_shards=shards))
     t["export_rlds_s"] = time.perf_counter() - t0
     files = {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(out.rglob("*")) if p.is_file() and p.name != SIDECAR}
+             for p in sorted(out.rglob("*")) if p.is_file()}
     cat = pq.read_table(root / "catalog.parquet").to_pylist()
     result = {"catalog": json.dumps(cat, sort_keys=True, default=str), "clean": sorted(clean.episodes),
               "dedup": sorted(dedup.episodes), "export": files}
@@ -58,15 +57,18 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tf-bench-engines-"))
     try:
         plans = [EpisodePlan(seed=i % (args.episodes // 2 + 1), idle_tail=i % 7, steps=60 + i % 40) for i in range(args.episodes)]
-        a = make_dataset(tmp / "local", plans)
-        b = tmp / "ray"
-        shutil.copytree(a, b)
+        pristine = make_dataset(tmp / "pristine", plans)
+        root = tmp / "ds"  # both engines on the same path: exports record where they came from
+        shutil.copytree(pristine, root)
         load = os.getloadavg()[0]
-        res_local, t_local = run(a, args.shards)
+        res_local, t_local = run(root, args.shards)
+        shutil.rmtree(root)
+        shutil.rmtree(tmp / "ds-rlds")
+        shutil.copytree(pristine, root)
         t0 = time.perf_counter()
         with use_engine("ray", args.ray_address):
             start = time.perf_counter() - t0
-            res_ray, t_ray = run(b, args.shards)
+            res_ray, t_ray = run(root, args.shards)
         print(json.dumps({
             "benchmark": "engines", "episodes": args.episodes,
             "identical": {k: res_local[k] == res_ray[k] for k in res_local},
