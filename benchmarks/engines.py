@@ -62,6 +62,7 @@ def main() -> None:
         shutil.copytree(pristine, root)
         load = os.getloadavg()[0]
         res_local, t_local = run(root, args.shards)
+        print(json.dumps({"partial": "local", "episodes": args.episodes, "local": t_local}), file=sys.stderr, flush=True)
         shutil.rmtree(root)
         shutil.rmtree(tmp / "ds-rlds")
         shutil.copytree(pristine, root)
