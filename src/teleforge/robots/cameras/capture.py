@@ -183,7 +183,8 @@ class CaptureCamera:
         return not self._stop.is_set() and gen == self._gen
 
     def _capture(self, gen: int, first: bool) -> None:
-        make_background_thread()
+        # Not niced like the encoders: this thread does little work, and a late wake-up here
+        # is a late timestamp (frame age), so it keeps the default priority.
         backoff = 0.05
         opened_once = False
         while self._current(gen):
@@ -264,6 +265,7 @@ class CaptureCamera:
         return np.ascontiguousarray(image, dtype=np.uint8)
 
     def _watchdog(self) -> None:
+        make_background_thread()
         tick = min(0.1, self.stall_ns / 4e9)
         while not self._stop.wait(tick):
             if self.stats.state != "live" or not self.reconnect:
