@@ -57,6 +57,14 @@ def s3(monkeypatch, tmp_path):
     for k, v in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
                  "AWS_ENDPOINT_URL": endpoint, "TELEFORGE_CACHE": str(tmp_path / "cache")}.items():
         monkeypatch.setenv(k, v)
+    try:
+        yield from _ready(proc, port, endpoint)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _ready(proc: subprocess.Popen, port: int, endpoint: str):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -72,11 +80,7 @@ def s3(monkeypatch, tmp_path):
                            secret_key="test", region="us-east-1", allow_bucket_creation=True,
                            request_timeout=60, connect_timeout=10)
     fs.create_dir("bucket")
-    try:
-        yield fs
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    yield fs
 
 
 def _upload(fs: pafs.FileSystem, local: Path, prefix: str) -> None:
