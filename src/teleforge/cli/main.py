@@ -98,6 +98,7 @@ def collect(
     screenshot: Optional[Path] = typer.Option(None, help="Save the operator window to this PNG when the session ends."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Episode time limit in seconds, shown as a countdown (default: 60 for keyboard/gamepad/spacemouse, the task's own for scripted)."),
     control_frame: str = typer.Option("view", "--control-frame", help="view: W/A move away from the viewer / to the left as the front camera shows it; base: along the robot's +x / +y."),
+    camera: Optional[list[str]] = typer.Option(None, "--camera", help="NAME=SOURCE, repeatable; replaces --cameras. SOURCE: sim (scene camera NAME), a device index or /dev/videoN, a video file (loops), an rtsp/http URL, or realsense[:SERIAL]."),
 ) -> None:
     """Collect demonstrations at the robot (window with cameras, REC light, countdown, instruction).
 
@@ -117,7 +118,7 @@ def collect(
         cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()), image_size=deprecated(image_size, size, "--size", "--image-size"),
         camera_fps=camera_fps, headless=headless, operator_id=operator, notes=notes, seed=seed,
         quality=quality, failure=failure, failure_rate=failure_rate, screenshot=screenshot,
-        time_limit_s=time_limit, control_frame=control_frame,
+        time_limit_s=time_limit, control_frame=control_frame, camera_sources=tuple(camera or ()),
     )
     try:
         result = run_collect(cfg, progress=RichProgress(console))
