@@ -168,6 +168,7 @@ def replay(
 
 # Command groups that live in their own modules (each a library call first).
 from teleforge.cli.curate import curate_app  # noqa: E402
+import teleforge.cli.curate_score  # noqa: E402,F401  (registers `curate score`)
 from teleforge.cli.export import export_app  # noqa: E402
 from teleforge.cli.formats import import_app, push_cmd, register_export_commands  # noqa: E402
 from teleforge.cli.serve import serve_cmd  # noqa: E402

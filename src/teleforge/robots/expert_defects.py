@@ -118,6 +118,7 @@ class SubtleExpert(ScriptedExpert):
         self._pause_at = set(int(x) for x in r.uniform(0.3, 2.5, n_pauses) * self._hz)
         self._pause_len = (0.4 + 0.6 * s) * self._hz
         self._pause_left = 0
+        self._last_pause_end = -100
         # wobble: per-step translation amplitude (fraction of the bound) at 1.5-3 Hz
         self._wobble_amp = (0.08 + 0.22 * s) * self._max_t
         self._wobble_hz = float(r.uniform(1.5, 3.0))
@@ -126,7 +127,7 @@ class SubtleExpert(ScriptedExpert):
         self._slip_step = int(0.15 * self._hz)
         self._slipped = False
         # off-centre: fingers close this far (m) from the centre, along the closing and the finger axes
-        self._offset_local = np.array([(0.004 + 0.008 * s) * r.choice([-1, 1]), (0.005 + 0.009 * s) * r.choice([-1, 1])])
+        self._offset_local = np.array([(0.004 + 0.005 * s) * r.choice([-1, 1]), (0.004 + 0.006 * s) * r.choice([-1, 1])])
         # multimodal: a side waypoint 8-16 cm off the straight approach, 4-8 cm higher
         self._via_side = float((0.08 + 0.08 * s) * r.choice([-1, 1]))
         self._via_up = 0.04 + 0.04 * s
@@ -138,8 +139,10 @@ class SubtleExpert(ScriptedExpert):
             if self._pause_left > 0:
                 self._pause_left -= 1
                 self._step += 1
+                self._last_pause_end = self._step
                 return _still(self._gripper)
-            if self._step in self._pause_at:
+            # Pauses never run into each other: two back to back would look like one long (rule-visible) pause.
+            if self._step in self._pause_at and self._step - self._last_pause_end >= 4:
                 self._mark()
                 self._pause_left = int(self._pause_len) - 1
                 self._step += 1
