@@ -190,6 +190,9 @@ from teleforge.cli.train import train_app  # noqa: E402
 
 app.add_typer(train_app, name="train")
 train_app.command("experiment")(experiment_cmd)  # `teleforge train experiment`: raw vs curated, same budget
+from teleforge.cli.experiment_arms import experiment_arms_cmd  # noqa: E402
+
+train_app.command("experiment-arms")(experiment_arms_cmd)  # raw, rules, learned scores, random controls
 
 
 def main() -> None:  # pragma: no cover

@@ -36,7 +36,7 @@ from teleforge.curation.store import effective_rows
 from teleforge.dataset import Dataset
 from teleforge.dataset.catalog import read_catalog
 from teleforge.dataset.views import View, save_view
-from teleforge.errors import EvalError
+from teleforge.errors import CurationError, EvalError
 from teleforge.progress import Progress, or_null
 from teleforge.train_adapter.eval import EVAL_SEED_BASE, EvalConfig, wilson_interval
 from teleforge.workflows.experiment import Arm, plot_arms
@@ -185,14 +185,22 @@ def make_views(root: Path, cfg: ArmsConfig) -> dict[str, View | None]:
     n_rules = len(rules.episodes)
     n_all = len(_rows(root))
     views: dict[str, View | None] = {"raw": None, "rules": rules}
+    skipped: dict[str, str] = {}
+    wanted = cfg.arms
     for m in cfg.methods:
-        score_dataset(root, m)
+        if wanted is not None and m not in wanted and f"rules+{m}" not in wanted:
+            continue  # no arm needs this score
+        try:
+            score_dataset(root, m)
+        except CurationError as exc:  # e.g. democore on a set where every demo succeeded: that arm cannot run
+            skipped[m] = str(exc)
+            continue
         views[m] = score_view(root, f"arm-{m}", m, top_k=n_rules)
         views[f"rules+{m}"] = score_view(root, f"arm-rules-{m}", m, keep_frac=cfg.rules_plus_frac, from_view="rules")
     views["random"] = random_view(root, "arm-random", n_rules, cfg.seed + 17)
     views["length_matched"] = length_matched_view(root, "arm-length-matched", rules.episodes, cfg.seed + 23)
     if cfg.arms is not None:
-        unknown = set(cfg.arms) - set(views)
+        unknown = set(cfg.arms) - set(views) - {a for m in skipped for a in (m, f"rules+{m}")}
         if unknown:
             raise EvalError(f"unknown arm(s) {sorted(unknown)}: choose from {', '.join(views)}")
         views = {k: v for k, v in views.items() if k in cfg.arms}
