@@ -25,7 +25,6 @@ import numpy as np
 
 from teleforge.errors import RobotError
 from teleforge.robots.expert import FAILURES, ScriptedExpert, _still
-from teleforge.spec import TWIST_DIM
 
 SUBTLE_DEFECTS: tuple[str, ...] = ("hesitant", "wobble", "regrasp", "off_centre", "multimodal")
 _GRASP_TASKS = ("pick_cube", "place_in_bin", "stack")
