@@ -20,11 +20,11 @@ from teleforge.train_adapter.eval import EvalConfig, EvalResult, evaluate
 Loader = Callable[[str], Any]
 
 
-def load_checkpoint_policy(checkpoint: str) -> Any:
+def load_checkpoint_policy(path: str) -> Any:
     """The default loader: a trained checkpoint folder (``train_adapter.checkpoint.load_policy``)."""
     from teleforge.train_adapter import checkpoint
 
-    return checkpoint.load_policy(checkpoint)
+    return checkpoint.load_policy(path)
 
 
 def _slices(n: int, workers: int) -> list[tuple[int, int]]:
