@@ -189,6 +189,7 @@ def replay(
 
 
 # Command groups that live in their own modules (each a library call first).
+import teleforge.cli.curate_score  # noqa: E402,F401  (registers `curate score`)
 from teleforge.cli.curate import curate_app  # noqa: E402
 from teleforge.cli.export import export_app  # noqa: E402
 from teleforge.cli.formats import import_app, push_cmd, register_export_commands  # noqa: E402
@@ -215,6 +216,9 @@ from teleforge.cli.train import train_app  # noqa: E402
 
 app.add_typer(train_app, name="train")
 train_app.command("experiment")(experiment_cmd)  # `teleforge train experiment`: raw vs curated, same budget
+from teleforge.cli.experiment_arms import experiment_arms_cmd  # noqa: E402
+
+train_app.command("experiment-arms")(experiment_arms_cmd)  # raw, rules, learned scores, random controls
 
 
 def main() -> None:  # pragma: no cover
