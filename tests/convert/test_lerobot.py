@@ -327,7 +327,9 @@ def test_real_lerobot_loads_our_export_and_writes_what_we_import() -> None:
     if not Path(py).exists():
         pytest.skip(f"no lerobot venv at {py}; build it with .ci/lerobot_venv.sh --build-only")
     check = Path(__file__).with_name("lerobot_check.py")
-    done = subprocess.run([py, str(check)], capture_output=True, text=True, cwd=check.parents[2], check=False)
+    repo = check.parents[2]  # the tree under test, whatever teleforge the venv has installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "src"), str(repo)])}
+    done = subprocess.run([py, str(check)], capture_output=True, text=True, cwd=repo, check=False, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["ok"] and report["export"]["min_psnr_db"] >= 28

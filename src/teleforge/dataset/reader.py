@@ -119,6 +119,9 @@ class Episode:
             table = _with_optional_columns(table)
             if start["episode_id"] != self.episode_id:
                 raise CorruptShardError(f"{self.path}: holds episode {start['episode_id']}, the catalog says {self.episode_id}; {hint}")
+            if end and end.get("num_steps") != table.num_rows:  # a finalized shard states its length
+                raise CorruptShardError(f"{self.path}: holds {table.num_rows} steps, its end record says "
+                                        f"{end.get('num_steps')!r}; {hint}")
             if self._expected_steps is not None and self._expected_steps != table.num_rows:
                 raise CorruptShardError(f"{self.path}: holds {table.num_rows} steps, the catalog says {self._expected_steps}; {hint}")
             try:

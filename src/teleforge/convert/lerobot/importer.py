@@ -74,7 +74,10 @@ def read_info(root: Path) -> dict[str, Any]:
         if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 1 << 16
                                                   for d in shape):
             raise ImportFormatError(f"{path}: feature {name!r} has shape {str(shape)[:60]}; expected a list of sizes")
+    has_video = any(ft.get("dtype") == "video" for ft in feats.values())
     for key in ("data_path", "video_path"):
+        if key == "video_path" and info.get(key) is None and not has_video:
+            continue  # LeRobot writes null when every camera is stored as images
         if key in info and not (isinstance(info[key], str) and _TEMPLATE_OK.fullmatch(info[key])):
             raise ImportFormatError(f"{path}: {key} {str(info[key])[:80]!r} is not a relative path template "
                                     "(only {chunk_index}, {file_index}, {video_key} fields, no '..')")
