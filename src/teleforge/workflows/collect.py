@@ -271,13 +271,16 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
             session.on_episode = _chain(on_saved, on_episode)
             result = session.run()
         cards.shutdown(wait=True)
-        result.operator_summary = tracker.summary(result.episodes)
-        if card_errors:
-            result.operator_summary["card_errors"] = card_errors[:3]
         if (result.aborted or "").startswith("interrupted") and recorder.status().recording:
             # Ctrl-C says the episode in progress was kept as unknown: make it so even when the
             # control thread ended before it could finish the episode (close() would leave a .partial).
-            recorder.finish(EpisodeEnd("unknown", labels={"interrupted": True}))
+            saved = recorder.finish(EpisodeEnd("unknown", labels={"interrupted": True}))
+            result.episodes.append(EpisodeResult(saved.episode_id, "unknown", saved.num_steps, -1, "", {},
+                                                 finalize_s=saved.finalize_s, labels={"interrupted": True},
+                                                 task=cfg.task, file=str(saved.file)))
+        result.operator_summary = tracker.summary(result.episodes)
+        if card_errors:
+            result.operator_summary["card_errors"] = card_errors[:3]
     finally:
         cards.shutdown(wait=False)
         if window is not None:
