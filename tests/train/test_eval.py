@@ -224,3 +224,12 @@ def test_eval_cli_without_torch_says_install_the_train_extra(tmp_path: Path, mon
     r = CliRunner().invoke(app, ["eval", str(ck), "--episodes", "1", "-o", str(tmp_path / "ev")])
     assert r.exit_code == 1
     assert "teleforge[train]" in r.output and "Traceback" not in r.output
+
+
+def test_eval_video_of_a_policy_that_decodes_smaller_than_the_render(tmp_path) -> None:
+    """The policy sees 48 px frames, the video keeps the recorded 64 px ones (a mixed-size video failed)."""
+    pol = Recording(chunk=3, extra={"render_size": 64})
+    res = evaluate(pol, EvalConfig(episodes=1, time_limit_s=0.3, videos=1, out=tmp_path, execute=2))
+    assert pol.obs[0].images["front"].shape[0] == 48
+    gifs = list(tmp_path.rglob("*.gif"))
+    assert len(gifs) == 1 and gifs[0].stat().st_size > 0 and res.episodes

@@ -161,7 +161,9 @@ def run_episode(policy: Policy, robot: Robot, scene: TaskScene, frames: FrameSou
             runner.add(step, chunk)
         if loop.video_camera is not None:
             cam = loop.video_camera
-            out.frames.append(images[cam] if cam in images else frames(cam, loop.render_size))
+            # Videos show the camera at the recorded size (the policy's frame may be decoded smaller).
+            seen = images.get(cam)
+            out.frames.append(seen if seen is not None and seen.shape[0] == loop.render_size else frames(cam, loop.render_size))
         robot.act(runner.action(step))
         if scene.success():
             held += 1
