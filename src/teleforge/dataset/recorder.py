@@ -70,7 +70,7 @@ class _Item:
     seq: int
     kind: str  # "start" | "step" | "finish" | "discard" | "abandon" | "stop"
     payload: Any = None
-    future: Future | None = None
+    future: Future[Any] | None = None
     encoded: dict[str, bytes] | None = None
     reuse: frozenset[str] = frozenset()  # cameras whose frame is the previous step's: take its bytes, do not encode
 
@@ -191,7 +191,8 @@ class AsyncRecorder:
         self._check_recording("finish")
         fut = self._put("finish", end)
         self._recording = False
-        return self._wait(fut)
+        summary: EpisodeSummary = self._wait(fut)
+        return summary
 
     def discard(self) -> None:
         """Throw the current episode away (its partial shard is deleted; the id is not reused)."""
@@ -253,12 +254,12 @@ class AsyncRecorder:
         self.close()
 
     # --- helpers ------------------------------------------------------------------
-    def _put(self, kind: str, payload: Any = None) -> Future:
-        fut: Future = Future()
+    def _put(self, kind: str, payload: Any = None) -> Future[Any]:
+        fut: Future[Any] = Future()
         self._in.put(_Item(next(self._seq), kind, payload, fut))
         return fut
 
-    def _wait(self, fut: Future) -> Any:
+    def _wait(self, fut: Future[Any]) -> Any:
         try:
             return fut.result()
         except TeleforgeError as exc:

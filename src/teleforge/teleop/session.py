@@ -667,7 +667,7 @@ class CollectionSession:
         self.hud.elapsed_s = elapsed
         n = len(st.tick_ns)
         if n >= 2 and n % 10 == 0:  # cheap: every 10 ticks, over the last 100
-            recent = np.diff(np.asarray(st.tick_ns[-100:], dtype=np.int64)) / 1e6
+            recent: np.ndarray = np.diff(np.asarray(st.tick_ns[-100:], dtype=np.int64)) / 1e6  # ms
             self.hud.loop_hz = float(1e3 / recent.mean())
             self.hud.jitter_p99_ms = float(np.percentile(np.abs(recent - st.period_ns / 1e6), 99))
             self.hud.missed_deadlines = st.missed
