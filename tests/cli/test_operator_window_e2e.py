@@ -81,7 +81,9 @@ def test_operator_session_end_to_end(tmp_path: Path, monkeypatch):
             key(pygame.K_RETURN)  # "success" with an empty gripper
             wait_for(lambda: s.card is not None, what="the quality card")
             seen["card"] = s.card
-            seen["after_save"] = (hud.gripper_cmd, s.device.read().gripper)
+            # the next scene reopens the gripper (the card may show before the scene is reset)
+            wait_for(lambda: s.device._gripper == 0.0, timeout=10, what="the gripper reopened at the new scene")
+            seen["after_save"] = (hud.gripper_cmd, s.device._gripper)
             # --- episode 2: wait for the time limit
             key(pygame.K_RETURN)
             wait_for(lambda: hud.recording, what="episode 2")

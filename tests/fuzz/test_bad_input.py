@@ -206,7 +206,7 @@ def test_catalog_file_outside_the_dataset_is_never_opened(mutated: Mutated, file
     from teleforge.dataset.reader import Dataset
 
     root = mutated("native", "catalog.parquet", "pq.str", ["file", file])
-    with pytest.raises(DatasetError, match=r"catalog.parquet: episode 0 names file .*, not a shard under episodes/"):
+    with pytest.raises(DatasetError, match=r"catalog.parquet: episode 0 names file .*, not a shard under episodes/ \(field 'file'\)"):
         Dataset.open(root).episode(0)
 
 
@@ -236,10 +236,10 @@ def test_export_still_running_check_does_not_mistake_a_zombie_for_a_live_writer(
         owner = tmp_path / ".export.partial.json"
         (tmp_path / ".export.partial").mkdir()
         owner.write_text(json.dumps({"pid": child.pid, "host": socket.gethostname(), "started": "then"}))
-        stage = stage_output(final, overwrite=True)  # a live writer would raise "is writing ... right now"
+        stage = stage_output(final, overwrite=True, fmt="rlds")  # a live writer would raise "is writing ... right now"
         stage.abort()
         owner.write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname(), "started": "now"}))
         with pytest.raises(PartialExportError, match="right now"):
-            stage_output(final, overwrite=True)
+            stage_output(final, overwrite=True, fmt="rlds")
     finally:
         child.wait()

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from teleforge.cli.engine_options import EngineOpt, RayAddressOpt, enter_engine
 from teleforge.cli.grammar import deprecated, split_dataset_view
 from teleforge.cli.render import fail
 from teleforge.errors import CurationError, TeleforgeError
@@ -52,6 +53,12 @@ def _need_view(dataset: str, old: Optional[str]) -> tuple[Path, str]:
 
 
 _fail = fail  # one error format for every command
+
+
+@curate_app.callback()
+def _group(ctx: typer.Context, engine: str = EngineOpt, ray_address: Optional[str] = RayAddressOpt) -> None:
+    """Score, filter, dedupe, trim, review and split a dataset into views (raw shards are never changed)."""
+    enter_engine(ctx, engine, ray_address)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from teleforge.cli.engine_options import EngineOpt, RayAddressOpt, enter_engine
 from teleforge.errors import TeleforgeError
 
 export_app = typer.Typer(rich_markup_mode=None, help="Export a dataset for other trainers (RLDS / Open X-Embodiment, ...).", no_args_is_help=True)
@@ -16,8 +17,9 @@ err_console = Console(stderr=True)
 
 
 @export_app.callback()
-def _group() -> None:
+def _group(ctx: typer.Context, engine: str = EngineOpt, ray_address: Optional[str] = RayAddressOpt) -> None:
     """Export a dataset for other trainers (RLDS / Open X-Embodiment, ...)."""
+    enter_engine(ctx, engine, ray_address)
 
 
 def _ids(episodes: Optional[str]) -> Optional[list[int]]:

@@ -98,6 +98,7 @@ def collect(
     screenshot: Optional[Path] = typer.Option(None, help="Save the operator window to this PNG when the session ends."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Episode time limit in seconds, shown as a countdown (default: 60 for keyboard/gamepad/spacemouse, the task's own for scripted)."),
     control_frame: str = typer.Option("view", "--control-frame", help="view: W/A move away from the viewer / to the left as the front camera shows it; base: along the robot's +x / +y."),
+    camera: Optional[list[str]] = typer.Option(None, "--camera", help="NAME=SOURCE, repeatable; replaces --cameras. SOURCE: sim (scene camera NAME), a device index or /dev/videoN, a video file (loops), an rtsp/http URL, or realsense[:SERIAL]."),
 ) -> None:
     """Collect demonstrations at the robot (window with cameras, REC light, countdown, instruction).
 
@@ -117,7 +118,7 @@ def collect(
         cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()), image_size=deprecated(image_size, size, "--size", "--image-size"),
         camera_fps=camera_fps, headless=headless, operator_id=operator, notes=notes, seed=seed,
         quality=quality, failure=failure, failure_rate=failure_rate, screenshot=screenshot,
-        time_limit_s=time_limit, control_frame=control_frame,
+        time_limit_s=time_limit, control_frame=control_frame, camera_sources=tuple(camera or ()),
     )
     try:
         result = run_collect(cfg, progress=RichProgress(console))
@@ -188,6 +189,7 @@ def replay(
 
 
 # Command groups that live in their own modules (each a library call first).
+import teleforge.cli.curate_score  # noqa: E402,F401  (registers `curate score`)
 from teleforge.cli.curate import curate_app  # noqa: E402
 from teleforge.cli.export import export_app  # noqa: E402
 from teleforge.cli.formats import import_app, push_cmd, register_export_commands  # noqa: E402
@@ -214,6 +216,9 @@ from teleforge.cli.train import train_app  # noqa: E402
 
 app.add_typer(train_app, name="train")
 train_app.command("experiment")(experiment_cmd)  # `teleforge train experiment`: raw vs curated, same budget
+from teleforge.cli.experiment_arms import experiment_arms_cmd  # noqa: E402
+
+train_app.command("experiment-arms")(experiment_arms_cmd)  # raw, rules, learned scores, random controls
 
 
 def main() -> None:  # pragma: no cover

@@ -19,8 +19,8 @@ from teleforge.curation.dedupe import (
     DedupeConfig,
     DedupeResult,
     find_duplicates,
-    signature,
 )
+from teleforge.curation.engine import shard_signatures
 from teleforge.curation.metrics import MetricsConfig, idle_head_tail
 from teleforge.curation.rules import RuleSet, TrimConfig, default_rules
 from teleforge.curation.store import (
@@ -36,7 +36,6 @@ from teleforge.dataset.catalog import (
 )
 from teleforge.dataset.edits import record_edits
 from teleforge.dataset.reader import Dataset
-from teleforge.dataset.shard import open_shard
 from teleforge.dataset.views import View, load_view
 from teleforge.dataset.writer import OUTCOMES
 from teleforge.errors import CurationError, EpisodeNotFoundError
@@ -246,7 +245,7 @@ def dedupe_view(root: Path | str, name: str, cfg: DedupeConfig | None = None, fr
     sel = candidates(root, from_view)
     ids = [int(r["episode_id"]) for r in sel.rows]
     hashes = [str(r.get("content_hash") or "") for r in sel.rows]
-    sigs = np.stack([signature(open_shard(root / r["file"])[0]) for r in sel.rows]) if sel.rows else np.zeros((0, 128))
+    sigs = shard_signatures(root, [r["file"] for r in sel.rows])  # on the engine in force (local / ray)
     res = find_duplicates(ids, hashes, sigs, cfg)
     success = {int(r["episode_id"]): r.get("outcome") == "success" for r in sel.rows}
     # Same path, different timing: the shorter one hesitated less.

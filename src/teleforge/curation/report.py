@@ -97,7 +97,9 @@ def build_report(root: Path | str, view: str | None = None, out: Path | str | No
     hists = []
     for task, rows in sorted(by_task.items()):
         keep = [int(r["episode_id"]) in kept for r in rows]
-        svgs = "".join(_svg_hist([_num(r.get(m)) for r in rows], m, keep) for m in HIST_METRICS)
+        # learned scores (`teleforge curate score`) are histogrammed beside the rule metrics
+        scored = tuple(sorted({k for r in rows for k in r if k.startswith("score_") and not k.endswith("_version")}))
+        svgs = "".join(_svg_hist([_num(r.get(m)) for r in rows], m, keep) for m in HIST_METRICS + scored)
         hists.append(f'<section class="task"><h3>{html.escape(task)} ({len(rows)} episodes, {sum(keep)} kept)</h3>{svgs}</section>')
 
     body_rows = []

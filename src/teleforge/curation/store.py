@@ -30,6 +30,9 @@ from teleforge.dataset.catalog import (
     set_catalog_columns,
     write_catalog,
 )
+from teleforge.dataset.engine import current_engine
+from teleforge.dataset.fs import push_file, stage_dataset
+from teleforge.dataset.layout import CATALOG
 from teleforge.dataset.lock import catalog_lock
 from teleforge.dataset.reader import Dataset
 from teleforge.dataset.shard import open_shard
@@ -137,6 +140,21 @@ def episode_metrics(ds: Dataset, file: str, cfg: MetricsConfig, time_limit_s: fl
     return m, decoded
 
 
+@dataclass(frozen=True)
+class _MetricsJob:
+    """One episode to measure, as an engine job (plain values: it may travel to a Ray worker)."""
+
+    location: str  # dataset folder or object-storage URI
+    file: str
+    cfg: MetricsConfig
+    time_limit_s: float | None
+
+
+def _measure(job: _MetricsJob) -> tuple[dict[str, Any], int]:
+    root = stage_dataset(job.location, [job.file])  # a remote dataset: fetch only this shard
+    return episode_metrics(Dataset.open(root), job.file, job.cfg, job.time_limit_s)
+
+
 def compute_metrics(
     dataset: Path | str | Dataset,
     cfg: MetricsConfig | None = None,
@@ -149,7 +167,8 @@ def compute_metrics(
 
     Idempotent: an episode already measured (same version, same shard size) is skipped.
     """
-    ds = dataset if isinstance(dataset, Dataset) else Dataset.open(dataset)
+    location = str(dataset.root if isinstance(dataset, Dataset) else dataset)
+    ds = dataset if isinstance(dataset, Dataset) else Dataset.open(stage_dataset(dataset))
     cfg = cfg or MetricsConfig()
     table = read_catalog(ds.root)
     if not table.num_rows:
@@ -159,6 +178,7 @@ def compute_metrics(
     t0 = time.perf_counter()
     values: dict[int, dict[str, Any]] = {}
     skipped = steps = decoded = 0
+    jobs: list[tuple[dict[str, Any], _MetricsJob]] = []
     for r in rows:
         eid = int(r["episode_id"])
         if want is not None and eid not in want:
@@ -171,17 +191,31 @@ def compute_metrics(
             continue
         extras = json_field(r.get("extras"))
         limit = extras.get("time_limit_s") if isinstance(extras, dict) else None
-        m, d = episode_metrics(ds, r["file"], cfg, float(limit) if limit else None)
+        jobs.append((r, _MetricsJob(location, r["file"], cfg, float(limit) if limit else None)))
+    # Episodes are independent: the engine in force (local, or Ray with --engine ray) measures
+    # them; results come back in catalog order, so both engines store identical columns.
+    engine = current_engine()
+    if engine.name == "local":  # measured one by one here, so progress ticks as it goes
+        results = []
+        for r, job in jobs:
+            results.append(_measure(job))
+            if on_episode:
+                on_episode(int(r["episode_id"]))
+    else:
+        results = engine.map(_measure, [job for _r, job in jobs])
+    for (r, _job), (m, d) in zip(jobs, results):
+        eid = int(r["episode_id"])
         m[VERSION_COL] = METRICS_VERSION
         m[STAMP_COL] = int(r["bytes"])
         m["metrics_images"] = bool(cfg.images)
         values[eid] = m
         steps += int(m["length"])
         decoded += d
-        if on_episode:
+        if on_episode and engine.name != "local":
             on_episode(eid)
     if values:
         set_columns(ds.root, values)
+        push_file(ds.root, location, CATALOG)  # a dataset on object storage gets its catalog back
     return MetricsRun(len(values), skipped, steps, decoded, time.perf_counter() - t0)
 
 

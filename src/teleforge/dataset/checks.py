@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from teleforge.dataset.catalog import CATALOG_SCHEMA
 from teleforge.dataset.schema import IMAGE_PREFIX, META_SPEC, DatasetSpec
-from teleforge.errors import CorruptShardError, DatasetError
+from teleforge.errors import CatalogError, CorruptShardError, DatasetError
 
 OUTCOMES = ("success", "failure", "unknown")
 """Outcomes an episode can have (the writer refuses any other)."""
@@ -141,22 +141,22 @@ def check_catalog(table: pa.Table, root: Path) -> pa.Table:
     for f in CATALOG_SCHEMA:
         if f.name not in table.column_names:
             if f.name in REQUIRED_CATALOG_COLUMNS:
-                raise DatasetError(f"{path}: column {f.name!r} is missing; {hint}")
+                raise CatalogError(f"{path}: column {f.name!r} is missing; {hint}")
             continue  # written by a later teleforge 1.x; EpisodeInfo has a default
         t = table.schema.field(f.name).type
         if t != f.type and not pa.types.is_null(t):
-            raise DatasetError(f"{path}: column {f.name!r} has type {t}, expected {f.type}; {hint}")
+            raise CatalogError(f"{path}: column {f.name!r} has type {t}, expected {f.type}; {hint}")
     ids = table.column("episode_id").to_pylist()
     if any(i is None or i < 0 for i in ids) or len(set(ids)) != len(ids):
-        raise DatasetError(f"{path}: episode ids {ids[:10]} are not distinct non-negative integers; {hint}")
+        raise CatalogError(f"{path}: episode ids {ids[:10]} are not distinct non-negative integers; {hint}")
     for i, outcome in zip(ids, table.column("outcome").to_pylist()):
         if outcome not in OUTCOMES:
-            raise DatasetError(f"{path}: episode {i} has outcome {outcome!r}, not one of {', '.join(OUTCOMES)}; {hint}")
+            raise CatalogError(f"{path}: episode {i} has outcome {outcome!r}, not one of {', '.join(OUTCOMES)}; {hint}")
     for i, n, d in zip(ids, table.column("num_steps").to_pylist(), table.column("duration_s").to_pylist()):
         if n is None or n < 0 or d is None or not math.isfinite(d) or d < 0:
-            raise DatasetError(f"{path}: episode {i} has num_steps {n!r}, duration_s {d!r}; {hint}")
+            raise CatalogError(f"{path}: episode {i} has num_steps {n!r}, duration_s {d!r}; {hint}")
     for i, f in zip(ids, table.column("file").to_pylist()):
         p = Path(f or "")
         if p.is_absolute() or len(p.parts) != 2 or p.parts[0] != "episodes" or p.name in ("", ".", ".."):
-            raise DatasetError(f"{path}: episode {i} names file {f!r}, not a shard under episodes/; {hint}")
+            raise CatalogError(f"{path}: episode {i} names file {f!r}, not a shard under episodes/ (field 'file'); {hint}")
     return table

@@ -28,6 +28,8 @@ class LoopStats:
     missed: int = 0  # deadlines the loop skipped, or hit more than half a period late
     frame_age_ns: dict[str, list[int]] = field(default_factory=dict)
     work_ns: list[int] = field(default_factory=list)  # tick → end of the loop body (headroom)
+    # Recorded steps without a frame from a camera (stalled, unplugged, ended): cam -> steps.
+    missing_steps: dict[str, list[int]] = field(default_factory=dict)
 
     def add_tick(self, tick_ns: int, deadline_ns: int) -> None:
         """Record one tick: when it ran and the deadline it was for (ns)."""
@@ -41,6 +43,10 @@ class LoopStats:
     def add_frame_age(self, cam: str, age_ns: int) -> None:
         """Record how old camera ``cam``'s frame was at a tick (ns)."""
         self.frame_age_ns.setdefault(cam, []).append(age_ns)
+
+    def add_missing_frame(self, cam: str, step: int) -> None:
+        """Record that step ``step`` was recorded without a frame from camera ``cam``."""
+        self.missing_steps.setdefault(cam, []).append(step)
 
     def summary(self) -> dict[str, float | int | dict[str, float]]:
         """Milliseconds: period p50/p99, |period error| p99, lateness p99, missed, frame age p99."""
@@ -70,7 +76,21 @@ class LoopStats:
             for cam, ages in self.frame_age_ns.items()
             if ages
         }
+        if self.missing_steps:
+            out["missing_frames"] = {cam: len(steps) for cam, steps in self.missing_steps.items()}
+            out["missing_frame_ranges"] = {cam: _ranges(steps) for cam, steps in self.missing_steps.items()}  # type: ignore[dict-item]
         return out
+
+
+def _ranges(steps: list[int]) -> list[list[int]]:
+    """Sorted step indices -> [[first, last + 1], ...] runs (half-open)."""
+    runs: list[list[int]] = []
+    for s in steps:
+        if runs and s == runs[-1][1]:
+            runs[-1][1] = s + 1
+        else:
+            runs.append([s, s + 1])
+    return runs
 
 
 class RateClock:

@@ -587,7 +587,8 @@ class CollectionSession:
                 state_extras={k: _vec(v) for k, v in state.extras.items()},
             )
             for name, f in frames.items():
-                if f is None:
+                if f is None:  # stalled, unplugged or ended: a null image, listed in the loop stats
+                    clock.stats.add_missing_frame(name, ep.step)
                     continue
                 rec.images[name] = f.image
                 rec.image_t_ns[name] = f.t_ns

@@ -19,6 +19,7 @@ from teleforge.dataset import CameraConfig, DatasetSpec, EpisodeEnd, SessionReco
 from teleforge.errors import CameraError, DeviceError, RobotError, WindowError
 from teleforge.names import check_key
 from teleforge.progress import Progress, or_null, tracked
+from teleforge.robots.cameras import CameraSet, open_camera, parse_camera_arg
 from teleforge.robots.remote import RemoteRobot
 from teleforge.robots.scene import SceneConfig, build_scene_xml
 from teleforge.robots.sim_cameras import SimCameraRig
@@ -71,6 +72,9 @@ class CollectConfig:
     # Human devices: "view" = forward/left as the main camera shows them, "base" = the robot's x/y.
     control_frame: str = "view"
     window_max: tuple[int, int] | None = None  # px the window must fit in (None: the desktop)
+    # ``--camera NAME=SOURCE`` entries (robots.cameras.parse_camera_arg); when given they replace
+    # ``cameras``: NAME=sim renders the scene camera, anything else is captured (files loop).
+    camera_sources: tuple[str, ...] = ()
 
 
 def collect_devices() -> list[str]:
@@ -102,9 +106,12 @@ def check_config(cfg: CollectConfig) -> None:
         raise DeviceError(f"unknown device {cfg.device!r}{hint}; valid devices: {', '.join(valid)}")
     get_task(cfg.task)
     known = scene_cameras()
-    for cam in cfg.cameras:
+    # With --camera NAME=SOURCE only NAME=sim must be a scene camera; captured ones may have any valid name.
+    sim_cams = ([p.name for p in map(parse_camera_arg, cfg.camera_sources) if p.is_sim] if cfg.camera_sources
+                else list(cfg.cameras))
+    for cam in camera_names(cfg):
         check_key(cam, "camera name")
-        if cam not in known:
+        if cam in sim_cams and cam not in known:
             close = difflib.get_close_matches(cam, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise CameraError(f"camera {cam!r} is not in the scene{hint}: choose from {', '.join(known)}")
@@ -135,8 +142,33 @@ def safety_limits_by_robot() -> dict[str, str]:
             "tcp:// arms that declare none": SafetyConfig.for_robot(None).describe()}
 
 
+def camera_names(cfg: CollectConfig) -> list[str]:
+    """Recorded camera names, in display order (``camera_sources`` when given)."""
+    names = [parse_camera_arg(c).name for c in cfg.camera_sources] if cfg.camera_sources else list(cfg.cameras)
+    if len(set(names)) != len(names):
+        raise CameraError(f"two cameras share a name in {', '.join(names)}: give each camera its own NAME")
+    return names
+
+
 def camera_specs(cfg: CollectConfig) -> list[CameraSpec]:
-    return [CameraSpec(name=c, height=cfg.image_size, width=cfg.image_size, fps=cfg.camera_fps) for c in cfg.cameras]
+    return [CameraSpec(name=c, height=cfg.image_size, width=cfg.image_size, fps=cfg.camera_fps) for c in camera_names(cfg)]
+
+
+def make_rig(cfg: CollectConfig, robot: Any, specs: list[CameraSpec]) -> Any:
+    """Sim renderers for the sim cameras (a served sim is rendered here from its state
+    snapshots, same scene built from code) plus capture threads for the real ones."""
+    parsed = [parse_camera_arg(c) for c in cfg.camera_sources]
+    sources = {p.name: p for p in parsed}
+    sim_specs = [s for s in specs if s.name not in sources or sources[s.name].is_sim]
+    scene = robot if isinstance(robot, SimRobot) else build_scene_xml(SceneConfig())
+    sim_rig = SimCameraRig(scene, sim_specs) if sim_specs else None
+    if all(p.is_sim for p in parsed):
+        return sim_rig
+    cams: dict[str, Any] = {}
+    for s in specs:
+        src = sources.get(s.name)
+        cams[s.name] = open_camera(src, s) if src is not None and not src.is_sim else sim_rig.cameras[s.name]  # type: ignore[union-attr]
+    return CameraSet(cams, sim_rig)
 
 
 def collect(cfg: CollectConfig, progress: Progress | None = None,
@@ -187,12 +219,12 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
     write_session(cfg.dataset, SessionRecord(
         session_id=session_cfg.session_id, operator_id=cfg.operator_id, device=getattr(device, "name", cfg.device),
         task=cfg.task, robot_embodiment=robot.embodiment, notes=cfg.notes,
-        extras={"hz": cfg.hz, "cameras": list(cfg.cameras), "image_size": cfg.image_size, "seed": cfg.seed,
-                "safety_limits": limits.describe()},
+        extras={"hz": cfg.hz, "cameras": [s.name for s in specs],
+                **({"camera_sources": list(cfg.camera_sources)} if cfg.camera_sources else {}),
+                "image_size": cfg.image_size, "seed": cfg.seed, "safety_limits": limits.describe()},
     ))
     recorder = tds.AsyncRecorder(ds)  # built before the first episode: pyarrow warms up in its writer thread
-    # A served sim is rendered here from its state snapshots (same scene, built from code).
-    rig = SimCameraRig(robot if isinstance(robot, SimRobot) else build_scene_xml(SceneConfig()), specs)
+    rig = make_rig(cfg, robot, specs)
     guard = SafetyGuard(limits)
     window = None
     if not cfg.headless:
@@ -264,8 +296,9 @@ def control_yaw(cfg: CollectConfig) -> tuple[float | None, str]:
     """
     if cfg.control_frame == "base":
         return None, "robot base"
-    fixed = [c for c in cfg.cameras if c != "wrist"]
-    main = "front" if "front" in cfg.cameras else (fixed[0] if fixed else None)
+    names = camera_names(cfg)
+    fixed = [c for c in names if c != "wrist"]
+    main = "front" if "front" in names else (fixed[0] if fixed else None)
     if main is None:
         return None, "robot base"
     _pos, rot, _fovy = scene_camera_pose(main)

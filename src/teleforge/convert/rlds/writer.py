@@ -17,9 +17,7 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +48,7 @@ from teleforge.convert.rlds.reader import RldsCheckReport, check_rlds
 from teleforge.convert.rlds.statistics import dataset_statistics, write_statistics
 from teleforge.convert.rlds.tfrecord import TFRecordWriter
 from teleforge.convert.staging import stage_output
+from teleforge.dataset.engine import current_engine
 from teleforge.dataset.images import decode_image
 from teleforge.dataset.reader import Dataset, Episode
 from teleforge.dataset.schema import DatasetSpec, image_column
@@ -381,13 +380,8 @@ def export_rlds(source: ExportSource | Dataset | Path | str, out: Path | str,
         start = end
     done = {j.path: r for j in jobs if (r := _load_result(Path(j.path))) is not None}
     todo = [j for j in jobs if j.path not in done]
-    workers = min(cfg.workers, max(1, len(todo)))
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            done.update(zip((j.path for j in todo), pool.map(_write_shard, todo)))
-    else:
-        for j in todo:
-            done[j.path] = _write_shard(j)
+    # The engine in force writes the shards: local (``workers`` spawned processes) or Ray.
+    done.update(zip((j.path for j in todo), current_engine().map(_write_shard, todo, workers=cfg.workers)))
     results = [done[j.path] for j in jobs]
     for j in jobs:
         _result_path(j.path).unlink(missing_ok=True)
