@@ -1,5 +1,7 @@
 """AsyncRecorder: the pipeline between the control loop and the disk.
 
+One file because the queue, the encoder threads and the writer thread share one sequence order and error state.
+
     control thread ──submit()──► queue ──► encoder threads (JPEG/PNG, GIL released)
                                                │  (reordered by sequence number)
                                                ▼

@@ -1,5 +1,7 @@
 """``SimRobot``: the MuJoCo workcell behind the ``Robot`` protocol.
 
+One file because the controller, the physics step and snapshot/restore all act on one MuJoCo model and data.
+
 A native action moves an end-effector *target* pose (integrated from the deltas,
 leashed to the measured pose so it never runs away from a blocked arm);
 differential IK turns the target into joint position targets that stiff joint
