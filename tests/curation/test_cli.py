@@ -58,7 +58,7 @@ def test_filter_prints_reasons_and_writes_the_view(tmp_path: Path) -> None:
     assert "idle=1" in out and "jitter=1" in out
     view = json.loads((root / "views" / "clean.json").read_text())
     assert len(view["rejected"]) == 6
-    scores = json.loads(_ok("score", f"{root}:clean", "--json"))
+    scores = json.loads(_ok("evaluate", f"{root}:clean", "--json"))
     assert scores["per_kind"]["idle"] == {"labelled": 1, "recall": 1.0, "diagnosed": 1, "precision": 1.0,
                                           "diagnosed_as": {"idle": 1}}
     assert scores["reject_precision"] == 1.0

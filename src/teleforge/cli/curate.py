@@ -337,8 +337,8 @@ def views_cmd(dataset: Path = DatasetArg) -> None:
     console.print(t)
 
 
-@curate_app.command()
-def score(
+@curate_app.command("evaluate")
+def evaluate_cmd(
     dataset: str = ViewArg,
     view: Optional[str] = OldViewArg,
     label: str = typer.Option("failure", help="Key of the ground-truth label in each episode's labels."),

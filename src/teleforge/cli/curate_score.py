@@ -8,28 +8,32 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from teleforge.cli.curate import DatasetArg, FromView, _fail, _view_table, console, curate_app
+from teleforge.cli.curate import FromView, NameAlias, SourceArg, _fail, _source, _view_table, console, curate_app
 from teleforge.errors import TeleforgeError
 
 
 @curate_app.command("score")
 def score_cmd(
-    dataset: Path = DatasetArg,
+    dataset: str = SourceArg,
     method: str = typer.Option(..., "--method", "-m", help="deminf | democore | scizor (see docs/curation-scores.md)."),
     rollouts: Optional[Path] = typer.Option(None, "--rollouts", help="democore: a dataset of policy rollouts (success and failure)."),
-    view: Optional[str] = typer.Option(None, "--view", help="Also save a view of the best episodes under this name."),
+    name: Optional[str] = typer.Option(None, "--name", help="Also save a view of the best episodes under this name (views/<name>.json)."),
     keep_frac: Optional[float] = typer.Option(None, "--keep-frac", help="The view keeps this best fraction (e.g. 0.7)."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="The view keeps the best K episodes."),
     min_score: Optional[float] = typer.Option(None, "--min-score", help="The view keeps episodes scoring at least this."),
     trims: bool = typer.Option(False, "--trims/--no-trims", help="scizor: apply the proposed head/tail trims in the view."),
     from_view: Optional[str] = FromView,
+    name_alias: Optional[str] = NameAlias,
 ) -> None:
-    """Score every episode with a learned method (higher = better) and store score_<method> in the catalog."""
+    """Score every episode with a learned method (higher = better) and store score_<method> in the catalog.
+
+    DATASET:VIEW scores the whole dataset and makes the --name view from that view's episodes."""
+    root, from_view, view = _source(dataset, from_view, name or "", name_alias)
     from teleforge.curation.scores import score_dataset, score_view
     from teleforge.dataset.views import save_view
 
     try:
-        res = score_dataset(dataset, method, rollouts=rollouts)
+        res = score_dataset(root, method, rollouts=rollouts)
         t = Table(title=f"score {method} -> catalog column {res.column}")
         for c in ("episodes", "steps", "seconds", "steps/s", "min", "median", "max"):
             t.add_column(c, justify="right")
@@ -41,9 +45,9 @@ def score_cmd(
         if view:
             if top_k is None and keep_frac is None and min_score is None:
                 keep_frac = 0.7
-            v = score_view(dataset, view, method, top_k=top_k, keep_frac=keep_frac, min_score=min_score,
+            v = score_view(root, view, method, top_k=top_k, keep_frac=keep_frac, min_score=min_score,
                            from_view=from_view, apply_trims=trims)
-            save_view(dataset, v)
+            save_view(root, v)
             console.print(_view_table(v, f"view {view} by {res.column} ({v.extra.get('selection')})"))
     except TeleforgeError as exc:
         _fail(exc)

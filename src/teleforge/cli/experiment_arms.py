@@ -42,20 +42,20 @@ def operators_table(rows: list[dict[str, Any]]) -> Table:
 
 def experiment_arms_cmd(
     out: Path = typer.Option(Path("teleforge_arms"), "--out", "-o", help="Folder for the dataset, runs, evals, JSON and plot."),
-    task: str = typer.Option("pick_cube", "--task", "-t"),
+    task: str = typer.Option("pick_cube", "--task", "-t", help="Task to collect, train and evaluate (stack separates the arms: the base scores ~6 %)."),
     episodes: int = typer.Option(200, help="Labelled scripted demos (clean, subtle defects, crude failures)."),
     subtle_rate: float = typer.Option(0.3, help="Share of demos with a subtle defect."),
     crude_rate: float = typer.Option(0.1, help="Share of demos with a crude failure."),
     arms: str = typer.Option("", help="Comma-separated arms to run (default: all)."),
     methods: str = typer.Option("deminf,democore,scizor", help="Learned scores to make arms of."),
     steps: int = typer.Option(600, help="Fine-tune steps per arm (the shared budget)."),
-    batch_size: int = typer.Option(32),
-    lr: float = typer.Option(3e-4),
+    batch_size: int = typer.Option(32, help="Training batch size (episodes x steps sampled per step)."),
+    lr: float = typer.Option(3e-4, help="Fine-tune learning rate, the same for every arm."),
     seeds: str = typer.Option("0", "--seeds", help="Training seeds to sweep, e.g. 0,1,2 (eval episodes pool per arm)."),
     eval_episodes: int = typer.Option(100, help="Closed-loop episodes per arm and seed, same held-out seeds."),
     eval_workers: int = typer.Option(2, help="Evaluation worker processes (spawn, one torch thread each)."),
-    collect_workers: int = typer.Option(2),
-    image_size: int = typer.Option(128),
+    collect_workers: int = typer.Option(2, help="Processes collecting the scripted demos."),
+    image_size: int = typer.Option(128, help="Camera pixels the demos are recorded at (the model resizes to its own size)."),
     seed: int = typer.Option(0, help="First collection seed."),
 ) -> None:
     """Which curation makes the better policy: raw, rules, each learned score, rules+score, random and length-matched controls."""
