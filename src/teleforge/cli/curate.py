@@ -185,8 +185,9 @@ def dedupe(
     t.add_column("dropped")
     t.add_column("kind")
     exact = {tuple(c) for c in res.exact}
+    kept_ids = set(view.episodes)
     for c in res.clusters:
-        keep = view.episodes and next((i for i in c if i in set(view.episodes)), c[0])
+        keep = next((i for i in c if i in kept_ids), c[0])  # dedupe keeps one per cluster
         t.add_row(str(keep), ", ".join(str(i) for i in c if i != keep), "exact" if tuple(c) in exact else "near")
     console.print(t)
     console.print(_view_table(view, f"dedupe ({res.candidates} candidate pairs verified)"))

@@ -90,8 +90,8 @@ def register_export_commands(export_app: typer.Typer) -> None:
 
         try:
             src = _select(dataset, ids, episodes, view)
-            pad = {"episode_len": act_episode_len(src), "state_dim": 14} if act else {}
-            r = export_aloha(src, out, sim=sim, overwrite=overwrite, **pad)
+            r = export_aloha(src, out, sim=sim, overwrite=overwrite,
+                             episode_len=act_episode_len(src) if act else None, state_dim=14 if act else None)
         except TeleforgeError as exc:
             _fail(exc)
         console.print(f"wrote {len(r.files)} episode files ({r.samples} steps) to {r.folder}")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from typing import Optional
 
 import typer
 from rich.console import Console
 
 from teleforge.errors import TeleforgeError
-from teleforge.robots.remote import RobotServer
+from teleforge.robots.remote import RobotServer, serve_until_stopped
 
 console = Console()
 err_console = Console(stderr=True)
@@ -44,17 +42,7 @@ def serve_cmd(
     auth = "token required" if token else "no token (loopback only)"
     console.print(f"serving sim robot at {server.address} ({auth}, watchdog {watchdog * 1e3:.0f} ms); Ctrl-C stops", highlight=False, soft_wrap=True)
     console.print(f"clients: RemoteRobot({server.address!r}{', token=...' if token else ''})", highlight=False, soft_wrap=True)
-    # SIGTERM (systemd, docker stop) shuts down as cleanly as Ctrl-C: hold, disconnect, free the port.
-    on_main = threading.current_thread() is threading.main_thread()
-    old_handler = signal.signal(signal.SIGTERM, lambda *_: server.request_stop()) if on_main else None
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-        if on_main:
-            signal.signal(signal.SIGTERM, old_handler)
+    serve_until_stopped(server)  # Ctrl-C and SIGTERM alike: hold, disconnect, free the port
     s = server.stats
     console.print(
         f"stopped: {s.requests} requests, {s.errors} errors, {s.clients} clients, watchdog tripped {s.watchdog_trips}x",

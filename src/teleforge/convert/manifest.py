@@ -29,7 +29,10 @@ def compute_stats(src: ExportSource) -> dict[str, Any]:
     ds = src.dataset
     infos = {e.episode_id: e for e in ds.episodes}
     acc: dict[str, list[np.ndarray]] = {k: [] for k in STATS_COLUMNS}
-    lengths, outcomes, tasks, durations = [], Counter(), Counter(), 0.0
+    lengths: list[int] = []
+    outcomes: Counter[str] = Counter()
+    tasks: Counter[str] = Counter()
+    durations = 0.0
     instructions: dict[str, Counter] = {}
     for i in src.episode_ids:
         ep = ds.episode(i)

@@ -136,7 +136,8 @@ def merge_datasets(sources: list[Path | str], out: Path | str, on_episode: Calla
                 f"setup, or keep them as separate datasets."
             ) from exc
     _prepare(out, specs[0], srcs[0])
-    cat_rows, mapping, steps = [], {}, 0
+    cat_rows: list[dict[str, Any]] = []
+    mapping, steps = {}, 0
     for s in srcs:
         for row in sorted((r for r in effective_rows(read_catalog(s)) if not r["deleted"]), key=lambda r: r["episode_id"]):
             new_id = len(cat_rows)

@@ -91,8 +91,8 @@ def add_outlier_scores(rows: list[dict[str, Any]], metrics: tuple[str, ...] = OU
             best = np.where(upd, z, best)
             for i in np.flatnonzero(upd):
                 which[i] = m
-        for r, z, m in zip(group, best, which):
-            r["outlier_z"] = float(z)
+        for r, best_z, m in zip(group, best, which):
+            r["outlier_z"] = float(best_z)
             r["outlier_metric"] = m
 
 

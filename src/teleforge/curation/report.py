@@ -114,21 +114,21 @@ def build_report(root: Path | str, view: str | None = None, out: Path | str | No
                 imgs += f'<div class="cam"><span>{html.escape(cam.name)}</span>{strip}</div>'
         reasons = rejected.get(eid, [])
         why = "".join(_reason_html(x) for x in reasons)
-        keep = eid in kept
+        is_kept = eid in kept
         cells = [("num", eid, eid), ("", r["task"], r["task"]), ("instr", r.get("instruction") or "", r.get("instruction") or ""),
                  ("", r["outcome"], r["outcome"])]
         cells += [("num", r.get(m), _sortval(r.get(m))) for m in _ROW_METRICS]
         tds = "".join(f'<td class="{c}" data-v="{html.escape(str(v))}">{_fmt(x) if c == "num" else html.escape(str(x))}</td>'
                       for c, x, v in cells)
         body_rows.append(
-            f'<tr class="ep" data-id="{eid}" data-keep="{int(keep)}" data-task="{html.escape(str(r["task"]))}">{tds}'
+            f'<tr class="ep" data-id="{eid}" data-keep="{int(is_kept)}" data-task="{html.escape(str(r["task"]))}">{tds}'
             f'<td class="strip">{imgs}</td><td class="why" data-v="{html.escape(diagnosis(reasons))}">{why}</td>'
-            f'<td data-v="{int(keep)}"><label><input type="checkbox" class="keep" {"checked" if keep else ""}> keep</label></td></tr>'
+            f'<td data-v="{int(is_kept)}"><label><input type="checkbox" class="keep" {"checked" if is_kept else ""}> keep</label></td></tr>'
         )
     cluster_html = "".join(f"<li>{', '.join(str(i) for i in c)}</li>" for c in clusters) or "<li>none</li>"
     n = len(sel.rows)
     n_success = sum(1 for r in sel.rows if r.get("outcome") == "success")
-    meta = {"format": VIEW_FORMAT, "dataset": str(root), "catalog_version": sel.catalog_version,
+    meta: dict[str, Any] = {"format": VIEW_FORMAT, "dataset": str(root), "catalog_version": sel.catalog_version,
             "rules": v.rules if v else [], "rules_hash": v.rules_hash if v else "", "parent": v.name if v else None,
             "rejected": {str(k): x for k, x in rejected.items()}}
     n_kept = len(kept & {int(r["episode_id"]) for r in sel.rows})

@@ -1,5 +1,7 @@
 """The data side of ``teleforge review``: table rows, episode detail, frames, thumbnails, decisions.
 
+One file because table queries, episode detail, frames and decisions all read the same in-memory catalog rows.
+
 :class:`ReviewSession` holds one dataset's effective catalog rows in memory (10,000
 episodes are a few MB), answers paged, sorted, filtered queries over any column,
 and records triage decisions. Every decision is written at once:

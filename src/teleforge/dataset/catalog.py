@@ -116,7 +116,7 @@ def fold_checksums(checks: Any) -> str | None:
     return f"{checks.get('algo', '?')}:{zlib.crc32(dumps(checks['batches']).encode()):08x}"
 
 
-def read_catalog(root: Path) -> pa.Table:
+def read_catalog(root: Path | str) -> pa.Table:
     """The catalog table (empty with the standard columns when none exists yet).
 
     The file is read once into memory and parsed from there: a writer renaming a

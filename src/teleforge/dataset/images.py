@@ -24,7 +24,8 @@ def encode_image(image: np.ndarray, cam: CameraConfig) -> bytes:
             f"camera {cam.name!r}: frame is {img.shape[0]}x{img.shape[1]}, the dataset expects {cam.height}x{cam.width}"
         )
     if cam.encoding == "jpeg":
-        return simplejpeg.encode_jpeg(np.ascontiguousarray(img), quality=int(cam.quality), colorspace="RGB")
+        jpeg: bytes = simplejpeg.encode_jpeg(np.ascontiguousarray(img), quality=int(cam.quality), colorspace="RGB")
+        return jpeg
     if cam.encoding == "png":
         ok, buf = cv2.imencode(".png", np.ascontiguousarray(img[:, :, ::-1]))
         if not ok:
@@ -44,7 +45,8 @@ def decode_image(data: bytes, cam: CameraConfig) -> np.ndarray:
             h, w, _, _ = simplejpeg.decode_jpeg_header(data)
             if (h, w) != (cam.height, cam.width):
                 raise DatasetError(f"camera {cam.name!r}: JPEG frame is {h}x{w}, the dataset declares {cam.height}x{cam.width}")
-            return simplejpeg.decode_jpeg(data, colorspace="RGB")
+            rgb: np.ndarray = simplejpeg.decode_jpeg(data, colorspace="RGB")
+            return rgb
         except ValueError as exc:  # simplejpeg reports damage as ValueError (libjpeg-turbo's message)
             raise DatasetError(f"camera {cam.name!r}: unreadable JPEG frame ({exc})") from exc
     if cam.encoding == "png":
@@ -69,7 +71,8 @@ def decode_image_min(data: bytes, cam: CameraConfig, min_size: int) -> np.ndarra
     faster). Other encodings decode at full size.
     """
     if cam.encoding == "jpeg" and min_size > 0:
-        return simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=int(min_size), min_width=int(min_size))
+        small: np.ndarray = simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=int(min_size), min_width=int(min_size))
+        return small
     return decode_image(data, cam)
 
 

@@ -147,7 +147,7 @@ class Episode:
     @property
     def num_steps(self) -> int:
         """Number of control steps (rows) in the shard."""
-        return self._load().num_rows
+        return int(self._load().num_rows)
 
     def __len__(self) -> int:
         return self.num_steps
@@ -155,7 +155,8 @@ class Episode:
     @property
     def columns(self) -> list[str]:
         """Column names of the shard, in schema order."""
-        return self._load().column_names
+        names: list[str] = self._load().column_names
+        return names
 
     def column(self, name: str) -> np.ndarray:
         """A column as numpy: (T,) for scalars, (T, k) for vectors, object array of bytes for images."""
@@ -167,18 +168,21 @@ class Episode:
         if pa.types.is_fixed_size_list(t):
             if not table.num_rows:
                 return np.zeros((0, t.list_size), np.float32)
-            return col.values.to_numpy(zero_copy_only=False).reshape(-1, t.list_size)
+            vectors: np.ndarray = col.values.to_numpy(zero_copy_only=False).reshape(-1, t.list_size)
+            return vectors
         if pa.types.is_binary(t):
             return np.array(col.to_pylist(), dtype=object)
         if col.null_count:
             return np.array(col.to_pylist(), dtype=object)
-        return col.to_numpy(zero_copy_only=False)
+        scalars: np.ndarray = col.to_numpy(zero_copy_only=False)
+        return scalars
 
     def image_bytes(self, cam: str, step: int) -> bytes | None:
         """Encoded (JPEG/PNG/raw) bytes of one camera frame; None if the camera had no frame yet."""
         self.spec.camera(cam)
         self._check_step(step)
-        return self._load().column(image_column(cam))[step].as_py()
+        data: bytes | None = self._load().column(image_column(cam))[step].as_py()
+        return data
 
     def image(self, cam: str, step: int) -> np.ndarray | None:
         """Decoded (H, W, 3) uint8 RGB frame of one step; None if the camera had no frame yet."""
@@ -361,7 +365,7 @@ class Dataset:
         return self.episode(int(key))
 
     def __len__(self) -> int:
-        return self.catalog.num_rows
+        return int(self.catalog.num_rows)
 
     def __iter__(self) -> Iterator[Episode]:
         for i in self.episode_ids:

@@ -1,5 +1,7 @@
 """AsyncRecorder: the pipeline between the control loop and the disk.
 
+One file because the queue, the encoder threads and the writer thread share one sequence order and error state.
+
     control thread ──submit()──► queue ──► encoder threads (JPEG/PNG, GIL released)
                                                │  (reordered by sequence number)
                                                ▼
@@ -70,7 +72,7 @@ class _Item:
     seq: int
     kind: str  # "start" | "step" | "finish" | "discard" | "abandon" | "stop"
     payload: Any = None
-    future: Future | None = None
+    future: Future[Any] | None = None
     encoded: dict[str, bytes] | None = None
     reuse: frozenset[str] = frozenset()  # cameras whose frame is the previous step's: take its bytes, do not encode
 
@@ -191,7 +193,8 @@ class AsyncRecorder:
         self._check_recording("finish")
         fut = self._put("finish", end)
         self._recording = False
-        return self._wait(fut)
+        summary: EpisodeSummary = self._wait(fut)
+        return summary
 
     def discard(self) -> None:
         """Throw the current episode away (its partial shard is deleted; the id is not reused)."""
@@ -253,12 +256,12 @@ class AsyncRecorder:
         self.close()
 
     # --- helpers ------------------------------------------------------------------
-    def _put(self, kind: str, payload: Any = None) -> Future:
-        fut: Future = Future()
+    def _put(self, kind: str, payload: Any = None) -> Future[Any]:
+        fut: Future[Any] = Future()
         self._in.put(_Item(next(self._seq), kind, payload, fut))
         return fut
 
-    def _wait(self, fut: Future) -> Any:
+    def _wait(self, fut: Future[Any]) -> Any:
         try:
             return fut.result()
         except TeleforgeError as exc:

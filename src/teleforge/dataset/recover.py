@@ -15,6 +15,7 @@ import shutil
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -65,7 +66,7 @@ def _quarantine(path: Path, report: RecoverReport, why: str) -> None:
     report.messages.append(f"{path.name}: {why}; moved to {dest.relative_to(path.parent.parent)}")
 
 
-def _loop_stats_from_ticks(ticks: np.ndarray, fps: float) -> dict[str, float | int]:
+def _loop_stats_from_ticks(ticks: np.ndarray, fps: float) -> dict[str, float | int | str]:
     if len(ticks) < 2:
         return {"steps": int(len(ticks))}
     periods = np.diff(ticks) / 1e6
@@ -81,7 +82,7 @@ def _loop_stats_from_ticks(ticks: np.ndarray, fps: float) -> dict[str, float | i
     }
 
 
-def _salvage(c: ShardContents, fps: float, cams: list[str], outcome: str, labels: dict, note: str) -> dict:
+def _salvage(c: ShardContents, fps: float, cams: list[str], outcome: str, labels: dict[str, Any], note: str) -> dict[str, Any]:
     table = pa.Table.from_batches(c.batches, schema=c.schema)
     n = table.num_rows
     ticks = table.column("tick_ns").to_numpy() if n else np.zeros(0, np.int64)
@@ -107,7 +108,7 @@ def _salvage(c: ShardContents, fps: float, cams: list[str], outcome: str, labels
     }
 
 
-def _write_finalized(c: ShardContents, end: dict, dest: Path) -> None:
+def _write_finalized(c: ShardContents, end: dict[str, Any], dest: Path) -> None:
     """Write batches + end record to ``dest`` via a temp name, fsync, atomic rename."""
     tmp = dest.with_name(dest.name + ".recovering")
     with open(tmp, "wb") as f:
@@ -196,7 +197,7 @@ def _recover(root: Path) -> RecoverReport:
     return report
 
 
-def _recover_one(root: Path, path: Path, parsed: tuple[int, bool], spec: DatasetSpec, old: dict, report: RecoverReport) -> None:
+def _recover_one(root: Path, path: Path, parsed: tuple[int, bool], spec: DatasetSpec, old: dict[int, dict[str, Any]], report: RecoverReport) -> None:
     ep_dir = path.parent
     cams = spec.camera_names
     ep_id, is_partial = parsed

@@ -15,6 +15,7 @@ API reads exactly the selection.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,7 @@ def _catalog_edits(ds: Dataset) -> tuple[dict[int, dict[str, str]], set[int]]:
     return relabels, deleted
 
 
-def select(dataset: Dataset | Path | str, episodes: list[int] | None = None, view: str | None = None) -> ExportSource:
+def select(dataset: Dataset | Path | str, episodes: Sequence[int] | None = None, view: str | None = None) -> ExportSource:
     """Resolve what to export: every live episode, a list of ids, or a curated view
     (``views/NAME.json`` or a view file: its kept ids, in order, and its trims; views made
     from other views already carry the composed selection). ``episodes`` narrows a view.

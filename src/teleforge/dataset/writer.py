@@ -52,7 +52,7 @@ def _default_file(path: Path) -> BinaryIO:
     # leaves it in the page cache (and on disk after the next fsync).
     f = open(path, "xb", buffering=0)
     # Locked for as long as it is written: `teleforge recover` leaves a locked .partial alone.
-    try_lock_file(f)  # type: ignore[arg-type]
+    try_lock_file(f)
     return f
 
 

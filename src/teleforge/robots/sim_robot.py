@@ -1,5 +1,7 @@
 """``SimRobot``: the MuJoCo workcell behind the ``Robot`` protocol.
 
+One file because the controller, the physics step and snapshot/restore all act on one MuJoCo model and data.
+
 A native action moves an end-effector *target* pose (integrated from the deltas,
 leashed to the measured pose so it never runs away from a blocked arm);
 differential IK turns the target into joint position targets that stiff joint
@@ -111,8 +113,9 @@ class SimRobot:
         # Declared for the safety guard: the TCP box of the controller, the action bounds as
         # velocity norms, and the points of the hand in the TCP frame (flange above the TCP,
         # fingertip pads either side of it when open).
+        lo, hi = cfg.workspace_low, cfg.workspace_high  # may arrive as lists from a config file
         self.safety_limits = SafetyLimits(
-            workspace_min=tuple(cfg.workspace_low), workspace_max=tuple(cfg.workspace_high),
+            workspace_min=(lo[0], lo[1], lo[2]), workspace_max=(hi[0], hi[1], hi[2]),
             max_speed=cfg.max_speed * math.sqrt(3), max_rot_speed=cfg.max_rot_speed * math.sqrt(3),
             tool_points=((0.0, 0.0, 0.0), (0.0, 0.0, -0.1034), (0.0, 0.044, 0.0), (0.0, -0.044, 0.0)),
             source=f"{EMBODIMENT} (declared by the sim)",
@@ -124,6 +127,9 @@ class SimRobot:
         self._colours: list[str] = []
         self._max_lift = np.zeros(len(self._cube_geoms))
         self._step = 0
+        self._target_pos: np.ndarray  # TCP target (3,), m; set by _reset_controller
+        self._target_mat: np.ndarray  # TCP target rotation (3, 3)
+        self._q_des: np.ndarray  # arm joint targets (n_joints,), rad
         self._reset_controller()
 
     # --- Robot protocol ----------------------------------------------------------

@@ -48,9 +48,9 @@ class LoopStats:
         """Record that step ``step`` was recorded without a frame from camera ``cam``."""
         self.missing_steps.setdefault(cam, []).append(step)
 
-    def summary(self) -> dict[str, float | int | dict[str, float]]:
+    def summary(self) -> dict[str, float | int | dict[str, float] | dict[str, int] | dict[str, list[list[int]]]]:
         """Milliseconds: period p50/p99, |period error| p99, lateness p99, missed, frame age p99."""
-        out: dict[str, float | int | dict[str, float]] = {
+        out: dict[str, float | int | dict[str, float] | dict[str, int] | dict[str, list[list[int]]]] = {
             "target_period_ms": self.period_ns / 1e6,
             "steps": len(self.tick_ns),
             "missed_deadlines": int(self.missed),
@@ -78,7 +78,7 @@ class LoopStats:
         }
         if self.missing_steps:
             out["missing_frames"] = {cam: len(steps) for cam, steps in self.missing_steps.items()}
-            out["missing_frame_ranges"] = {cam: _ranges(steps) for cam, steps in self.missing_steps.items()}  # type: ignore[dict-item]
+            out["missing_frame_ranges"] = {cam: _ranges(steps) for cam, steps in self.missing_steps.items()}
         return out
 
 

@@ -67,7 +67,7 @@ class SafetyConfig:
         return cls(workspace_min=tuple(lim.workspace_min), workspace_max=tuple(lim.workspace_max),
                    max_speed=min(base.max_speed, float(lim.max_speed)),
                    max_rot_speed=min(base.max_rot_speed, float(lim.max_rot_speed)),
-                   tool_points=tuple(tuple(map(float, p)) for p in lim.tool_points),
+                   tool_points=tuple((float(p[0]), float(p[1]), float(p[2])) for p in lim.tool_points),
                    source=lim.source or f"declared by {name}")
 
     def describe(self) -> str:

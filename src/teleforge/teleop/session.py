@@ -1,5 +1,8 @@
 """The collection session: device → safety guard → arm → recorder, on a fixed-rate clock.
 
+One file because the control loop and the episode bookkeeping it drives share the control
+thread's state (records in session_records, the window side in session_ui).
+
 Threads and why:
 - the **control thread** runs the fixed-rate loop. Per tick it reads the device
   (non-blocking), filters through the guard, records the observation it acted on,
@@ -23,8 +26,7 @@ import gc
 import sys
 import threading
 import time
-import uuid
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, is_dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -38,10 +40,8 @@ from teleforge.teleop.command import (
     Command,
     Device,
     Event,
-    EventConsumer,
     FineModeAware,
     GripperLatch,
-    KeyStateConsumer,
     Labeller,
     SceneFollower,
     is_autonomous,
@@ -49,85 +49,18 @@ from teleforge.teleop.command import (
 from teleforge.teleop.control_frame import rotate_twist
 from teleforge.teleop.hud import HudState, QualityCard
 from teleforge.teleop.ports import CameraRig, EpisodeReview, Guard, Recorder, ResettableGuard, Window
+from teleforge.teleop.session_records import EpisodeResult, SessionConfig, SessionResult, _Episode, end_reason
+from teleforge.teleop.session_ui import CARD_KEY_HELP, OperatorUi
 
-__all__ = ["CameraRig", "CollectionSession", "EpisodeResult", "SceneRobot", "SessionConfig", "SessionResult"]
-
-
-@dataclass
-class SessionConfig:
-    """One collection session at the robot."""
-
-    task: str = "pick_cube"
-    episodes: int = 10
-    hz: float = 20.0
-    seed: int = 0  # episode k uses seed + k (deterministic scene per episode)
-    operator_id: str = "operator"
-    session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    notes: str = ""
-    # Autonomous devices (scripted expert, replay, policy) end their episode this
-    # long after the task's success predicate first holds, so the final state is settled.
-    success_hold_s: float = 0.5
-    time_limit_s: float | None = None  # None: the task's own limit
-    ui_fps: float = 30.0
-    # Human devices: rotate the device twist by this heading (rad about +z) into the base
-    # frame (teleop.control_frame); None keeps the base frame. ``control_frame`` names it for the HUD.
-    control_yaw_rad: float | None = None
-    control_frame: str = "robot base"
-
-
-@dataclass
-class EpisodeResult:
-    """One episode as the session ended it (``loop``: the clock's timing summary)."""
-
-    episode_id: int | None  # None when discarded
-    outcome: str  # success | failure | unknown | discarded
-    steps: int
-    seed: int
-    instruction: str
-    loop: dict[str, Any]
-    finalize_s: float = 0.0
-    number: int = 0  # 1-based count of saved episodes in this session (the header's numbering); 0 if discarded
-    labels: dict[str, Any] = field(default_factory=dict)  # as stored (ended_by, operator_outcome, success_check, ...)
-    wall_s: float = 0.0  # seconds from scene reset to save (operator time spent on this episode)
-    task: str = ""
-    file: str = ""  # the saved shard (absolute path), empty if discarded
-
-
-@dataclass
-class SessionResult:
-    """Every episode of a session, and why it ended early if it did."""
-
-    session_id: str
-    episodes: list[EpisodeResult] = field(default_factory=list)
-    aborted: str | None = None  # why the session ended early (e-stop quit, disk full, …)
-    operator_summary: dict[str, Any] | None = None  # filled by workflows.collect (quality medians, time per kept)
-
-    def counts(self) -> dict[str, int]:
-        """Outcome -> number of episodes."""
-        out: dict[str, int] = {}
-        for e in self.episodes:
-            out[e.outcome] = out.get(e.outcome, 0) + 1
-        return out
-
-
-@dataclass
-class _Episode:
-    """The control thread's view of the episode in progress (or the scene waiting for START)."""
-
-    info: TaskInfo
-    recording: bool = False
-    step: int = 0
-    start_tick: int = 0
-    success_since: int | None = None
-    success: bool | None = None  # the robot's check at the last recorded step (None: no check)
-    scene_t: float = field(default_factory=time.monotonic)  # when the scene was reset (wall clock)
+__all__ = ["CARD_KEY_HELP", "CameraRig", "CollectionSession", "EpisodeResult", "SceneRobot", "SessionConfig",
+           "SessionResult", "end_reason"]
 
 
 def _vec(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).copy()
 
 
-class CollectionSession:
+class CollectionSession(OperatorUi):
     """Runs a collection session until ``config.episodes`` are saved or the operator quits.
 
     The caller owns the device (opens it before, closes it after), so a missing
@@ -223,106 +156,6 @@ class CollectionSession:
         """Ask the session to end after the current tick (thread-safe); an episode in progress is kept as unknown."""
         self._stop_reason = self._stop_reason or "stopped"
         self._stop.set()
-
-    def request_quit(self) -> None:
-        """What closing the window does (thread-safe): ask keep / discard / cancel when recording, else quit."""
-        self._quit_request.set()
-
-    def answer_quit(self, answer: str) -> None:
-        """Answer the quit overlay: "keep" (as unknown, then quit), "discard" (then quit) or "cancel"."""
-        if answer not in ("keep", "discard", "cancel"):
-            raise ValueError(f"answer must be keep, discard or cancel, got {answer!r}")
-        self._confirm_answer = answer
-
-    def show_card(self, card: QualityCard | None) -> None:
-        """Hand the quality card of the episode just saved to the window (thread-safe; None hides it)."""
-        self._card = card
-
-    @property
-    def card(self) -> QualityCard | None:
-        """The quality card on screen (or waiting to be drawn)."""
-        return self._card
-
-    # --------------------------------------------------------------- UI thread
-    def _ui_loop(self, ctl: threading.Thread) -> None:
-        window = self.window
-        assert window is not None
-        period = 1.0 / self.cfg.ui_fps
-        feed = self.device.handle_event if isinstance(self.device, EventConsumer) else None
-        set_pressed = self.device.set_pressed if isinstance(self.device, KeyStateConsumer) else None
-        pg = _pygame()
-        while ctl.is_alive():
-            t0 = time.monotonic()
-            for ev in window.poll_events():
-                kind = getattr(ev, "type", None)
-                if kind == pg.QUIT:  # closing the window asks first, like the quit key
-                    self.request_quit()
-                    continue
-                if self.hud.confirm_quit:  # the overlay has the keyboard until it is answered
-                    if kind == pg.KEYDOWN:
-                        answer = _CONFIRM_KEYS.get(pg.key.name(ev.key))
-                        if answer is not None:
-                            self.answer_quit(answer)
-                    continue
-                if kind == pg.KEYDOWN and self._card_key(pg.key.name(ev.key)):
-                    continue
-                if feed is not None:
-                    feed(ev)
-            if set_pressed is not None:
-                set_pressed(set() if self.hud.confirm_quit else pg.key.get_pressed())
-            self._sync_card(window)
-            window.draw(self.hud, self._latest_frames())
-            time.sleep(max(0.0, period - (time.monotonic() - t0)))
-        self._sync_card(window)
-        window.draw(self.hud, self._latest_frames())  # the final counts, for the last look / screenshot
-
-    def _sync_card(self, window: Window) -> None:
-        card = self._card
-        if card is not self._card_shown:
-            window.show_card(card)
-            self._card_shown = card
-
-    def _card_key(self, key: str) -> bool:
-        """Quality-card keys while the card shows in standby: relabel or discard the episode just saved."""
-        card = self._card
-        action = _CARD_KEYS.get(key)
-        if card is None or action is None or self.hud.recording or self.review is None:
-            return False
-        res = next((e for e in self.result.episodes if e.episode_id == card.episode_id), None)
-        if res is None or res.outcome == "discarded":
-            return False
-        try:
-            if action == "discard":
-                self.review.discard(card.episode_id)
-            elif action != res.outcome:
-                self.review.relabel(card.episode_id, action)
-        except Exception as exc:  # a failed catalog edit must not end the session: say so and go on
-            self.hud.message = f"could not {action} episode {card.number}: {exc}"
-            return True
-        old = res.outcome
-        self.hud.outcomes[old] = max(0, self.hud.outcomes.get(old, 0) - 1)
-        self.hud.outcomes[action if action != "discard" else "discarded"] = self.hud.outcomes.get(
-            action if action != "discard" else "discarded", 0) + 1
-        if action == "discard":
-            res.outcome = "discarded"
-            res.labels = {**res.labels, "discarded_after_save": True}
-            self.hud.episode_index = max(0, self.hud.episode_index - 1)  # one more to record
-            self.hud.message = f"discarded episode {card.number} (dataset id {card.episode_id}; `teleforge curate restore` brings it back)"
-            self._card = None
-        else:
-            res.outcome = action
-            res.labels = {**res.labels, "relabelled_from": old}
-            self.hud.message = f"relabelled episode {card.number} (dataset id {card.episode_id}) as {action}"
-            self._card = dataclasses.replace(card, outcome=action)
-        return True
-
-    def _latest_frames(self) -> dict[str, np.ndarray | None]:
-        frames: dict[str, np.ndarray | None] = {}
-        if self.rig is not None:
-            for name, cam in self.rig.cameras.items():
-                f = cam.latest()
-                frames[name] = None if f is None else f.image
-        return frames
 
     # ---------------------------------------------------------- control thread
     def _control_main(self) -> None:
@@ -668,7 +501,7 @@ class CollectionSession:
         self.hud.elapsed_s = elapsed
         n = len(st.tick_ns)
         if n >= 2 and n % 10 == 0:  # cheap: every 10 ticks, over the last 100
-            recent = np.diff(np.asarray(st.tick_ns[-100:], dtype=np.int64)) / 1e6
+            recent: np.ndarray = np.diff(np.asarray(st.tick_ns[-100:], dtype=np.int64)) / 1e6  # ms
             self.hud.loop_hz = float(1e3 / recent.mean())
             self.hud.jitter_p99_ms = float(np.percentile(np.abs(recent - st.period_ns / 1e6), 99))
             self.hud.missed_deadlines = st.missed
@@ -677,34 +510,3 @@ class CollectionSession:
             self.hud.queue_depth = int(rs.queue_depth)
         for name, f in frames.items():
             self.hud.frame_age_ms[name] = float("nan") if f is None else (tick - f.t_ns) / 1e6
-
-
-# quit overlay: key name -> answer
-_CONFIRM_KEYS = {"y": "keep", "n": "discard", "escape": "cancel"}
-# quality card, in standby after a save: key name -> new outcome, or discard
-_CARD_KEYS = {"1": "success", "2": "failure", "3": "unknown", "x": "discard", "delete": "discard"}
-CARD_KEY_HELP: tuple[tuple[str, str], ...] = (("1 / 2 / 3", "relabel success / failure / unknown"),
-                                              ("X", "discard this episode"), ("ENTER", "next episode"))
-
-_END_WORDS = {
-    "operator": "labelled by the operator",
-    "success": "the task succeeded",
-    "device_stopped": "the device stopped",
-    "quit": "kept when quitting",
-    "interrupted": "kept when interrupted (Ctrl-C)",
-    "stopped": "kept when the session stopped",
-}
-
-
-def end_reason(ended_by: str, outcome: str, time_limit_s: float) -> str:
-    """Why an episode ended, in words for the operator (``ended_by`` as stored in its labels)."""
-    if ended_by == "time_limit":
-        return f"time limit ({time_limit_s:g} s) reached, outcome from the task check"
-    return _END_WORDS.get(ended_by, ended_by or "ended")
-
-
-def _pygame() -> Any:
-    # Lazy: headless sessions (no window) must run without pygame installed.
-    import pygame
-
-    return pygame

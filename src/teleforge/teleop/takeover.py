@@ -76,7 +76,7 @@ class TakeoverDevice:
     def read(self) -> Command:
         """The command of whoever is in control, flagged ``intervention`` while the operator is."""
         op = self.operator.read()
-        events = [e for e in op.events if e != Event.TAKEOVER]
+        events: list[Event] = [e for e in op.events if e != Event.TAKEOVER]
         toggles = len(op.events) - len(events)
         for _ in range(toggles):
             self._toggle(op)

@@ -25,6 +25,8 @@ from teleforge.train_adapter.normalize import N_BINS
 torch = require_torch()
 nn = torch.nn
 F = torch.nn.functional
+# torch comes in through require_torch() (typed Any), so its base class is named through an Any alias
+_Module: Any = nn.Module
 
 
 @dataclass
@@ -52,7 +54,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         known = set(cls.__dataclass_fields__)
-        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known}
+        kw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known}
         return cls(**kw)
 
 
@@ -60,7 +62,7 @@ def _block(cin: int, cout: int, k: int) -> Any:
     return nn.Sequential(nn.Conv2d(cin, cout, k, stride=2, padding=k // 2), nn.GroupNorm(8, cout), nn.GELU())
 
 
-class ImageEncoder(nn.Module):
+class ImageEncoder(_Module):
     """uint8 (B, H, W, 3) + instruction vector -> (B, (H/16)^2, d) tokens with learned positions.
 
     Every block is FiLM-modulated by the instruction (RT-1 style), so what the CNN looks
@@ -103,7 +105,7 @@ def _encoder(d: int, heads: int, layers: int) -> Any:
     return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
 
-class VLA(nn.Module):
+class VLA(_Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg

@@ -192,9 +192,10 @@ def _frames(ds: Any, compressed: bool, where: str) -> np.ndarray:
         return arr
     if compressed and arr.ndim == 2:  # act-plus-plus: padded JPEG bytes per frame
         frames = [cv2.imdecode(row, cv2.IMREAD_COLOR) for row in arr]
-        if any(f is None for f in frames):
+        decoded = [f for f in frames if f is not None]
+        if len(decoded) != len(frames):
             raise ImportFormatError(f"{where}: a compressed frame does not decode; the file is corrupt")
-        return np.stack(frames)
+        return np.stack(decoded)
     raise ImportFormatError(f"{where}: expected (T,H,W,3) uint8 frames, got {arr.dtype} {arr.shape}")
 
 

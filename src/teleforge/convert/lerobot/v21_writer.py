@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from teleforge.convert.lerobot.files import arrow_column
 from teleforge.convert.lerobot.layout import STATE_SPACES, arrow_type, features
-from teleforge.convert.lerobot.stats import ImageStats, StatsAggregator, downsample, jsonable, sample_indices, vector_stats
+from teleforge.convert.lerobot.stats import StatsAggregator, jsonable, sample_indices, vector_stats
 from teleforge.convert.lerobot.v21_layout import (
     CODEBASE_VERSION_V21,
     DATA_PATH_V21,
@@ -44,10 +44,9 @@ from teleforge.convert.lerobot.v21_layout import (
     video_path,
 )
 from teleforge.convert.lerobot.video import DEFAULT_CRF, DEFAULT_GOP, VideoFileWriter, resolve_codec, video_info
-from teleforge.convert.lerobot.writer import LeRobotExport, _camera_sources, _frame_values
+from teleforge.convert.lerobot.writer import LeRobotExport, _camera_sources, _encode_frames, _frame_values
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.staging import stage_output
-from teleforge.dataset.images import decode_image
 from teleforge.dataset.reader import Dataset, Episode
 from teleforge.dataset.schema import CameraConfig, image_column
 from teleforge.dataset.selection import ExportSource, select
@@ -136,16 +135,8 @@ class _EpisodeFiles:
             path = self.root / video_path(k, key, self.chunks_size)
             vid = VideoFileWriter(path, self.fps, cam.height, cam.width, self.codec, self.gop, self.crf, self.threads)
             srcs, raw = _camera_sources(ep, cam)
-            stats = ImageStats()
-            last_i, img = -1, None
             try:
-                for i in range(t):
-                    if srcs[i] != last_i:
-                        last_i = srcs[i]
-                        img = decode_image(raw[last_i], cam)
-                    vid.add(img)
-                    if i in sample:
-                        stats.add(downsample(img))
+                stats = _encode_frames(srcs, raw, cam, vid, sample)
             finally:
                 vid.close()
             self.first_video.setdefault(key, path)

@@ -66,7 +66,10 @@ class VideoFileWriter:
                 opts["svtav1-params"] = f"lp={threads}"
             else:
                 opts["threads"] = str(threads)
-        self._stream = self._container.add_stream(vcodec, rate=self.fps, options=opts)
+        stream = self._container.add_stream(vcodec, rate=self.fps, options=opts)
+        # PyAV types add_stream(<any str>) as a video, audio or subtitle stream; vcodec is a video codec
+        assert isinstance(stream, av.VideoStream), f"{vcodec} did not open a video stream"
+        self._stream = stream
         self._stream.width = int(width)
         self._stream.height = int(height)
         self._stream.pix_fmt = "yuv420p"
@@ -109,6 +112,8 @@ def video_info(path: Path) -> dict[str, Any]:
 
     with av.open(str(path)) as c:
         s = c.streams.video[0]
+        if s.base_rate is None:
+            raise ExportError(f"{path}: its video stream declares no frame rate; encode it again")
         info = {
             "video.height": s.height,
             "video.width": s.width,

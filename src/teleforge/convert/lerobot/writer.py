@@ -60,6 +60,7 @@ from teleforge.convert.lerobot.stats import (
 from teleforge.convert.lerobot.video import (
     DEFAULT_CRF,
     DEFAULT_GOP,
+    VideoFileWriter,
     resolve_codec,
     video_info,
 )
@@ -119,6 +120,22 @@ def _camera_sources(ep: Episode, cam: CameraConfig) -> tuple[list[int], list[Any
     return [present[min(int(k), len(present) - 1)] for k in nxt], raw
 
 
+def _encode_frames(srcs: list[int], raw: list[Any], cam: CameraConfig, writer: VideoFileWriter,
+                   sample: set[int]) -> ImageStats:
+    """Append step ``i``'s frame ``raw[srcs[i]]`` to ``writer`` for every step (a repeated frame is
+    decoded once); the image stats of the ``sample`` steps."""
+    stats = ImageStats()
+    last_i, img = -1, np.zeros((0, 0, 3), np.uint8)  # srcs[0] >= 0: the first step always decodes
+    for i, src in enumerate(srcs):
+        if src != last_i:
+            last_i = src
+            img = decode_image(raw[src], cam)
+        writer.add(img)
+        if i in sample:
+            stats.add(downsample(img))
+    return stats
+
+
 def _frame_values(ep: Episode, k: int, first_index: int, task_index: int, state: str, fps: int,
                   native_columns: bool) -> dict[str, np.ndarray]:
     """Every data column of one episode, (T,) or (T, k), keyed by feature name."""
@@ -153,17 +170,8 @@ def _encode_videos(ep: Episode, videos: dict[str, CameraVideos], fps: int, row: 
     for key, vid in videos.items():
         vchunk, vfile, start = vid.start_episode(t)
         srcs, raw = _camera_sources(ep, vid.cam)
-        stats = ImageStats()
-        last_i, img = -1, None
         assert vid.writer is not None
-        for i in range(t):
-            if srcs[i] != last_i:
-                last_i = srcs[i]
-                img = decode_image(raw[last_i], vid.cam)
-            vid.writer.add(img)
-            if i in sample:
-                stats.add(downsample(img))
-        ep_stats[key] = stats.result()
+        ep_stats[key] = _encode_frames(srcs, raw, vid.cam, vid.writer, sample).result()
         row.update({f"videos/{key}/chunk_index": vchunk, f"videos/{key}/file_index": vfile,
                     f"videos/{key}/from_timestamp": start / fps, f"videos/{key}/to_timestamp": (start + t) / fps})
     return ep_stats

@@ -52,7 +52,7 @@ def _varints(values: np.ndarray) -> bytes:
     nz = groups != 0
     nbytes = np.where(nz.any(axis=1), 10 - np.argmax(nz[:, ::-1], axis=1), 1)
     cont = np.arange(10)[None, :] < (nbytes[:, None] - 1)
-    groups = groups | (cont.astype(np.uint8) << 7)
+    groups = groups | (cont.astype(np.uint8) << np.uint8(7))
     keep = np.arange(10)[None, :] < nbytes[:, None]
     return groups[keep].tobytes()
 

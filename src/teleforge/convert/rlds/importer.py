@@ -1,5 +1,7 @@
 """RLDS (TFDS folder of Example-per-episode TFRecords) -> native dataset, without TensorFlow.
 
+One file because both kinds of source map to native episodes through the same feature table.
+
 Reads ``features.json`` + ``dataset_info.json`` + shards with the TF-free reader
 (:class:`teleforge.convert.rlds.reader.RldsReader`). Two kinds of source:
 

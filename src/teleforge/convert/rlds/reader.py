@@ -143,13 +143,13 @@ class RldsReader:
         for key, spec in self.episode_features.items():
             if spec.kind == "unsupported":
                 continue
-            v = raw.get(key)
-            if v is None:
+            ev = raw.get(key)
+            if ev is None:
                 raise ExportError(f"{where}: episode feature {key!r} is missing")
             if spec.list_kind == "bytes":
-                meta[key.split("/", 1)[-1]] = v[0].decode() if spec.kind == "text" else v[0]
+                meta[key.split("/", 1)[-1]] = ev[0].decode() if spec.kind == "text" else ev[0]
             else:
-                meta[key.split("/", 1)[-1]] = np.asarray(v).astype(spec.dtype).reshape(spec.shape)[()]
+                meta[key.split("/", 1)[-1]] = np.asarray(ev).astype(spec.dtype).reshape(spec.shape)[()]
         return RldsEpisode(steps, meta)
 
     def __iter__(self) -> Iterator[RldsEpisode]:

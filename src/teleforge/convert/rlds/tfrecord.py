@@ -40,7 +40,7 @@ _TABLE = _make_table()
 _TABLE_LIST = [int(x) for x in _TABLE]
 
 
-def _raw_py(data: bytes | memoryview, reg: int) -> int:
+def _raw_py(data: bytes | bytearray | memoryview, reg: int) -> int:
     """The CRC register after feeding ``data`` (no init / final inversion)."""
     t = _TABLE_LIST
     for b in bytes(data):
@@ -120,7 +120,7 @@ _SMALL = 4096
 _SLICE = 64  # bytes each parallel lane walks before the lanes are combined
 
 
-def _raw_numpy(data: bytes | memoryview) -> int:
+def _raw_numpy(data: bytes | bytearray | memoryview) -> int:
     """Register (started at 0) after ``data``: lanes walk slices in parallel, then a tree combine.
 
     Leading zero bytes leave a zero register unchanged, so the buffer is padded at
@@ -183,13 +183,13 @@ def crc32c_fallback(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
 def _native() -> tuple[str, Callable[[bytes | bytearray | memoryview, int], int]] | None:
     """A C CRC32C backend if one is installed (tried in order); None means the numpy fallback."""
     try:
-        import crc32c as _c  # type: ignore[import-not-found]
+        import crc32c as _c
 
         return "crc32c", lambda data, crc=0: _c.crc32c(data, crc)  # takes any buffer: no copy
     except ImportError:
         pass
     try:
-        import google_crc32c as _g  # type: ignore[import-not-found]
+        import google_crc32c as _g
 
         return "google-crc32c", lambda data, crc=0: _g.extend(crc, bytes(data))
     except ImportError:

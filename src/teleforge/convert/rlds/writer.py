@@ -1,5 +1,7 @@
 """RLDS / Open X-Embodiment export without TensorFlow.
 
+One file because sharding, resuming and publishing are the steps of one staged export.
+
 The output is what ``tfds.builder_from_directory`` loads: ``<out>/<name>/<version>/``
 with ``features.json`` (the FeaturesDict JSON TFDS writes), ``dataset_info.json``
 (only keys tensorflow-datasets 4.9.3 knows) and ``<name>-train.tfrecord-XXXXX-of-YYYYY``

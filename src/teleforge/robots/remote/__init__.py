@@ -10,5 +10,7 @@ runs its own watchdog, so a client that stops talking leaves the arm holding.
 from teleforge.robots.remote.client import LatencyStats, RemoteRobot
 from teleforge.robots.remote.protocol import DEFAULT_PORT, PROTOCOL_VERSION
 from teleforge.robots.remote.server import RobotServer, ServerStats, is_loopback
+from teleforge.robots.remote.serving import serve_until_stopped
 
-__all__ = ["DEFAULT_PORT", "PROTOCOL_VERSION", "LatencyStats", "RemoteRobot", "RobotServer", "ServerStats", "is_loopback"]
+__all__ = ["DEFAULT_PORT", "PROTOCOL_VERSION", "LatencyStats", "RemoteRobot", "RobotServer", "ServerStats", "is_loopback",
+           "serve_until_stopped"]

@@ -86,18 +86,11 @@ def spawn_sim_server(
 
 def _serve(hz: float, watchdog_s: float) -> None:
     """Child side of ``spawn_sim_server``: serve until SIGTERM, then print the server's stats as JSON."""
-    from teleforge.robots.remote import RobotServer
+    from teleforge.robots.remote import RobotServer, serve_until_stopped
     from teleforge.robots.sim_robot import SimRobot
 
     server = RobotServer(SimRobot(control_hz=hz), port=0, token=os.environ.get(_TOKEN_ENV) or None, watchdog_s=watchdog_s)
-    signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
-    print(f"serving {server.address}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    serve_until_stopped(server, ready=lambda: print(f"serving {server.address}", flush=True))
     s = server.stats
     print(json.dumps({"requests": s.requests, "errors": s.errors, "clients": s.clients,
                       "watchdog_trips": s.watchdog_trips, "watchdog_holds": s.watchdog_holds}), flush=True)

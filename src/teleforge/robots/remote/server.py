@@ -1,5 +1,7 @@
 """``RobotServer``: puts any ``Robot`` behind a ZeroMQ REP socket, with its own watchdog.
 
+One file because the request loop, the client lease and the watchdog guard the same arm under one lock.
+
 One client drives the arm at a time (it claims the arm with ``connect`` and keeps
 it while it talks at least every ``lease_s``). The server's watchdog does not
 trust the client: once the arm has been commanded to move, if no act/hold

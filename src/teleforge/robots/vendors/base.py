@@ -14,6 +14,7 @@ import collections
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -321,7 +322,7 @@ class VendorArm:
             if self.shadow and c.motion:
                 self.shadow_log.append(str(c))
                 continue
-            self._timed(lambda c=c: self.driver.send(c))
+            self._timed(partial(self.driver.send, c))
 
     def _result(self, clamped: bool) -> ActResult:
         r = self._last

@@ -295,6 +295,7 @@ class GamepadDevice(ReaderDevice):
     def _connect(self) -> None:
         self._last_attempt = time.monotonic()
         b = self._backend
+        assert b is not None, "open() sets the backend"
         b.pump()
         n = b.count()
         if n <= self.config.index:
@@ -331,6 +332,7 @@ class GamepadDevice(ReaderDevice):
     def _read_pad(self) -> tuple[dict[str, float], dict[str, bool], tuple[int, int]]:
         """Sample the open pad; DeviceDisconnectedError once it is gone."""
         try:
+            assert self._backend is not None, "open() sets the backend"
             if self._backend.count() <= self.config.index:
                 raise DeviceError("no longer listed")
             return self._sample(self._joy)
@@ -387,6 +389,7 @@ class GamepadDevice(ReaderDevice):
         if self._stop.wait(1.0 / self.config.poll_hz):
             return
         try:
+            assert self._backend is not None, "open() sets the backend"
             self._backend.pump()
         except Exception as exc:  # a dead SDL event loop must not kill the poller silently
             self.last_error = f"gamepad event pump failed: {exc}"

@@ -283,6 +283,7 @@ class SpaceMouseDevice(ReaderDevice):
     def _connect(self) -> None:
         info = self._select()
         path = info["path"]
+        assert self._hid is not None, "open() imports hid"
         dev = self._hid.device()
         try:
             dev.open_path(path)
