@@ -80,7 +80,8 @@ def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
 def pa_invalid() -> type[BaseException]:
     import pyarrow as pa
 
-    return pa.ArrowInvalid
+    invalid: type[BaseException] = pa.ArrowInvalid
+    return invalid
 
 
 def cache_root() -> Path:

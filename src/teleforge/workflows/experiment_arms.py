@@ -171,7 +171,7 @@ def operator_report(root: Path | str, methods: tuple[str, ...] = METHODS) -> lis
         for m in methods:
             v = [float(r[f"score_{m}"]) for r in rs if r.get(f"score_{m}") is not None and math.isfinite(float(r[f"score_{m}"]))]
             d[f"score_{m}"] = round(float(np.mean(v)), 4) if v else None
-        q = [float((r["labels"] or {}).get("quality")) for r in rs if (r["labels"] or {}).get("quality") is not None]
+        q = [float(lab["quality"]) for r in rs if (lab := r["labels"] or {}).get("quality") is not None]
         d["label_quality"] = round(float(np.mean(q)), 3) if q else None
         out.append(d)
     return out
@@ -261,7 +261,8 @@ def run_arms(cfg: ArmsConfig, progress: Progress | None = None, loader: Any = lo
     for name, runs in arms.items():
         k, n, _ = result.pooled(name)
         first = runs[0]
-        ev = replace(first.eval, episodes=[e for a in runs for e in a.eval.episodes]) if first.eval is not None else None
+        ev = (replace(first.eval, episodes=[e for a in runs if a.eval is not None for e in a.eval.episodes])
+              if first.eval is not None else None)
         pooled[name] = replace(first, eval=ev)
     result.plot_path = plot_arms(pooled, out / "arms.png", title=f"{cfg.task}: curation arms ({cfg.train_steps} steps each)")
     return result
