@@ -68,19 +68,16 @@ def test_zero_policy_fails_and_runs_whole_chunks(tmp_path: Path) -> None:
         assert e.chunks == 4  # 30 steps / 8 actions per chunk, rounded up
 
 
-def test_policy_sees_jpeg_frames_decoded_as_training_decodes_them_and_the_instruction() -> None:
+def test_policy_sees_jpeg_frames_at_the_recorded_size_and_the_instruction() -> None:
     pol = Recording(chunk=5, extra={"render_size": 64})
     res = evaluate(pol, EvalConfig(episodes=1, time_limit_s=0.5, videos=0, execute=2))
     assert res.episodes[0].chunks == 5  # 10 steps, 2 actions executed per chunk
     o = pol.obs[0]
     assert set(o.images) == {"front", "wrist"}
-    # Rendered at the recorded 64 px, JPEG q95, decoded DCT-scaled (6/8) straight to the model's 48 px.
-    assert o.images["front"].shape == (48, 48, 3) and o.images["front"].dtype == np.uint8
+    assert o.images["front"].shape == (64, 64, 3) and o.images["front"].dtype == np.uint8
     assert o.instruction == pol.instructions[0] == res.episodes[0].instruction and o.instruction
     assert o.ee_pos.shape == (3,) and o.joint_pos.shape == (7,) and 0.0 <= o.gripper <= 1.0
-    # Exactly the pixels the training loader would decode from the recorded frame (no train/eval drift).
-    from teleforge.dataset.images import decode_image_min, encode_image
-    from teleforge.dataset.schema import CameraConfig
+    # JPEG at quality 95: close to the raw render but not identical (what the recorder stores)
     from teleforge.robots.sim_cameras import render
     from teleforge.robots.sim_robot import SimRobot
 
@@ -88,8 +85,8 @@ def test_policy_sees_jpeg_frames_decoded_as_training_decodes_them_and_the_instru
     robot.connect()
     robot.reset("pick_cube", EVAL_SEED_BASE)
     raw = render(robot, "front", 64, 64)
-    cam = CameraConfig("front", 64, 64, "jpeg", 95)
-    assert np.array_equal(o.images["front"], decode_image_min(encode_image(raw, cam), cam, 48))
+    diff = np.abs(raw.astype(int) - o.images["front"].astype(int))
+    assert 0 < diff.mean() < 4
 
 
 def test_raw_frames_when_jpeg_is_off() -> None:
@@ -226,8 +223,12 @@ def test_eval_cli_without_torch_says_install_the_train_extra(tmp_path: Path, mon
     assert "teleforge[train]" in r.output and "Traceback" not in r.output
 
 
-def test_eval_video_of_a_policy_that_decodes_smaller_than_the_render(tmp_path) -> None:
-    """The policy sees 48 px frames, the video keeps the recorded 64 px ones (a mixed-size video failed)."""
+def test_eval_video_keeps_recorded_size_frames_when_the_policy_decodes_smaller(tmp_path, monkeypatch) -> None:
+    """A policy fed DCT-decoded 48 px frames, the video the recorded 64 px ones (a mixed-size video failed)."""
+    import teleforge.train_adapter.eval as ev
+
+    real = ev.LoopConfig
+    monkeypatch.setattr(ev, "LoopConfig", lambda **kw: real(**{**kw, "decode_size": 48}))
     pol = Recording(chunk=3, extra={"render_size": 64})
     res = evaluate(pol, EvalConfig(episodes=1, time_limit_s=0.3, videos=1, out=tmp_path, execute=2))
     assert pol.obs[0].images["front"].shape[0] == 48

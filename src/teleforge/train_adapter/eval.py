@@ -249,7 +249,7 @@ def evaluate(
     loop = LoopConfig(max_steps=max(1, int(round(time_limit * hz))), hold_steps=max(1, int(round(cfg.success_hold_s * hz))),
                       execute=execute, temporal_ensemble=cfg.temporal_ensemble, ensemble_decay=cfg.ensemble_decay,
                       render_size=size, jpeg_quality=cfg.jpeg_quality,
-                      decode_size=int(info.image_size))  # decoded as the training loader does
+                      decode_size=0)  # full decode + resize_frame, as the training loader and the base's pretraining do
     out = Path(cfg.out) if cfg.out else None
 
     def frames(camera: str, size: int) -> np.ndarray:
