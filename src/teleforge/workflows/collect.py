@@ -376,6 +376,9 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
             session.on_episode = _chain(on_saved, on_episode)
             result = session.run()
         cards.shutdown(wait=True)
+        shadow_log = list(getattr(robot, "shadow_log", ()) or ()) if cfg.shadow else []
+        if shadow_log:  # what would have been sent, in the SDK's units
+            or_null(progress).message(f"shadow mode: commands computed, none sent; last: {shadow_log[-1]}", "warning")
         result.operator_summary = tracker.summary(result.episodes)
         if card_errors:
             result.operator_summary["card_errors"] = card_errors[:3]
