@@ -80,7 +80,7 @@ def demo(
 def collect(
     dataset: Path = typer.Option(Path("teleforge_data"), "--dataset", "-d", help="Dataset folder; created if new, appended to if it exists."),
     device: str = typer.Option("keyboard", "--device", help="keyboard | gamepad | spacemouse | scripted"),
-    robot: str = typer.Option("sim", "--robot", help="'sim', or the address of `teleforge serve-robot` (tcp://HOST:PORT; token from TELEFORGE_ROBOT_TOKEN)."),
+    robot: str = typer.Option("sim", "--robot", help="'sim'; tcp://HOST:PORT, an arm served by `teleforge serve-robot` (token from TELEFORGE_ROBOT_TOKEN); xarm://HOST, a UFactory xArm (needs teleforge[xarm]); ur://HOST, a Universal Robots arm (needs teleforge[ur]). The limits in force are printed at start."),
     task: str = typer.Option("pick_cube", "--task", "-t", help="pick_cube | place_in_bin | push_to_target | stack"),
     episodes: int = typer.Option(10, "--episodes", "-n", help="Stop after this many saved episodes."),
     hz: float = typer.Option(20.0, help="Control rate in Hz (20 default; up to 50+)."),
@@ -99,6 +99,8 @@ def collect(
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Episode time limit in seconds, shown as a countdown (default: 60 for keyboard/gamepad/spacemouse, the task's own for scripted)."),
     control_frame: str = typer.Option("view", "--control-frame", help="view: W/A move away from the viewer / to the left as the front camera shows it; base: along the robot's +x / +y."),
     camera: Optional[list[str]] = typer.Option(None, "--camera", help="NAME=SOURCE, repeatable; replaces --cameras. SOURCE: sim (scene camera NAME), a device index or /dev/videoN, a video file (loops), an rtsp/http URL, or realsense[:SERIAL]."),
+    policy: Optional[str] = typer.Option(None, "--policy", help="Let a policy drive and take over when it errs: 'bundled' (the bundled VLA), a `teleforge train` checkpoint folder, or a reference policy (expert = the sim's scripted oracle, zero = never moves). --device is yours: its takeover button (keyboard T, gamepad right-stick click) hands control to you and back; every step records who was in control."),
+    shadow: bool = typer.Option(False, "--shadow", help="xarm:// and ur:// only: connect and read the arm, compute and show every command, send no motion. Use it for the first session on a new arm."),
 ) -> None:
     """Collect demonstrations at the robot (window with cameras, REC light, countdown, instruction).
 
@@ -109,6 +111,11 @@ def collect(
     relabel, X discards it. Closing the window asks like CTRL+Q; Ctrl-C keeps the episode
     in progress as unknown. A crash never loses saved episodes: run
     `teleforge recover DATASET` afterwards to salvage the one in progress.
+
+    With --policy a policy drives and --device is the operator's: T (keyboard) or the
+    right-stick click (gamepad) takes over and hands back; episodes carry the intervention
+    segments (`teleforge curate` can select them). Real arms: --robot xarm://HOST or
+    ur://HOST, first with --shadow.
     """
     from teleforge.workflows.collect import CollectConfig  # lazy: mujoco and pygame
     from teleforge.workflows.collect import collect as run_collect
@@ -119,6 +126,7 @@ def collect(
         camera_fps=camera_fps, headless=headless, operator_id=operator, notes=notes, seed=seed,
         quality=quality, failure=failure, failure_rate=failure_rate, screenshot=screenshot,
         time_limit_s=time_limit, control_frame=control_frame, camera_sources=tuple(camera or ()),
+        policy=policy, shadow=shadow,
     )
     try:
         result = run_collect(cfg, progress=RichProgress(console))

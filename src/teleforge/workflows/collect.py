@@ -33,6 +33,8 @@ from teleforge.teleop.devices.registry import make_device as make_hw
 from teleforge.teleop.expert_device import ExpertDevice
 from teleforge.teleop.safety import SafetyConfig, SafetyGuard
 from teleforge.teleop.session import CollectionSession, EpisodeResult, SessionConfig, SessionResult
+from teleforge.teleop.takeover import TakeoverDevice
+from teleforge.workflows.policy_device import PolicyDevice
 from teleforge.workflows.quality import CatalogReview, QualityTracker
 
 KEY_HELP_FALLBACK = [("ENTER", "start / save success"), ("BACKSPACE", "save failure"), ("X", "discard"),
@@ -75,6 +77,16 @@ class CollectConfig:
     # ``--camera NAME=SOURCE`` entries (robots.cameras.parse_camera_arg); when given they replace
     # ``cameras``: NAME=sim renders the scene camera, anything else is captured (files loop).
     camera_sources: tuple[str, ...] = ()
+    # Human-in-the-loop: a policy drives the arm and ``device`` is the operator's, whose takeover
+    # button hands control over and back. "bundled", a checkpoint folder, or a reference policy
+    # ("expert": the sim's scripted oracle, "zero": never moves). None: the device drives.
+    policy: str | None = None
+    # Vendor arms (xarm://HOST, ur://HOST): compute and show every command, send no motion.
+    shadow: bool = False
+
+
+ROBOT_SCHEMES = ("tcp://", "xarm://", "ur://")
+REFERENCE_POLICIES = ("expert", "zero")
 
 
 def collect_devices() -> list[str]:
@@ -104,6 +116,8 @@ def check_config(cfg: CollectConfig) -> None:
         close = difflib.get_close_matches(cfg.device, valid, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise DeviceError(f"unknown device {cfg.device!r}{hint}; valid devices: {', '.join(valid)}")
+    check_robot(cfg)
+    check_policy(cfg)
     get_task(cfg.task)
     known = scene_cameras()
     # With --camera NAME=SOURCE only NAME=sim must be a scene camera; captured ones may have any valid name.
@@ -120,6 +134,61 @@ def check_config(cfg: CollectConfig) -> None:
                           "use --device gamepad / spacemouse / scripted with --headless (`teleforge devices` lists them)")
 
 
+def check_robot(cfg: CollectConfig) -> None:
+    """Refuse an unknown ``--robot`` scheme, an address without a host, or ``--shadow`` on an arm
+    that has no shadow mode, before anything connects."""
+    url = cfg.robot
+    if url != "sim" and not url.startswith(ROBOT_SCHEMES):
+        raise RobotError(f"unknown robot {url!r}: use 'sim', tcp://HOST:PORT (`teleforge serve-robot`), "
+                         "xarm://HOST (UFactory xArm) or ur://HOST (Universal Robots)")
+    if url != "sim" and not url.split("://", 1)[1].strip("/"):
+        raise RobotError(f"robot address {url!r} has no host: write it as {url.split('://', 1)[0]}://HOST")
+    if cfg.shadow and not url.startswith(("xarm://", "ur://")):
+        raise RobotError("--shadow needs a vendor arm (xarm://HOST or ur://HOST); the sim and served arms have no shadow mode")
+
+
+def check_policy(cfg: CollectConfig) -> None:
+    """Refuse a policy run the operator could not take over, or a checkpoint that is not there."""
+    if cfg.policy is None:
+        return
+    if cfg.device == "scripted":
+        raise DeviceError("--policy needs an operator device to take over with: use --device keyboard / gamepad / spacemouse")
+    if cfg.policy == "expert" and cfg.robot != "sim":
+        raise DeviceError("--policy expert is the sim's scripted oracle: use it with --robot sim, or give a checkpoint")
+    if cfg.policy not in ("bundled", *REFERENCE_POLICIES) and not Path(cfg.policy).is_dir():
+        raise DeviceError(f"no checkpoint folder at {cfg.policy!r}: give a `teleforge train` run folder, 'bundled', "
+                          f"or a reference policy ({', '.join(REFERENCE_POLICIES)})")
+
+
+def load_collect_policy(cfg: CollectConfig) -> Any:
+    """The policy named by ``cfg.policy`` (reference policies see the recorded cameras at ``image_size``)."""
+    from teleforge.train_adapter.reference import ExpertPolicy, ZeroPolicy  # lazy: only for policy runs
+
+    cams = tuple(camera_names(cfg))
+    if cfg.policy == "expert":
+        return ExpertPolicy(cfg.task, cameras=cams, image_size=cfg.image_size, control_hz=cfg.hz)
+    if cfg.policy == "zero":
+        return ZeroPolicy(cameras=cams, image_size=cfg.image_size, control_hz=cfg.hz)
+    from teleforge.train_adapter.checkpoint import load_policy  # lazy: torch only when a checkpoint runs
+
+    return load_policy(cfg.policy or "bundled")
+
+
+def policy_device(policy: Any, operator: Any, robot: Any, rig: Any) -> TakeoverDevice:
+    """``policy`` drives ``robot`` from the session's camera ``rig``; ``operator`` takes over with its button."""
+    cams = getattr(rig, "cameras", {}) if rig is not None else {}
+
+    def frames(name: str) -> Any:
+        cam = cams.get(name)
+        frame = cam.latest() if cam is not None else None
+        return None if frame is None else frame.image
+
+    bind = getattr(policy, "bind", None)
+    if callable(bind):  # the scripted oracle reads the sim's state
+        bind(robot)
+    return TakeoverDevice(PolicyDevice(policy, robot, frames), operator)
+
+
 def make_device(name: str, cfg: CollectConfig) -> Any:
     """The device for ``name``; 'scripted' is the sim's privileged expert."""
     if name == "scripted":
@@ -128,12 +197,35 @@ def make_device(name: str, cfg: CollectConfig) -> Any:
 
 
 def make_robot(cfg: CollectConfig) -> Any:
-    """The embedded sim, or a remote arm served by `teleforge serve-robot`."""
+    """The embedded sim, a remote arm served by `teleforge serve-robot`, or a vendor arm
+    (xarm://HOST, ur://HOST) built from its config with ``cfg.shadow`` (SDKs import at connect)."""
+    check_robot(cfg)
     if cfg.robot == "sim":
         return SimRobot(control_hz=cfg.hz)
     if cfg.robot.startswith("tcp://"):
         return RemoteRobot(cfg.robot, token=cfg.robot_token or os.environ.get("TELEFORGE_ROBOT_TOKEN"))
-    raise RobotError(f"unknown robot {cfg.robot!r}: use 'sim' or the address of `teleforge serve-robot`, e.g. tcp://127.0.0.1:5555")
+    host = cfg.robot.split("://", 1)[1].strip("/")
+    if cfg.robot.startswith("xarm://"):
+        from teleforge.robots.vendors.xarm import XArmConfig, XArmRobot  # lazy: vendor code only for vendor arms
+
+        return XArmRobot(XArmConfig(host=host, control_hz=cfg.hz, shadow=cfg.shadow, task=cfg.task))
+    from teleforge.robots.vendors.ur import URConfig, URRobot
+
+    return URRobot(URConfig(host=host, control_hz=cfg.hz, shadow=cfg.shadow, task=cfg.task))
+
+
+def safety_config_for(robot: Any) -> SafetyConfig:
+    """The guard's limits for ``robot``: its declared ``safety_limits``; for a vendor arm, conservative
+    limits inside its declared ``ArmLimits`` (tool-tip box and speed caps), so guard and arm agree."""
+    arm = getattr(robot, "limits", None)
+    if getattr(robot, "safety_limits", None) is None and arm is not None and hasattr(arm, "max_tcp_speed"):
+        base = SafetyConfig.conservative()
+        name = getattr(robot, "embodiment", None) or getattr(robot, "name", "arm")
+        return SafetyConfig.conservative(workspace_min=tuple(arm.workspace_min), workspace_max=tuple(arm.workspace_max),
+                                         max_speed=min(base.max_speed, float(arm.max_tcp_speed)),
+                                         max_rot_speed=min(base.max_rot_speed, float(arm.max_rot_speed)),
+                                         source=f"declared by {name} (conservative defaults inside its limits)")
+    return SafetyConfig.for_robot(robot)
 
 
 def safety_limits_by_robot() -> dict[str, str]:
@@ -191,17 +283,22 @@ def collect(cfg: CollectConfig, progress: Progress | None = None,
     device = make_device(cfg.device, cfg)
     device.open()  # fail fast (absent SpaceMouse, udev permissions) before touching the dataset
     try:
-        return _run(cfg, device, progress, on_episode)
+        # Loaded before the dataset is touched: a broken checkpoint must not leave a session record.
+        policy = load_collect_policy(cfg) if cfg.policy is not None else None
+        return _run(cfg, device, progress, on_episode, policy)
     finally:
         device.close()
 
 
 def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
-         on_episode: Callable[[EpisodeResult], None] | None) -> SessionResult:
+         on_episode: Callable[[EpisodeResult], None] | None, policy: Any = None) -> SessionResult:
     robot = make_robot(cfg)
     # The robot's declared limits (workspace, speeds, tool points); conservative for one that declares none.
-    limits = SafetyConfig.for_robot(robot)
+    limits = safety_config_for(robot)
     or_null(progress).message(f"safety limits in force: {limits.describe()}")
+    describe = getattr(robot, "describe_limits", None)
+    for line in (describe() if callable(describe) else []):  # a vendor arm's own limits (and SHADOW MODE)
+        or_null(progress).message(f"arm limits: {line}", "warning" if "SHADOW" in line else "info")
     specs = camera_specs(cfg)
     spec = DatasetSpec(
         fps=cfg.hz,
@@ -210,6 +307,7 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
         cameras=[CameraConfig(name=s.name, height=s.height, width=s.width, encoding="jpeg", quality=cfg.jpeg_quality) for s in specs],
     )
     ds = open_or_create(cfg.dataset, spec)
+    # A policy run keeps the operator's view-aligned controls and human time limit: they may take over.
     human = not is_autonomous(device)
     time_limit = cfg.time_limit_s if cfg.time_limit_s is not None else (HUMAN_TIME_LIMIT_S if human else None)
     yaw, frame_name = control_yaw(cfg) if human else (None, "")
@@ -217,14 +315,21 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
                                 operator_id=cfg.operator_id, notes=cfg.notes, time_limit_s=time_limit,
                                 control_yaw_rad=yaw, control_frame=frame_name)
     write_session(cfg.dataset, SessionRecord(
-        session_id=session_cfg.session_id, operator_id=cfg.operator_id, device=getattr(device, "name", cfg.device),
+        session_id=session_cfg.session_id, operator_id=cfg.operator_id,
+        device=("policy+" if policy is not None else "") + getattr(device, "name", cfg.device),
         task=cfg.task, robot_embodiment=robot.embodiment, notes=cfg.notes,
         extras={"hz": cfg.hz, "cameras": [s.name for s in specs],
                 **({"camera_sources": list(cfg.camera_sources)} if cfg.camera_sources else {}),
-                "image_size": cfg.image_size, "seed": cfg.seed, "safety_limits": limits.describe()},
+                "image_size": cfg.image_size, "seed": cfg.seed, "safety_limits": limits.describe(),
+                **({"policy": cfg.policy} if policy is not None else {}),
+                **({"shadow": True} if cfg.shadow else {})},
     ))
     recorder = tds.AsyncRecorder(ds)  # built before the first episode: pyarrow warms up in its writer thread
     rig = make_rig(cfg, robot, specs)
+    if policy is not None:  # the operator's device was opened by collect(); the policy needs no opening
+        device = policy_device(policy, device, robot, rig)
+        or_null(progress).message(f"policy {cfg.policy} drives; {getattr(device.operator, 'name', cfg.device)}'s "
+                                  "takeover button (keyboard T, gamepad right-stick click) hands control over and back")
     guard = SafetyGuard(limits)
     window = None
     if not cfg.headless:
@@ -271,6 +376,9 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
             session.on_episode = _chain(on_saved, on_episode)
             result = session.run()
         cards.shutdown(wait=True)
+        shadow_log = list(getattr(robot, "shadow_log", ()) or ()) if cfg.shadow else []
+        if shadow_log:  # what would have been sent, in the SDK's units
+            or_null(progress).message(f"shadow mode: commands computed, none sent; last: {shadow_log[-1]}", "warning")
         if (result.aborted or "").startswith("interrupted") and recorder.status().recording:
             # Ctrl-C says the episode in progress was kept as unknown: make it so even when the
             # control thread ended before it could finish the episode (close() would leave a .partial).
