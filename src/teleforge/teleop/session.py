@@ -365,7 +365,7 @@ class CollectionSession(OperatorUi):
                 action, gstatus = self._joint_action(cmd, state.ee_pos, tick, last_cmd_ns, connected, dt)
             else:
                 guard_cmd = cmd
-                if cfg.control_yaw_rad is not None and cmd.native_action is None and not self.autonomous:
+                if cfg.control_yaw_rad is not None and cmd.native_action is None:  # a twist from a person (also mid-takeover)
                     # View-aligned controls: the device's forward/left are the main camera's.
                     guard_cmd = dataclasses.replace(cmd, twist=rotate_twist(cmd.twist, cfg.control_yaw_rad))
                 action = self.guard.command_to_action(guard_cmd, state.ee_pos, dt)
