@@ -44,7 +44,7 @@ from teleforge.convert.lerobot.v21_layout import (
     video_path,
 )
 from teleforge.convert.lerobot.video import DEFAULT_CRF, DEFAULT_GOP, VideoFileWriter, resolve_codec, video_info
-from teleforge.convert.lerobot.writer import LeRobotExport, _camera_sources, _encode_frames, _frame_values
+from teleforge.convert.lerobot.writer import LeRobotExport, _camera_sources, _encode_frames, episode_values
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.staging import stage_output
 from teleforge.dataset.reader import Dataset, Episode
@@ -153,19 +153,11 @@ def _write_episodes(src: ExportSource, files: _EpisodeFiles, feats: dict[str, di
                     native_columns: bool, progress: Callable[[int, int], None] | None,
                     ) -> tuple[dict[str, int], int, dict[str, dict[str, Any]]]:
     """Every selected episode's data, videos, episodes.jsonl and episodes_stats.jsonl line; returns (tasks, frames, stats)."""
-    infos = {e.episode_id: e for e in src.dataset.episodes}
     tasks: dict[str, int] = {}
     agg = StatsAggregator()
     total = 0
-    for k, eid in enumerate(src.episode_ids):
-        ep = src.episode(eid)  # a view's episode: only its kept (trimmed) steps, relabels applied
-        meta = infos.get(eid) or ep.meta
+    for k, _eid, ep, _meta, task, values in episode_values(src, state, fps, native_columns, tasks):
         t = ep.num_steps
-        if t == 0:
-            raise ExportError(f"episode {eid} has no steps; drop it from the selection before export")
-        task = meta.instruction
-        task_index = tasks.setdefault(task, len(tasks))
-        values = _frame_values(ep, k, total, task_index, state, fps, native_columns)
         files.write_data(k, values)
         ep_stats = files.write_videos(k, ep)
         for key in files.data_keys:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,7 @@ from teleforge.convert.lerobot.video import (
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.staging import stage_output
 from teleforge.dataset.images import decode_image
-from teleforge.dataset.reader import Dataset, Episode
+from teleforge.dataset.reader import Dataset, Episode, EpisodeInfo
 from teleforge.dataset.schema import CameraConfig, image_column
 from teleforge.dataset.selection import ExportSource, select
 from teleforge.errors import ExportError
@@ -293,23 +293,33 @@ def export_lerobot(
                          sum(v.files for v in output.videos.values()), time.perf_counter() - t0)
 
 
-def _write_episodes(src: ExportSource, output: _Output, feats: dict[str, dict[str, Any]], state: str, fps: int,
-                    native_columns: bool, progress: Callable[[int, int], None] | None,
-                    ) -> tuple[dict[str, int], int, dict[str, dict[str, Any]]]:
-    """Write every selected episode's frames, videos and meta/episodes row; returns (tasks, frames, stats)."""
+def episode_values(src: ExportSource, state: str, fps: int, native_columns: bool, tasks: dict[str, int],
+                   ) -> Iterator[tuple[int, int, Episode, EpisodeInfo, str, dict[str, np.ndarray]]]:
+    """Walk the selection in order, as both LeRobot writers do: (index k, episode id, episode, catalog info,
+    task, frame values); ``tasks`` (task -> index) grows as new tasks appear. Frame indices start at 0 per
+    episode and ``index`` continues across episodes."""
     infos = {e.episode_id: e for e in src.dataset.episodes}
-    tasks: dict[str, int] = {}
-    agg = StatsAggregator()
     total = 0
     for k, eid in enumerate(src.episode_ids):
         ep = src.episode(eid)  # a view's episode: only its kept (trimmed) steps, relabels applied
         meta = infos.get(eid) or ep.meta
-        t = ep.num_steps
-        if t == 0:
+        if ep.num_steps == 0:
             raise ExportError(f"episode {eid} has no steps; drop it from the selection before export")
         task = meta.instruction
         task_index = tasks.setdefault(task, len(tasks))
-        values = _frame_values(ep, k, total, task_index, state, fps, native_columns)
+        yield k, eid, ep, meta, task, _frame_values(ep, k, total, task_index, state, fps, native_columns)
+        total += ep.num_steps
+
+
+def _write_episodes(src: ExportSource, output: _Output, feats: dict[str, dict[str, Any]], state: str, fps: int,
+                    native_columns: bool, progress: Callable[[int, int], None] | None,
+                    ) -> tuple[dict[str, int], int, dict[str, dict[str, Any]]]:
+    """Write every selected episode's frames, videos and meta/episodes row; returns (tasks, frames, stats)."""
+    tasks: dict[str, int] = {}
+    agg = StatsAggregator()
+    total = 0
+    for k, eid, ep, meta, task, values in episode_values(src, state, fps, native_columns, tasks):
+        t = ep.num_steps
         chunk, file = output.write_frames(values, t)
         # Column order follows lerobot's writer: episode, tasks, length, data/…, dataset_*, videos/…, stats/…, meta/…
         row: dict[str, Any] = {"episode_index": k, "tasks": [task], "length": t, "data/chunk_index": chunk,
