@@ -27,6 +27,7 @@ def compare_with_tfds(rlds_dir: Path, source: Path, action_space: str) -> dict:
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
+    from teleforge.convert.rlds.gripper import binarize_gripper
     from teleforge.dataset import Dataset
     from teleforge.dataset.images import decode_image
     from teleforge.dataset.schema import image_column
@@ -44,13 +45,14 @@ def compare_with_tfds(rlds_dir: Path, source: Path, action_space: str) -> dict:
         info = native.meta
         assert meta["task"].decode() == info.task and meta["outcome"].decode() == info.outcome
         act = native.column("action")
+        if action_space == "openvla":  # 1 = open, binarised as OpenVLA's transforms would (convert/rlds/gripper.py)
+            act = act.copy()
+            act[:, 6] = binarize_gripper(1.0 - act[:, 6])
         steps = list(ep["steps"])
         T = native.num_steps
         assert len(steps) == T, (len(steps), T)
         for t, st in enumerate(steps):
             want = act[t].copy()
-            if action_space == "openvla":
-                want[6] = 1.0 - want[6]
             np.testing.assert_array_equal(st["action"], want.astype(np.float32))
             assert st["action"].dtype == np.float32
             state = np.concatenate([native.column("observation.state.ee_pos")[t], native.column("observation.state.ee_quat")[t],
