@@ -9,14 +9,15 @@ Format history: 1.0 native columns only; 1.1 adds the optional spec fields
 ``action_dim`` and ``extra_state`` (absent = the native 7-D action, no extras); 1.2 adds the
 ``control.intervention`` step column (older shards read it as all False); 1.3 adds per-camera depth
 (``CameraConfig.depth``: an ``observation.depth.<cam>`` column of lossless 16-bit PNG, uint16 mm,
-0 = no reading; absent in older datasets, whose cameras read as colour only).
+0 = no reading; absent in older datasets, whose cameras read as colour only) and the optional spec
+field ``feature_names`` (the robot's declared per-value names of the action and state features).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -77,6 +78,9 @@ class DatasetSpec:
     cameras: list[CameraConfig] = field(default_factory=list)
     action_dim: int = ACTION_DIM
     extra_state: dict[str, int] = field(default_factory=dict)
+    # Declared per-element names (format 1.3, optional): "action" and state feature names (e.g. "joint_pos")
+    # -> one name per value, as the robot declared them (a LeRobot arm: "shoulder_pan.pos", ...).
+    feature_names: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if int(self.action_dim) < 1:
@@ -90,6 +94,11 @@ class DatasetSpec:
                 )
             if int(width) < 1:
                 raise DatasetError(f"extra state feature {name!r} needs at least one value per step, got {width}")
+        widths = {"action": int(self.action_dim), "joint_pos": int(self.n_joints), **self.extra_state}
+        for name, names in self.feature_names.items():
+            if name not in widths or len(names) != widths[name] or not all(isinstance(n, str) and n for n in names):
+                raise DatasetError(f"feature_names[{name!r}] must name each of the {widths.get(name, '?')} values of a "
+                                   f"recorded feature ({', '.join(widths)}), got {names!r}")
 
     @classmethod
     def from_features(
@@ -100,6 +109,7 @@ class DatasetSpec:
         action_shape: tuple[int, ...] = (ACTION_DIM,),
         cameras: list[CameraConfig] | None = None,
         n_joints: int | None = None,
+        feature_names: Mapping[str, Sequence[str]] | None = None,
     ) -> DatasetSpec:
         """The spec a robot's declared features ask for, from plain shapes: ``state`` maps
         feature name -> shape (``joint_pos`` gives the joint count unless ``n_joints`` is
@@ -116,6 +126,7 @@ class DatasetSpec:
             cameras=list(cameras or []),
             action_dim=_width(action_shape),
             extra_state=extras,
+            feature_names={k: [str(n) for n in v] for k, v in (feature_names or {}).items()},
         )
 
     def camera(self, name: str) -> CameraConfig:
@@ -141,6 +152,8 @@ class DatasetSpec:
             del d["action_dim"]
         if not d["extra_state"]:
             del d["extra_state"]
+        if not d["feature_names"]:
+            del d["feature_names"]
         return d
 
     @classmethod
@@ -154,6 +167,7 @@ class DatasetSpec:
                 cameras=[CameraConfig(**{**c, "depth": bool(c.get("depth", False))}) for c in d.get("cameras", [])],
                 action_dim=int(d.get("action_dim", ACTION_DIM)),
                 extra_state={str(k): int(v) for k, v in (d.get("extra_state") or {}).items()},
+                feature_names={str(k): [str(n) for n in v] for k, v in (d.get("feature_names") or {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DatasetError(f"malformed dataset spec ({exc}); expected fps, robot_embodiment, n_joints, cameras") from exc
@@ -259,8 +273,13 @@ def feature_schema(spec: DatasetSpec) -> dict[str, dict[str, Any]]:
             out[f.name] = {"dtype": "image", "shape": [cam.height, cam.width, 3], "encoding": cam.encoding}
         else:
             out[f.name] = {"dtype": str(t), "shape": []}
-    if spec.action_dim == ACTION_DIM:
+    if "action" in spec.feature_names:
+        out["action"]["names"] = list(spec.feature_names["action"])
+    elif spec.action_dim == ACTION_DIM:
         out["action"]["names"] = list(ACTION_NAMES)
+    for name, names in spec.feature_names.items():
+        if name != "action":
+            out[state_column(name)]["names"] = list(names)
     for c in NATIVE_COLUMNS:
         if c.meaning:
             out[c.name]["meaning"] = c.meaning

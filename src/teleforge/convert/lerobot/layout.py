@@ -37,11 +37,14 @@ def features(spec: DatasetSpec, state: str = "ee", native_columns: bool = True,
     image or video (its image writer takes 3-channel uint8, its videos are 8-bit), so depth travels
     losslessly as a numeric ``Array2D`` instead; policies that do not ask for it ignore it."""
     n = spec.n_joints
-    state_names = EE_STATE_NAMES if state == "ee" else [f"joint_{i}" for i in range(n)] + ["gripper"]
+    # Names the robot declared (a LeRobot arm: its motor keys) win over generic ones.
+    joint_names = spec.feature_names.get("joint_pos") or [f"joint_{i}" for i in range(n)]
+    state_names = EE_STATE_NAMES if state == "ee" else [*joint_names, "gripper"]
+    action_names = spec.feature_names.get("action") or (
+        ACTION_NAMES if spec.action_dim == ACTION_DIM else [f"a{i}" for i in range(spec.action_dim)])
     feats: dict[str, dict[str, Any]] = {
         # a joint-space robot (LeRobot bridge) records its own declared action width
-        "action": {"dtype": "float32", "shape": [spec.action_dim],
-                   "names": ACTION_NAMES if spec.action_dim == ACTION_DIM else [f"a{i}" for i in range(spec.action_dim)]},
+        "action": {"dtype": "float32", "shape": [spec.action_dim], "names": list(action_names)},
         "observation.state": {"dtype": "float32", "shape": [len(state_names)], "names": state_names},
     }
     for cam in spec.cameras:
