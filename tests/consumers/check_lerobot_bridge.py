@@ -25,7 +25,6 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
-
 from _common import decode_jpeg, psnr, read_native, run
 
 

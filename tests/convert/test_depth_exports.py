@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from tests.dataset.synth import make_spec, make_start, make_step
 
 from teleforge.convert import RldsExportConfig, RldsReader, export_rlds
 from teleforge.convert.hdf5.aloha import export_aloha, import_aloha
@@ -20,7 +21,6 @@ from teleforge.convert.lerobot.writer import export_lerobot
 from teleforge.convert.rlds.importer import import_rlds
 from teleforge.dataset import AsyncRecorder, CameraConfig, Dataset, EpisodeEnd, create_dataset
 from teleforge.dataset.selection import select
-from tests.dataset.synth import make_spec, make_start, make_step
 
 H, W = 12, 16
 MISSING = (2, 5)  # steps recorded without a depth frame

@@ -20,7 +20,6 @@ from teleforge.teleop.devices.lerobot_teleop import LeRobotTeleopDevice
 from teleforge.teleop.features import dataset_spec_for
 from teleforge.teleop.safety import SafetyGuard
 from teleforge.teleop.session import CollectionSession, SessionConfig, SessionResult
-
 from tests.robots.vendors.fake_lerobot import FakeFollower, FakeLeader
 
 
