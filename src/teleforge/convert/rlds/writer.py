@@ -239,10 +239,10 @@ def episode_arrays(ep: Episode, spec: DatasetSpec, cfg: RldsExportConfig, trim: 
     for cam, key in depth_keys(spec).items():
         # Depth PNGs are copied as stored; a step without a depth frame gets an all-zero ("no reading") PNG.
         stored = col(depth_column(cam))
-        c = spec.camera(cam)
+        dcam = spec.camera(cam)
         blank = b""
         if any(d is None for d in stored):
-            ok, buf = cv2.imencode(".png", np.zeros((c.height, c.width), np.uint16))
+            _, buf = cv2.imencode(".png", np.zeros((dcam.height, dcam.width), np.uint16))
             blank = buf.tobytes()
         feats[f"steps/observation/{key}"] = [bytes(d) if d is not None else blank for d in stored]
     if cfg.native_columns:
