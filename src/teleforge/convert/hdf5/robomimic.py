@@ -7,7 +7,7 @@ Layout (robomimic's ``SequenceDataset`` reads it unchanged)::
         actions   (T, 7) float32  native action, gripper 0 = open, 1 = closed
         obs/robot0_eef_pos (T,3)  robot0_eef_quat (T,4) xyzw (robosuite order)
             robot0_joint_pos (T,n)  robot0_joint_vel (T,n)  robot0_gripper_qpos (T,1)
-            <cam>_image (T,H,W,3) uint8
+            <cam>_image (T,H,W,3) uint8   <cam>_depth (T,H,W) uint16 mm (depth cameras; 0 = no reading)
         next_obs/<same keys>      obs of the next step; the last step repeats its own obs
         rewards (T,)  dones (T,) (1 on the last step)  states (T, 2n) = [joint_pos, joint_vel]
         teleforge/<native column>  everything else native, so a round trip is exact
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from teleforge.convert.hdf5.common import attr_text, dense_frames, open_h5, read_array
+from teleforge.convert.hdf5.common import attr_text, dense_depth, dense_frames, open_h5, read_array
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.native import (
     DEFAULT_N_JOINTS,
@@ -52,6 +52,7 @@ OBS_KEYS = {
     "robot0_gripper_qpos": "observation.state.gripper",
 }
 IMAGE_SUFFIX = "_image"
+DEPTH_SUFFIX = "_depth"
 EXTRAS_GROUP = "teleforge"
 DEMO_KEYS = {"actions", "obs", "next_obs", "rewards", "dones", "states", EXTRAS_GROUP}
 
@@ -129,6 +130,12 @@ def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: floa
                     chunks = (1, *frames.shape[1:]) if t else None
                     obs.create_dataset(cam + IMAGE_SUFFIX, data=frames, chunks=chunks, compression=compression)
                     next_obs.create_dataset(cam + IMAGE_SUFFIX, data=shift_next(frames), chunks=chunks,
+                                            compression=compression)
+                for cam in (c.name for c in spec.cameras if c.depth):
+                    depth, _ = dense_depth(ep, cam)
+                    chunks = (1, *depth.shape[1:]) if t else None
+                    obs.create_dataset(cam + DEPTH_SUFFIX, data=depth, chunks=chunks, compression=compression)
+                    next_obs.create_dataset(cam + DEPTH_SUFFIX, data=shift_next(depth), chunks=chunks,
                                             compression=compression)
                 extra = g.create_group(EXTRAS_GROUP)
                 for col in NATIVE_COLUMN_NAMES:
@@ -224,7 +231,10 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
                     raise ImportFormatError(f"{where} has no 'actions' dataset (keys: {', '.join(sorted(keys))})")
                 unknown_top = sorted(keys - DEMO_KEYS - skip_set)
                 images = [k for k in obs_keys if k.endswith(IMAGE_SUFFIX) and k not in skip_set]
-                unknown_obs = sorted(k for k in obs_keys if k not in OBS_KEYS and k not in images and k not in skip_set)
+                depths = [k for k in obs_keys if k.endswith(DEPTH_SUFFIX) and k not in skip_set
+                          and k[: -len(DEPTH_SUFFIX)] + IMAGE_SUFFIX in images]
+                unknown_obs = sorted(k for k in obs_keys if k not in OBS_KEYS and k not in images and k not in depths
+                                     and k not in skip_set)
                 if (unknown_obs or unknown_top) and not skip_unknown:
                     raise ImportFormatError(
                         f"{where}: teleforge cannot map {', '.join(unknown_obs + unknown_top)} "
@@ -262,6 +272,10 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
                 for cam, fr in frames.items():
                     if fr.dtype != np.uint8 or fr.ndim != 4 or fr.shape[-1] != 3:
                         raise ImportFormatError(f"{where}/obs/{cam}{IMAGE_SUFFIX}: expected (T,H,W,3) uint8, got {fr.dtype} {fr.shape}")
+                depth = {k[: -len(DEPTH_SUFFIX)]: read_array(g["obs"][k], f"{where}/obs/{k}") for k in depths}
+                for cam, d in depth.items():
+                    if d.dtype != np.uint16 or d.ndim != 3:
+                        raise ImportFormatError(f"{where}/obs/{cam}{DEPTH_SUFFIX}: expected (T,H,W) uint16 mm, got {d.dtype} {d.shape}")
                 if spec is None:
                     n = cols["observation.state.joint_pos"].shape[1] if "observation.state.joint_pos" in cols else DEFAULT_N_JOINTS
                     spec = DatasetSpec(
@@ -270,7 +284,8 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
                         robot_embodiment=robot_embodiment or attr_text(g.attrs.get("robot_embodiment", "")) or
                         (tf_info.get("spec") or {}).get("robot_embodiment") or f"robomimic:{env_args.get('env_name', 'unknown')}",
                         n_joints=check_joints(int(n), where),
-                        cameras=[CameraConfig(cam, fr.shape[1], fr.shape[2], "jpeg", quality) for cam, fr in frames.items()],
+                        cameras=[CameraConfig(cam, fr.shape[1], fr.shape[2], "jpeg", quality, depth=cam in depth)
+                                 for cam, fr in frames.items()],
                     )
                     open_or_create(dataset, spec)
                 outcome = attr_text(g.attrs.get("outcome", "unknown"))
@@ -282,7 +297,7 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
                     extras={"source": str(path), "demo": name},
                 )
                 ep = ImportedEpisode(start, cols, frames, outcome if outcome in ("success", "failure") else "unknown",
-                                     tick_ns=tick_ns)
+                                     tick_ns=tick_ns, depth=depth)
                 filled.update(c for c in NATIVE_COLUMN_NAMES if c not in cols)
                 ids.append(write_native_episode(Path(dataset), spec, ep))
                 steps += t

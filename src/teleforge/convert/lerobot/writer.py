@@ -11,6 +11,10 @@ Layout written::
                                     (the other native columns), timestamp and the index columns
     videos/observation.images.<cam>/chunk-000/file-000.mp4   episodes back to back (PyAV)
 
+A depth camera's depth travels in the data parquet as ``observation.depth.<cam>``, a uint16
+(H, W) ``Array2D`` in millimetres (0 = no reading; a step without a depth frame is all 0):
+LeRobot 0.4.4 holds images as 3-channel uint8 and videos as 8-bit, so neither keeps depth.
+
 Files roll over the way lerobot's own writer does (:mod:`.files`). ``action`` is the
 native 7-D EE delta + gripper (0 = open, 1 = closed); ``observation.state`` is
 ``[x, y, z, qw, qx, qy, qz, gripper]`` (``state="ee"``) or ``[joints..., gripper]``
@@ -68,7 +72,7 @@ from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.staging import stage_output
 from teleforge.dataset.images import decode_image
 from teleforge.dataset.reader import Dataset, Episode, EpisodeInfo
-from teleforge.dataset.schema import CameraConfig, image_column
+from teleforge.dataset.schema import CameraConfig, depth_column, image_column
 from teleforge.dataset.selection import ExportSource, select
 from teleforge.errors import ExportError
 from teleforge.names import check_repo_id
@@ -160,6 +164,28 @@ def _frame_values(ep: Episode, k: int, first_index: int, task_index: int, state:
         for c in EXTRA_COLUMNS:
             values[EXTRA_PREFIX + c] = cols[c].astype(bool) if c in BOOL_COLUMNS else cols[c]
     return values
+
+
+def _depth_values(ep: Episode) -> dict[str, np.ndarray]:
+    """(T, H, W) uint16 mm of every depth camera, keyed by feature; a step without depth is all 0 (no reading)."""
+    out: dict[str, np.ndarray] = {}
+    for cam in ep.spec.cameras:
+        if cam.depth:
+            d = np.zeros((ep.num_steps, cam.height, cam.width), np.uint16)
+            for i in range(ep.num_steps):
+                got = ep.depth(cam.name, i)
+                if got is not None:
+                    d[i] = got
+            out[depth_column(cam.name)] = d
+    return out
+
+
+def depth_stats(d: np.ndarray) -> dict[str, np.ndarray]:
+    """Shape-(1,) stats (mm) of a (T, H, W) depth feature over at most ~100k of its pixels; ``count`` = frames."""
+    flat = d.reshape(-1)
+    st = vector_stats(flat[:: max(1, flat.size // 100_000)])
+    st["count"] = np.array([len(d)], np.int64)
+    return st
 
 
 def _encode_videos(ep: Episode, videos: dict[str, CameraVideos], fps: int, row: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
@@ -273,7 +299,7 @@ def export_lerobot(
     # export is refused (PartialExportError) unless --overwrite — the same rule as every exporter.
     stage = stage_output(out, overwrite=overwrite, fmt="lerobot")
     codec = resolve_codec(vcodec) if spec.cameras else ""
-    feats = features(spec, state, native_columns)
+    feats = features(spec, state, native_columns, depth=True)
     output = _Output(stage.staging, feats, spec.cameras, fps, codec, chunks_size, data_files_size_in_mb,
                      video_files_size_in_mb, gop, crf, encoder_threads)
     try:
@@ -320,13 +346,15 @@ def _write_episodes(src: ExportSource, output: _Output, feats: dict[str, dict[st
     total = 0
     for k, eid, ep, meta, task, values in episode_values(src, state, fps, native_columns, tasks):
         t = ep.num_steps
+        depth = _depth_values(ep)
+        values.update(depth)
         chunk, file = output.write_frames(values, t)
         # Column order follows lerobot's writer: episode, tasks, length, data/…, dataset_*, videos/…, stats/…, meta/…
         row: dict[str, Any] = {"episode_index": k, "tasks": [task], "length": t, "data/chunk_index": chunk,
                                "data/file_index": file, "dataset_from_index": total, "dataset_to_index": total + t}
         ep_stats = _encode_videos(ep, output.videos, fps, row)
         for key in output.data_keys:
-            ep_stats[key] = vector_stats(values[key])
+            ep_stats[key] = depth_stats(values[key]) if key in depth else vector_stats(values[key])
         ordered = {key: ep_stats[key] for key in feats}
         for key, st in ordered.items():
             for name, v in st.items():
