@@ -15,49 +15,24 @@ import cv2
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from tests.dataset.synth import make_spec, make_start, make_step
+from tests.convert.depth_synth import MISSING, make_depth_dataset
 
 from teleforge.convert import RldsExportConfig, RldsReader, export_rlds
 from teleforge.convert.hdf5.aloha import export_aloha, import_aloha
 from teleforge.convert.hdf5.robomimic import export_robomimic, import_robomimic
 from teleforge.convert.lerobot import export_lerobot, import_lerobot
 from teleforge.convert.rlds.importer import import_rlds
-from teleforge.dataset import AsyncRecorder, CameraConfig, Dataset, EpisodeEnd, create_dataset
+from teleforge.dataset import Dataset
 from teleforge.dataset.selection import select
 
 H, W = 12, 16
-MISSING = (2, 5)  # steps recorded without a depth frame
-
-
-def _depth(rng: np.random.Generator) -> np.ndarray:
-    d = rng.integers(0, 65536, (H, W)).astype(np.uint16)
-    d[::3, ::4] = 0
-    return d
 
 
 @pytest.fixture(scope="module")
 def depth_ds(tmp_path_factory) -> tuple[Path, dict[int, list[np.ndarray | None]]]:
     """Two episodes (7 and 5 steps): camera ``front`` with depth (steps 2 and 5 missing), ``wrist`` colour only."""
     root = tmp_path_factory.mktemp("depth") / "ds"
-    spec = make_spec(("front", "wrist"), h=H, w=W)
-    spec.cameras = [CameraConfig("front", H, W, depth=True), CameraConfig("wrist", H, W)]
-    create_dataset(root, spec)
-    rng = np.random.default_rng(7)
-    truth: dict[int, list[np.ndarray | None]] = {}
-    rec = AsyncRecorder(root)
-    for n in (7, 5):
-        rec.start_episode(make_start())
-        depths: list[np.ndarray | None] = []
-        for i in range(n):
-            s = make_step(i, spec, rng, t0=0)
-            d = None if i in MISSING else _depth(rng)
-            if d is not None:
-                s.depth = {"front": d}
-            depths.append(d)
-            rec.submit(s)
-        truth[rec.finish(EpisodeEnd("success")).episode_id] = depths
-    rec.close()
-    return root, truth
+    return root, make_depth_dataset(root, (7, 5), H, W)
 
 
 def _dense(depths: list[np.ndarray | None]) -> np.ndarray:
