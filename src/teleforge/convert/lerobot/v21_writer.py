@@ -12,7 +12,9 @@ Layout written::
                                frame i at pts i / fps (timestamps restart at 0 in every episode)
 
 Frame values, feature names and statistics are those of the v3.0 writer
-(:mod:`teleforge.convert.lerobot.writer`); only the file layout and metadata differ. Written
+(:mod:`teleforge.convert.lerobot.writer`), depth included (``observation.depth.<cam>`` uint16
+``Array2D`` + ``observation.depth_valid.<cam>``, which LeRobot 0cf8648 loads exactly); only the file
+layout and metadata differ. Written
 under a hidden ``.<out>.partial`` folder and renamed at the end.
 """
 

@@ -12,8 +12,9 @@ Layout written::
     videos/observation.images.<cam>/chunk-000/file-000.mp4   episodes back to back (PyAV)
 
 A depth camera's depth travels in the data parquet as ``observation.depth.<cam>``, a uint16
-(H, W) ``Array2D`` in millimetres (0 = no reading; a step without a depth frame is all 0):
-LeRobot 0.4.4 holds images as 3-channel uint8 and videos as 8-bit, so neither keeps depth.
+(H, W) ``Array2D`` in millimetres (0 = no reading; a step without a depth frame is all 0 and
+``observation.depth_valid.<cam>`` False): LeRobot 0.4.4 holds images as 3-channel uint8 and videos
+as 8-bit, so neither keeps depth.
 
 Files roll over the way lerobot's own writer does (:mod:`.files`). ``action`` is the
 native 7-D EE delta + gripper (0 = open, 1 = closed); ``observation.state`` is
