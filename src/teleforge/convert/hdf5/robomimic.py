@@ -134,14 +134,14 @@ def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: floa
                     next_obs.create_dataset(cam + IMAGE_SUFFIX, data=shift_next(frames), chunks=chunks,
                                             compression=compression)
                 for cam in (c.name for c in spec.cameras if c.depth):
-                    depth, valid = dense_depth(ep, cam)
+                    depth, has_depth = dense_depth(ep, cam)
                     chunks = (1, *depth.shape[1:]) if t else None
                     obs.create_dataset(cam + DEPTH_SUFFIX, data=depth, chunks=chunks, compression=compression)
                     next_obs.create_dataset(cam + DEPTH_SUFFIX, data=shift_next(depth), chunks=chunks,
                                             compression=compression)
                     # (T, 1) like robomimic's other low-dim obs, so a config may list it as low_dim
-                    obs.create_dataset(cam + VALID_SUFFIX, data=valid.reshape(t, 1))
-                    next_obs.create_dataset(cam + VALID_SUFFIX, data=shift_next(valid.reshape(t, 1)))
+                    obs.create_dataset(cam + VALID_SUFFIX, data=has_depth.reshape(t, 1))
+                    next_obs.create_dataset(cam + VALID_SUFFIX, data=shift_next(has_depth.reshape(t, 1)))
                 extra = g.create_group(EXTRAS_GROUP)
                 for col in NATIVE_COLUMN_NAMES:
                     if col != "action" and col not in OBS_KEYS.values():

@@ -359,9 +359,10 @@ def import_lerobot(
                 depth: dict[str, np.ndarray] = {}
                 depth_valid: dict[str, np.ndarray] = {}
                 for cam, key in depth_feats.items():
-                    c = next(c for c in cameras if c.name == cam)
+                    dcam = next(c for c in cameras if c.name == cam)
                     flat = rows_e.column(key).combine_chunks().flatten().flatten()  # Array2D: rows of H lists of W
-                    depth[cam] = np.asarray(flat.to_numpy(zero_copy_only=False)).astype(np.uint16).reshape(t, c.height, c.width)
+                    depth[cam] = (np.asarray(flat.to_numpy(zero_copy_only=False)).astype(np.uint16)
+                                  .reshape(t, dcam.height, dcam.width))
                     # Without the flag (older exports, other writers) every depth frame counts as a reading.
                     if DEPTH_VALID_PREFIX + cam in data_cols:
                         depth_valid[cam] = col(DEPTH_VALID_PREFIX + cam).astype(bool).reshape(t)
