@@ -6,6 +6,8 @@
 #   bridge   a fake SO-101 leader -> fake follower collection, `export lerobot --state joints` ->
 #            LeRobotDataset loads it; features equal LeRobot's own SO101Follower's (issue 14)
 #   hf       `export hf` -> datasets 3.6 (openpi's lock) and datasets 4.x
+#   depth    a dataset with a depth camera, `export lerobot` v3.0 -> LeRobot 0.4.4 and v2.1 -> LeRobot 0cf8648:
+#            observation.depth.<cam> bit for bit, observation.depth_valid.<cam> where the step had no frame
 # A consumer whose pinned source is missing from shared/validators prints one SKIP line naming it
 # and does not fail the run; a check that runs and fails does. Usage:
 #   tests/consumers/run_lerobot_family.sh [PROJECT_PYTHON]      (default .venv/bin/python)
@@ -57,6 +59,17 @@ consumer "$PY_LEROBOT" check_lerobot_train.py "$WORK/lerobot/lerobot/teleforge/n
 "$PY" -m tests.robots.vendors.bridge_session "$WORK/bridge" > "$WORK/last.log" 2>&1 || { cat "$WORK/last.log" >&2; fail=1; }
 tf export lerobot "$WORK/bridge" --out "$WORK/bridge_lerobot" --state joints --repo-id teleforge/so101_bridge || fail=1
 consumer "$PY_LEROBOT" check_lerobot_bridge.py "$WORK/bridge_lerobot" "$WORK/bridge" --repo-id teleforge/so101_bridge || fail=1
+
+# --- Depth: LeRobot 0.4.4 (v3.0) and openpi's pinned LeRobot (v2.1) load it exactly ----------
+"$PY" -m tests.convert.depth_synth "$WORK/depth" > "$WORK/last.log" 2>&1 || { cat "$WORK/last.log" >&2; fail=1; }
+tf export lerobot "$WORK/depth" --out "$WORK/depth_v3" --repo-id teleforge/depth || fail=1
+consumer "$PY_LEROBOT" check_lerobot_depth.py "$WORK/depth_v3" "$WORK/depth" --repo-id teleforge/depth || fail=1
+if ! env -u PYTHONPATH "$PY_LEROBOT21" -c "import lerobot.common.datasets.lerobot_dataset" >/dev/null 2>&1; then
+  echo "SKIP depth v2.1: LeRobot 0cf8648 does not import in venv-lerobot21"
+else
+  tf export lerobot "$WORK/depth" --out "$WORK/depth_v21" --repo-id teleforge/depth --codebase-version v2.1 || fail=1
+  consumer "$PY_LEROBOT21" check_lerobot_depth.py "$WORK/depth_v21" "$WORK/depth" --repo-id teleforge/depth || fail=1
+fi
 
 # --- HF datasets 3.6 and 4.x --------------------------------------------------------------
 tf export hf "$WORK/native" --out "$WORK/hf" || fail=1

@@ -48,6 +48,13 @@ else
 fi
 check robomimic "$PY_ROBOMIMIC" check_robomimic.py "$WORK/h_robomimic/robomimic/ci_set.hdf5" "$DS" --image \
   --config "$WORK/h_robomimic/robomimic_bc.json" --config "$WORK/h_robomimic/robomimic_bc_image.json"
+# Depth: robomimic's SequenceDataset reads obs/<cam>_depth (uint16 mm) and obs/<cam>_depth_valid exactly.
+if [ ! -f "$WORK/depth/teleforge.json" ]; then
+  "$PY" -m tests.convert.depth_synth "$WORK/depth" >/dev/null || { echo "[consumers] FAIL depth dataset"; fail=1; }
+fi
+"$PY" -m teleforge.cli.main export robomimic "$WORK/depth" --out "$WORK/depth_rm.hdf5" --overwrite >/dev/null \
+  || { echo "[consumers] FAIL export robomimic (depth)"; fail=1; }
+check robomimic_depth "$PY_ROBOMIMIC" check_robomimic_depth.py "$WORK/depth_rm.hdf5" "$WORK/depth"
 ACT_FULL="${TELEFORGE_ACT_CHECKOUT:-${TELEFORGE_VALIDATORS:-$ROOT/../shared/validators}/act-742c753}"
 if [ -f "$ACT_FULL/policy.py" ] && [ -d "$ACT_FULL/detr" ]; then
   check act "$PY_ACT" check_act.py "$WORK/h_act/aloha" "$DS" --act-src "$SRC_ACT" --handoff "$WORK/h_act" --act-checkout "$ACT_FULL"

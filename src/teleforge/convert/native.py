@@ -61,7 +61,9 @@ class ImportedEpisode:
 
     ``columns`` holds any subset of the native columns (missing ones are filled with
     neutral values and listed in the episode's extras); ``images`` maps camera ->
-    (T, H, W, 3) uint8 RGB, ``depth`` a depth camera -> (T, H, W) uint16 mm.
+    (T, H, W, 3) uint8 RGB, ``depth`` a depth camera -> (T, H, W) uint16 mm and
+    ``depth_valid`` a depth camera -> (T,) bool: a False step had no depth frame and is written
+    as missing (null), not as its all-zero placeholder (a camera absent from it: every step valid).
     """
 
     start: EpisodeStart
@@ -71,6 +73,7 @@ class ImportedEpisode:
     labels: dict[str, Any] = field(default_factory=dict)
     tick_ns: np.ndarray | None = None
     depth: dict[str, np.ndarray] = field(default_factory=dict)  # depth camera -> (T, H, W) uint16 mm
+    depth_valid: dict[str, np.ndarray] = field(default_factory=dict)  # depth camera -> (T,) bool
 
     @property
     def num_steps(self) -> int:
@@ -192,6 +195,11 @@ def write_native_episode(root: Path, spec: DatasetSpec, ep: ImportedEpisode) -> 
         if not c.depth or d.dtype != np.uint16 or d.shape != (t, c.height, c.width):
             raise ImportFormatError(f"{where}: camera {cam} depth is {d.dtype} {d.shape}; expected ({t}, {c.height}, "
                                     f"{c.width}) uint16 mm into a dataset whose camera records depth")
+    for cam, v in ep.depth_valid.items():
+        if cam not in ep.depth or v.shape != (t,):
+            raise ImportFormatError(f"{where}: camera {cam} depth validity has shape {v.shape}; expected ({t},) "
+                                    "beside that camera's depth")
+    valid = {cam: ep.depth_valid[cam].astype(bool) if cam in ep.depth_valid else np.ones(t, bool) for cam in ep.depth}
     start = ep.start
     if filled:
         start = EpisodeStart(**{**start.__dict__, "extras": {**start.extras, "filled_columns": filled}})
@@ -207,7 +215,8 @@ def write_native_episode(root: Path, spec: DatasetSpec, ep: ImportedEpisode) -> 
                 rec.image_t_ns[cam] = int(ticks[i])
                 rec.image_seq[cam] = i
             for cam, d in ep.depth.items():
-                rec.depth[cam] = np.ascontiguousarray(d[i])
+                if valid[cam][i]:  # an invalid step stays missing: its zeros were only a placeholder
+                    rec.depth[cam] = np.ascontiguousarray(d[i])
             writer.append(rec)
         writer.finalize(EpisodeEnd(outcome=ep.outcome, labels=ep.labels))
     except BaseException:

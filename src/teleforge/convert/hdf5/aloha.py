@@ -7,6 +7,7 @@ Layout (ACT's ``EpisodicDataset`` reads it unchanged)::
     /observations/qvel   (T, n+1) float32  [joint_vel..., gripper opening rate]
     /observations/images/<cam>  (T, H, W, 3) uint8
     /observations/depth/<cam>   (T, H, W) uint16 mm (depth cameras only; 0 = no reading)
+    /observations/depth_valid/<cam>  (T,) bool: False where the step had no depth frame (its depth is all 0)
     /action              (T, n+1) float32  [target joint_pos..., gripper (1 = open, ALOHA's convention)]
     /teleforge/<native column>  the native columns, so native -> ALOHA -> native is exact
 
@@ -49,7 +50,7 @@ from teleforge.errors import ExportError, ImportFormatError
 from teleforge.spec import ACTION_DIM, GRIPPER_INDEX, NATIVE_COLUMN_NAMES
 
 EXTRAS_GROUP = "teleforge"
-OBS_KNOWN = {"qpos", "qvel", "images", "depth"}
+OBS_KNOWN = {"qpos", "qvel", "images", "depth", "depth_valid"}
 OBS_IGNORED = {"effort"}  # motor currents: teleforge has no column for them; reported, not refused
 TOP_KNOWN = {"observations", "action", EXTRAS_GROUP, "base_action"}
 _EP_RE = re.compile(r"episode_(\d+)\.hdf5$")
@@ -163,13 +164,14 @@ def _write_aloha(src: ExportSource, work: Path, out: Path, sim: bool, compressio
                                     compression=compression)
             depth_cams = [c.name for c in ds.spec.cameras if c.depth]
             if depth_cams:
-                dgroup = obs.create_group("depth")
+                dgroup, vgroup = obs.create_group("depth"), obs.create_group("depth_valid")
                 for cam in depth_cams:
-                    depth, _ = dense_depth(ep, cam)
+                    depth, valid = dense_depth(ep, cam)
                     # padding rows repeat the last step, as the images do
                     depth = _pad(depth, episode_len, None)
                     dgroup.create_dataset(cam, data=depth, chunks=(1, *depth.shape[1:]) if len(depth) else None,
                                           compression=compression)
+                    vgroup.create_dataset(cam, data=_pad(valid, episode_len, None))
             f.create_dataset("action", data=_pad(action, episode_len, state_dim))
             extra = f.create_group(EXTRAS_GROUP)
             for col in NATIVE_COLUMN_NAMES:
@@ -256,6 +258,13 @@ def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | 
                     if d.dtype != np.uint16 or d.ndim != 3 or len(d) != len(qpos):
                         raise ImportFormatError(f"{where}:/observations/depth/{c}: expected ({len(qpos)},H,W) uint16 mm, "
                                                 f"got {d.dtype} {d.shape}")
+                # Without the flag (older exports, other writers) every depth frame counts as a reading.
+                vkeys = [c for c in (f["observations/depth_valid"].keys() if "depth_valid" in obs_keys else []) if c in depth]
+                depth_valid = {c: read_array(f[f"observations/depth_valid/{c}"], f"{where}:/observations/depth_valid/{c}")
+                               .reshape(-1).astype(bool) for c in vkeys}
+                for c, v in depth_valid.items():
+                    if len(v) != len(qpos):
+                        raise ImportFormatError(f"{where}:/observations/depth_valid/{c}: {len(v)} flags for {len(qpos)} steps")
                 layout = json.loads(attr_text(f.attrs["teleforge_layout"])) if "teleforge_layout" in f.attrs else None
                 cols: dict[str, np.ndarray] = {}
                 tick_ns = None
@@ -269,6 +278,7 @@ def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | 
                         t = real
                         frames = {c: fr[:t] for c, fr in frames.items()}
                         depth = {c: d[:t] for c, d in depth.items()}
+                        depth_valid = {c: v[:t] for c, v in depth_valid.items()}
                     for col in f[EXTRAS_GROUP].keys():
                         arr = read_array(f[EXTRAS_GROUP][col], f"{where}:/{EXTRAS_GROUP}/{col}")
                         if col == "tick_ns":
@@ -309,7 +319,7 @@ def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | 
                     session_id=f"import:{Path(source).name}", fps=spec.fps, extras=extras,
                 )
                 ep = ImportedEpisode(start, cols, frames, outcome if outcome in ("success", "failure") else "unknown",
-                                     tick_ns=tick_ns, depth=depth)
+                                     tick_ns=tick_ns, depth=depth, depth_valid=depth_valid)
                 ids.append(write_native_episode(Path(dataset), spec, ep))
                 steps += t
             except (KeyError, OSError, RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:

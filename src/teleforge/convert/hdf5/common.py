@@ -39,11 +39,12 @@ def dense_frames(ep: Episode, cam: str) -> tuple[np.ndarray, int]:
     return frames, len(missing)
 
 
-def dense_depth(ep: Episode, cam: str) -> tuple[np.ndarray, int]:
-    """(T, H, W) uint16 depth (mm) of one depth camera and how many steps had none.
+def dense_depth(ep: Episode, cam: str) -> tuple[np.ndarray, np.ndarray]:
+    """(T, H, W) uint16 depth (mm) of one depth camera and its (T,) bool validity.
 
     A step without a depth frame is all zeros, the depth convention for "no reading", rather
-    than a neighbour's depth: a consumer must not mistake a stall for a measured scene.
+    than a neighbour's depth (a consumer must not mistake a stall for a measured scene), and
+    False in the validity flag written beside it, so an importer brings it back as missing.
     """
     c = ep.spec.camera(cam)
     raw = ep.table.column(depth_column(cam)).to_pylist()
@@ -51,7 +52,7 @@ def dense_depth(ep: Episode, cam: str) -> tuple[np.ndarray, int]:
     for i, data in enumerate(raw):
         if data is not None:
             out[i] = decode_depth(data, c)
-    return out, sum(1 for b in raw if b is None)
+    return out, np.array([b is not None for b in raw], bool)
 
 
 @contextlib.contextmanager

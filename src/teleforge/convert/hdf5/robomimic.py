@@ -8,6 +8,7 @@ Layout (robomimic's ``SequenceDataset`` reads it unchanged)::
         obs/robot0_eef_pos (T,3)  robot0_eef_quat (T,4) xyzw (robosuite order)
             robot0_joint_pos (T,n)  robot0_joint_vel (T,n)  robot0_gripper_qpos (T,1)
             <cam>_image (T,H,W,3) uint8   <cam>_depth (T,H,W) uint16 mm (depth cameras; 0 = no reading)
+            <cam>_depth_valid (T,1) bool  False where the step had no depth frame (its depth is all 0)
         next_obs/<same keys>      obs of the next step; the last step repeats its own obs
         rewards (T,)  dones (T,) (1 on the last step)  states (T, 2n) = [joint_pos, joint_vel]
         teleforge/<native column>  everything else native, so a round trip is exact
@@ -53,6 +54,7 @@ OBS_KEYS = {
 }
 IMAGE_SUFFIX = "_image"
 DEPTH_SUFFIX = "_depth"
+VALID_SUFFIX = "_depth_valid"
 EXTRAS_GROUP = "teleforge"
 DEMO_KEYS = {"actions", "obs", "next_obs", "rewards", "dones", "states", EXTRAS_GROUP}
 
@@ -132,11 +134,14 @@ def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: floa
                     next_obs.create_dataset(cam + IMAGE_SUFFIX, data=shift_next(frames), chunks=chunks,
                                             compression=compression)
                 for cam in (c.name for c in spec.cameras if c.depth):
-                    depth, _ = dense_depth(ep, cam)
+                    depth, has_depth = dense_depth(ep, cam)
                     chunks = (1, *depth.shape[1:]) if t else None
                     obs.create_dataset(cam + DEPTH_SUFFIX, data=depth, chunks=chunks, compression=compression)
                     next_obs.create_dataset(cam + DEPTH_SUFFIX, data=shift_next(depth), chunks=chunks,
                                             compression=compression)
+                    # (T, 1) like robomimic's other low-dim obs, so a config may list it as low_dim
+                    obs.create_dataset(cam + VALID_SUFFIX, data=has_depth.reshape(t, 1))
+                    next_obs.create_dataset(cam + VALID_SUFFIX, data=shift_next(has_depth.reshape(t, 1)))
                 extra = g.create_group(EXTRAS_GROUP)
                 for col in NATIVE_COLUMN_NAMES:
                     if col != "action" and col not in OBS_KEYS.values():
@@ -233,8 +238,9 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
                 images = [k for k in obs_keys if k.endswith(IMAGE_SUFFIX) and k not in skip_set]
                 depths = [k for k in obs_keys if k.endswith(DEPTH_SUFFIX) and k not in skip_set
                           and k[: -len(DEPTH_SUFFIX)] + IMAGE_SUFFIX in images]
+                valids = [k for k in obs_keys if k.endswith(VALID_SUFFIX) and k[: -len("_valid")] in depths]
                 unknown_obs = sorted(k for k in obs_keys if k not in OBS_KEYS and k not in images and k not in depths
-                                     and k not in skip_set)
+                                     and k not in valids and k not in skip_set)
                 if (unknown_obs or unknown_top) and not skip_unknown:
                     raise ImportFormatError(
                         f"{where}: teleforge cannot map {', '.join(unknown_obs + unknown_top)} "
@@ -276,6 +282,12 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
                 for cam, d in depth.items():
                     if d.dtype != np.uint16 or d.ndim != 3:
                         raise ImportFormatError(f"{where}/obs/{cam}{DEPTH_SUFFIX}: expected (T,H,W) uint16 mm, got {d.dtype} {d.shape}")
+                # Without the flag (older exports, other writers) every depth frame counts as a reading.
+                depth_valid = {k[: -len(VALID_SUFFIX)]: read_array(g["obs"][k], f"{where}/obs/{k}").reshape(-1).astype(bool)
+                               for k in valids}
+                for cam, v in depth_valid.items():
+                    if len(v) != len(depth[cam]):
+                        raise ImportFormatError(f"{where}/obs/{cam}{VALID_SUFFIX}: {len(v)} flags for {len(depth[cam])} depth frames")
                 if spec is None:
                     n = cols["observation.state.joint_pos"].shape[1] if "observation.state.joint_pos" in cols else DEFAULT_N_JOINTS
                     spec = DatasetSpec(
@@ -297,7 +309,7 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
                     extras={"source": str(path), "demo": name},
                 )
                 ep = ImportedEpisode(start, cols, frames, outcome if outcome in ("success", "failure") else "unknown",
-                                     tick_ns=tick_ns, depth=depth)
+                                     tick_ns=tick_ns, depth=depth, depth_valid=depth_valid)
                 filled.update(c for c in NATIVE_COLUMN_NAMES if c not in cols)
                 ids.append(write_native_episode(Path(dataset), spec, ep))
                 steps += t

@@ -4,7 +4,8 @@ Features map onto native columns: ``action`` (must be the 7-D EE delta + gripper
 ``observation.state`` (EE ``[x, y, z, qw, qx, qy, qz, gripper]``, ``[joint_*..., gripper]``,
 or anything else as joint positions), ``observation.images.<cam>`` (video or image) as
 cameras, ``next.reward`` / ``next.success``, and the ``teleforge.*`` columns our exporter
-writes. Any other feature is refused by name unless skipped. Videos are decoded with PyAV,
+writes, and a camera's depth ``observation.depth.<cam>`` (uint16 (H, W) mm) with its validity flag
+``observation.depth_valid.<cam>`` (a False step comes back missing). Any other feature is refused by name unless skipped. Videos are decoded with PyAV,
 front to back, one file at a time.
 """
 
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from teleforge.convert.lerobot.layout import (
     ACTION_NAMES,
+    DEPTH_VALID_PREFIX,
     EE_STATE_NAMES,
     EXTRA_COLUMNS,
     EXTRA_PREFIX,
@@ -43,6 +45,7 @@ from teleforge.errors import ImportFormatError
 from teleforge.spec import ACTION_DIM, BOOL_COLUMNS, NATIVE_COLUMN_NAMES
 
 CAMERA_PREFIX = "observation.images."
+DEPTH_PREFIX = "observation.depth."
 
 
 def read_info(root: Path) -> dict[str, Any]:
@@ -175,6 +178,17 @@ def _decode_struct_image(value: Any, key: str) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def _depth_plan(feats: dict[str, dict[str, Any]], cams: dict[str, dict[str, Any]], skip: set[str]) -> dict[str, str]:
+    """camera -> depth feature, for each uint16 (H, W) ``observation.depth.<cam>`` of an imported camera."""
+    out: dict[str, str] = {}
+    for key, ft in feats.items():
+        cam = key[len(DEPTH_PREFIX):]
+        if (key.startswith(DEPTH_PREFIX) and key not in skip and CAMERA_PREFIX + cam in cams
+                and ft.get("dtype") == "uint16" and list(ft.get("shape", [])) == list(_image_hw(CAMERA_PREFIX + cam, cams[CAMERA_PREFIX + cam]))):
+            out[cam] = key
+    return out
+
+
 def _plan(root: Path, info: dict[str, Any], skip: set[str], skip_unknown: bool) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The camera features to import and the features left out; unknown features are refused by name."""
     feats: dict[str, dict[str, Any]] = info["features"]
@@ -193,11 +207,13 @@ def _plan(root: Path, info: dict[str, Any], skip: set[str], skip_unknown: bool) 
             raise ImportFormatError(f"{root}: camera feature {key!r} cannot become a native camera name; pass --skip {key}")
     known = {"action", "observation.state", "next.reward", "next.done", "next.success", *INDEX_FEATURES, *cams}
     known |= {EXTRA_PREFIX + c for c in EXTRA_COLUMNS}
+    depth = _depth_plan(feats, cams, skip)
+    known |= set(depth.values()) | {DEPTH_VALID_PREFIX + c for c in depth if DEPTH_VALID_PREFIX + c not in skip}
     unknown = sorted(k for k in feats if k not in known and k not in skip)
     if unknown and not skip_unknown:
         raise ImportFormatError(
             f"{root}: teleforge cannot map the features {', '.join(unknown)} (it maps action, observation.state, "
-            f"observation.images.*, next.reward/done/success and {EXTRA_PREFIX}*); pass --skip {','.join(unknown)} "
+            f"observation.images.*, observation.depth.*, next.reward/done/success and {EXTRA_PREFIX}*); pass --skip {','.join(unknown)} "
             "or --skip-unknown to import without them"
         )
     return cams, sorted(set(unknown) | {k for k in skip if k in feats})
@@ -242,7 +258,8 @@ def import_lerobot(
         raise ImportFormatError(f"{root}/meta/info.json: the state feature has no shape ({exc!r}); re-download the dataset") from exc
     if not 1 <= n_joints <= 64:
         raise ImportFormatError(f"{root}/meta/info.json: the state gives {n_joints} joints; expected 1..64")
-    cameras = [CameraConfig(name=key[len(CAMERA_PREFIX):], height=h, width=w)
+    depth_feats = _depth_plan(feats, cams, skip_set)
+    cameras = [CameraConfig(name=key[len(CAMERA_PREFIX):], height=h, width=w, depth=key[len(CAMERA_PREFIX):] in depth_feats)
                for key, (h, w) in ((k, _image_hw(k, ft)) for k, ft in cams.items())]
     robot = robot_embodiment or info.get("robot_type") or "unknown"
     if not isinstance(robot, str):
@@ -339,6 +356,16 @@ def import_lerobot(
                     want = next(c for c in cameras if c.name == cam)
                     if (h, w) != (want.height, want.width):
                         raise ImportFormatError(f"{key}: frames are {h}x{w}, meta/info.json says {want.height}x{want.width}")
+                depth: dict[str, np.ndarray] = {}
+                depth_valid: dict[str, np.ndarray] = {}
+                for cam, key in depth_feats.items():
+                    dcam = next(c for c in cameras if c.name == cam)
+                    flat = rows_e.column(key).combine_chunks().flatten().flatten()  # Array2D: rows of H lists of W
+                    depth[cam] = (np.asarray(flat.to_numpy(zero_copy_only=False)).astype(np.uint16)
+                                  .reshape(t, dcam.height, dcam.width))
+                    # Without the flag (older exports, other writers) every depth frame counts as a reading.
+                    if DEPTH_VALID_PREFIX + cam in data_cols:
+                        depth_valid[cam] = col(DEPTH_VALID_PREFIX + cam).astype(bool).reshape(t)
                 text = tasks.get(int(col("task_index")[0]), "")
                 text = instruction or (r.get("tasks") or [text])[0] or text
                 if not str(text).strip():
@@ -353,7 +380,8 @@ def import_lerobot(
                     extras["teleforge_episode_id"] = r["teleforge/episode_id"]
                 start = EpisodeStart(task=native_task, instruction=str(text), robot_embodiment=spec.robot_embodiment, seed=None,
                                      device="import", operator_id="", session_id=f"lerobot:{root.name}", fps=fps, extras=extras)
-                imported = ImportedEpisode(start=start, columns=cols, images=images, outcome=outcome, tick_ns=ticks)
+                imported = ImportedEpisode(start=start, columns=cols, images=images, outcome=outcome, tick_ns=ticks,
+                                           depth=depth, depth_valid=depth_valid)
                 filled |= {c for c in NATIVE_COLUMN_NAMES if c not in cols}
                 ids.append(write_native_episode(Path(dataset), spec, imported))
                 steps += t

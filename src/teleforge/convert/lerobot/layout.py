@@ -24,6 +24,8 @@ EE_STATE_NAMES = ["x", "y", "z", "qw", "qx", "qy", "qz", "gripper"]
 ACTION_NAMES = list(_NATIVE_ACTION_NAMES)  # lerobot stores feature names as a list
 INDEX_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_index")
 
+DEPTH_VALID_PREFIX = "observation.depth_valid."  # + camera: bool [1], False where the step had no depth frame
+
 # Native columns carried as teleforge.* (reward and success travel as next.reward / next.success).
 EXTRA_COLUMNS = [c for c in NATIVE_COLUMN_NAMES if c not in ("action", "reward", "success")] + ["tick_ns"]
 
@@ -35,7 +37,9 @@ def features(spec: DatasetSpec, state: str = "ee", native_columns: bool = True,
     ``depth``: each depth camera adds ``observation.depth.<cam>``, a uint16 (H, W) array feature in
     millimetres (0 = no reading) stored in the data parquet. LeRobot 0.4.4 cannot hold depth as an
     image or video (its image writer takes 3-channel uint8, its videos are 8-bit), so depth travels
-    losslessly as a numeric ``Array2D`` instead; policies that do not ask for it ignore it."""
+    losslessly as a numeric ``Array2D`` instead; policies that do not ask for it ignore it. Beside it,
+    ``observation.depth_valid.<cam>`` (bool [1]) is False where the step had no depth frame, so an
+    importer brings that step back as missing rather than as a measured all-zero frame."""
     n = spec.n_joints
     # Names the robot declared (a LeRobot arm: its motor keys) win over generic ones.
     joint_names = spec.feature_names.get("joint_pos") or [f"joint_{i}" for i in range(n)]
@@ -54,6 +58,7 @@ def features(spec: DatasetSpec, state: str = "ee", native_columns: bool = True,
         if cam.depth:
             feats[depth_column(cam.name)] = {"dtype": "uint16", "shape": [cam.height, cam.width],
                                              "names": ["height", "width"]}
+            feats[depth_valid_column(cam.name)] = {"dtype": "bool", "shape": [1], "names": None}
     feats["next.reward"] = {"dtype": "float32", "shape": [1], "names": None}
     feats["next.done"] = {"dtype": "bool", "shape": [1], "names": None}
     feats["next.success"] = {"dtype": "bool", "shape": [1], "names": None}
@@ -66,6 +71,11 @@ def features(spec: DatasetSpec, state: str = "ee", native_columns: bool = True,
     for k in ("frame_index", "episode_index", "index", "task_index"):
         feats[k] = {"dtype": "int64", "shape": [1], "names": None}
     return feats
+
+
+def depth_valid_column(cam: str) -> str:
+    """LeRobot feature of a depth camera's per-step validity flag (bool [1])."""
+    return DEPTH_VALID_PREFIX + cam
 
 
 def hf_feature(ft: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,8 @@ def hf_feature_v21(ft: dict[str, Any]) -> dict[str, Any]:
     Vectors are ``Sequence(length=n)``: datasets 3.6 (openpi's lock) knows no ``List`` type,
     and datasets >= 4 still reads ``Sequence`` (as a fixed-length list)."""
     value = {"dtype": ft["dtype"], "_type": "Value"}
+    if len(ft["shape"]) == 2:  # depth (H, W) uint16: datasets 3.6 and 4.x both write Array2D
+        return {"shape": [int(n) for n in ft["shape"]], "dtype": ft["dtype"], "_type": "Array2D"}
     if list(ft["shape"]) == [1]:
         return value
     return {"feature": value, "length": int(ft["shape"][0]), "_type": "Sequence"}

@@ -12,7 +12,9 @@ Layout written::
                                frame i at pts i / fps (timestamps restart at 0 in every episode)
 
 Frame values, feature names and statistics are those of the v3.0 writer
-(:mod:`teleforge.convert.lerobot.writer`); only the file layout and metadata differ. Written
+(:mod:`teleforge.convert.lerobot.writer`), depth included (``observation.depth.<cam>`` uint16
+``Array2D`` + ``observation.depth_valid.<cam>``, which LeRobot 0cf8648 loads exactly); only the file
+layout and metadata differ. Written
 under a hidden ``.<out>.partial`` folder and renamed at the end.
 """
 
@@ -30,7 +32,7 @@ import pyarrow.parquet as pq
 
 from teleforge.convert.lerobot.files import arrow_column
 from teleforge.convert.lerobot.layout import STATE_SPACES, arrow_type, features
-from teleforge.convert.lerobot.stats import StatsAggregator, jsonable, sample_indices, vector_stats
+from teleforge.convert.lerobot.stats import StatsAggregator, jsonable, sample_indices
 from teleforge.convert.lerobot.v21_layout import (
     CODEBASE_VERSION_V21,
     DATA_PATH_V21,
@@ -44,7 +46,13 @@ from teleforge.convert.lerobot.v21_layout import (
     video_path,
 )
 from teleforge.convert.lerobot.video import DEFAULT_CRF, DEFAULT_GOP, VideoFileWriter, resolve_codec, video_info
-from teleforge.convert.lerobot.writer import LeRobotExport, _camera_sources, _encode_frames, episode_values
+from teleforge.convert.lerobot.writer import (
+    LeRobotExport,
+    _camera_sources,
+    _encode_frames,
+    episode_values,
+    feature_stats,
+)
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.staging import stage_output
 from teleforge.dataset.reader import Dataset, Episode
@@ -86,7 +94,7 @@ def export_lerobot_v21(
     out = Path(out)
     stage = stage_output(out, overwrite=overwrite, fmt="lerobot")
     codec = resolve_codec(vcodec) if spec.cameras else ""
-    feats = features(spec, state, native_columns)
+    feats = features(spec, state, native_columns, depth=True)
     writer = _EpisodeFiles(stage.staging, feats, spec.cameras, fps, codec, chunks_size, gop, crf, encoder_threads)
     try:
         tasks, total, stats = _write_episodes(src, writer, feats, state, fps, native_columns, progress)
@@ -161,7 +169,7 @@ def _write_episodes(src: ExportSource, files: _EpisodeFiles, feats: dict[str, di
         files.write_data(k, values)
         ep_stats = files.write_videos(k, ep)
         for key in files.data_keys:
-            ep_stats[key] = vector_stats(values[key])
+            ep_stats[key] = feature_stats(values[key])
         ordered = {key: ep_stats[key] for key in feats}
         files.append_jsonl(EPISODES_JSONL, {"episode_index": k, "tasks": [task], "length": t})
         files.append_jsonl(EPISODES_STATS_JSONL, {"episode_index": k, "stats": jsonable(

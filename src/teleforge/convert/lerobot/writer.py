@@ -12,8 +12,9 @@ Layout written::
     videos/observation.images.<cam>/chunk-000/file-000.mp4   episodes back to back (PyAV)
 
 A depth camera's depth travels in the data parquet as ``observation.depth.<cam>``, a uint16
-(H, W) ``Array2D`` in millimetres (0 = no reading; a step without a depth frame is all 0):
-LeRobot 0.4.4 holds images as 3-channel uint8 and videos as 8-bit, so neither keeps depth.
+(H, W) ``Array2D`` in millimetres (0 = no reading; a step without a depth frame is all 0 and
+``observation.depth_valid.<cam>`` False): LeRobot 0.4.4 holds images as 3-channel uint8 and videos
+as 8-bit, so neither keeps depth.
 
 Files roll over the way lerobot's own writer does (:mod:`.files`). ``action`` is the
 native 7-D EE delta + gripper (0 = open, 1 = closed); ``observation.state`` is
@@ -50,6 +51,7 @@ from teleforge.convert.lerobot.layout import (
     STATE_SPACES,
     VIDEO_PATH,
     arrow_type,
+    depth_valid_column,
     features,
     hf_feature,
 )
@@ -163,21 +165,30 @@ def _frame_values(ep: Episode, k: int, first_index: int, task_index: int, state:
     if native_columns:
         for c in EXTRA_COLUMNS:
             values[EXTRA_PREFIX + c] = cols[c].astype(bool) if c in BOOL_COLUMNS else cols[c]
+    values.update(_depth_values(ep))
     return values
 
 
 def _depth_values(ep: Episode) -> dict[str, np.ndarray]:
-    """(T, H, W) uint16 mm of every depth camera, keyed by feature; a step without depth is all 0 (no reading)."""
+    """Every depth camera's (T, H, W) uint16 mm and (T,) bool validity, keyed by feature; a step without
+    depth is all 0 (no reading) and False."""
     out: dict[str, np.ndarray] = {}
     for cam in ep.spec.cameras:
         if cam.depth:
             d = np.zeros((ep.num_steps, cam.height, cam.width), np.uint16)
+            valid = np.zeros(ep.num_steps, bool)
             for i in range(ep.num_steps):
                 got = ep.depth(cam.name, i)
                 if got is not None:
-                    d[i] = got
+                    d[i], valid[i] = got, True
             out[depth_column(cam.name)] = d
+            out[depth_valid_column(cam.name)] = valid
     return out
+
+
+def feature_stats(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Stats of one data feature's (T, ...) values: a (T, H, W) depth map's over its pixels, else per dimension."""
+    return depth_stats(values) if values.ndim == 3 else vector_stats(values)
 
 
 def depth_stats(d: np.ndarray) -> dict[str, np.ndarray]:
@@ -346,15 +357,13 @@ def _write_episodes(src: ExportSource, output: _Output, feats: dict[str, dict[st
     total = 0
     for k, eid, ep, meta, task, values in episode_values(src, state, fps, native_columns, tasks):
         t = ep.num_steps
-        depth = _depth_values(ep)
-        values.update(depth)
         chunk, file = output.write_frames(values, t)
         # Column order follows lerobot's writer: episode, tasks, length, data/…, dataset_*, videos/…, stats/…, meta/…
         row: dict[str, Any] = {"episode_index": k, "tasks": [task], "length": t, "data/chunk_index": chunk,
                                "data/file_index": file, "dataset_from_index": total, "dataset_to_index": total + t}
         ep_stats = _encode_videos(ep, output.videos, fps, row)
         for key in output.data_keys:
-            ep_stats[key] = depth_stats(values[key]) if key in depth else vector_stats(values[key])
+            ep_stats[key] = feature_stats(values[key])
         ordered = {key: ep_stats[key] for key in feats}
         for key, st in ordered.items():
             for name, v in st.items():

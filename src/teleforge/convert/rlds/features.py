@@ -155,8 +155,12 @@ def camera_keys(spec: DatasetSpec, primary: str | None) -> dict[str, str]:
 
 
 def depth_keys(spec: DatasetSpec) -> dict[str, str]:
-    """depth camera -> observation key ``<cam>_depth`` (a uint16 single-channel PNG Image feature, mm)."""
+    """depth camera -> observation key ``<cam>_depth`` (a uint16 single-channel PNG Image feature, mm);
+    its per-step validity flag is the bool scalar ``<key>`` + :data:`DEPTH_VALID_SUFFIX`."""
     return {c.name: f"{c.name}_depth" for c in spec.cameras if c.depth}
+
+
+DEPTH_VALID_SUFFIX = "_valid"
 
 
 def step_features(spec: DatasetSpec, cfg: RldsExportConfig) -> dict[str, FeatureSpec]:
@@ -175,8 +179,11 @@ def step_features(spec: DatasetSpec, cfg: RldsExportConfig) -> dict[str, Feature
         c = spec.camera(cam)
         feats[f"observation/{key}"] = FeatureSpec(
             "image", "uint16", (c.height, c.width, 1),
-            f"camera {cam!r} depth aligned to its RGB, uint16 millimetres, 0 = no reading (all 0: no depth frame that step)",
+            f"camera {cam!r} depth aligned to its RGB, uint16 millimetres, 0 = no reading "
+            f"(all 0 and {key}{DEPTH_VALID_SUFFIX} false: no depth frame that step)",
             "png")
+        feats[f"observation/{key}{DEPTH_VALID_SUFFIX}"] = FeatureSpec(
+            "scalar", "bool", (), f"true when camera {cam!r} delivered a depth frame this step; false: {key} is a placeholder")
     feats["observation/state"] = FeatureSpec("tensor", "float32", (sdim,), state_doc(cfg.state))
     feats["observation/joint_state"] = FeatureSpec("tensor", "float32", (n,), "measured joint positions (rad)")
     feats["action"] = FeatureSpec("tensor", "float32", (adim,), ACTION_DOCS[cfg.action_space])

@@ -38,7 +38,7 @@ from teleforge.convert.native import (
     step_record,
 )
 from teleforge.convert.rlds.config import SIDECAR
-from teleforge.convert.rlds.features import NATIVE_PREFIX, FeatureSpec, native_key
+from teleforge.convert.rlds.features import DEPTH_VALID_SUFFIX, NATIVE_PREFIX, FeatureSpec, native_key
 from teleforge.convert.rlds.reader import RldsReader
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart
 from teleforge.dataset.schema import CameraConfig, DatasetSpec, depth_column
@@ -119,6 +119,7 @@ class _Plan:
         feats = reader.step_features
         self.cameras: dict[str, str] = {}  # step key -> camera name
         self.depths: dict[str, str] = {}  # step key of a uint16 PNG image (depth, mm) -> camera name
+        self.depth_valid: dict[str, str] = {}  # depth step key -> the key of its per-step validity flag
         self.maps: list[FieldMap] = []
         self.skipped: list[str] = []
         unknown: list[str] = []
@@ -140,6 +141,11 @@ class _Plan:
                 continue
             if spec.kind == "image" and spec.dtype == "uint16" and key.endswith("_depth"):
                 self.depths[key] = key.rsplit("/", 1)[-1].removesuffix("_depth")  # checked against the cameras below
+                continue
+            depth_key = key.removesuffix(DEPTH_VALID_SUFFIX)
+            if (key.endswith(DEPTH_VALID_SUFFIX) and spec.dtype == "bool" and spec.size == 1
+                    and feats.get(depth_key, FeatureSpec("tensor")).kind == "image" and depth_key not in skip):
+                self.depth_valid[depth_key] = key
                 continue
             if spec.kind == "image":
                 leaf = key.rsplit("/", 1)[-1]
@@ -163,6 +169,10 @@ class _Plan:
             if name not in cams:  # depth of no recorded camera: nothing to attach it to
                 del self.depths[key]
                 unknown.append(key)
+        for key, flag in list(self.depth_valid.items()):
+            if key not in self.depths:
+                del self.depth_valid[key]
+                unknown.append(flag)
         if unsupported and not skip_unknown:
             raise ImportFormatError(
                 f"{reader.path}: features {', '.join(unsupported)} cannot be read without TensorFlow; "
@@ -328,7 +338,7 @@ def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = 
             out_spec = DatasetSpec(fps=fps_v, robot_embodiment=robot, n_joints=n_joints, cameras=cams)
             open_or_create(dataset, out_spec)
         images = {plan.cameras[key]: ep.steps[key] for key in plan.cameras}
-        depths = {plan.depths[key]: ep.steps[key] for key in plan.depths}
+        depths = {plan.depths[key]: _depth_frames(ep.steps, key, plan.depth_valid.get(key), where) for key in plan.depths}
         for cam in out_spec.cameras:
             enc, h, w = _image_info(images[cam.name][0], f"{where}: camera {cam.name}")
             if (enc, h, w) != (cam.encoding, cam.height, cam.width):
@@ -388,8 +398,21 @@ def _text(v: Any) -> str:
     return str(v)
 
 
+def _depth_frames(steps: dict[str, Any], key: str, flag: str | None, where: str) -> list[bytes | None]:
+    """A depth feature's PNG bytes per step; a step whose validity flag is false had no depth frame and
+    is None (missing), not its all-zero placeholder. Without a flag (older exports, foreign datasets)
+    every frame counts as a reading."""
+    frames: list[bytes | None] = list(steps[key])
+    if flag is None:
+        return frames
+    ok = np.asarray(steps[flag]).reshape(-1).astype(bool)
+    if len(ok) != len(frames):
+        raise ImportFormatError(f"{where}: {flag} has {len(ok)} values for {len(frames)} depth frames; re-export the dataset")
+    return [f if v else None for f, v in zip(frames, ok, strict=True)]
+
+
 def _write(root: Path, spec: DatasetSpec, start: EpisodeStart, cols: dict[str, np.ndarray], images: dict[str, list[bytes]],
-           T: int, outcome: str, depths: dict[str, list[bytes]] | None = None) -> int:
+           T: int, outcome: str, depths: dict[str, list[bytes | None]] | None = None) -> int:
     """One native episode; camera and depth (16-bit PNG) bytes are stored as they came (no re-encode)."""
     ticks = cols.pop("tick_ns", None)
     cols = check_columns(cols, spec, T, f"{start.extras.get('source')}: {start.extras.get('record')}", ticks)
@@ -407,8 +430,9 @@ def _write(root: Path, spec: DatasetSpec, start: EpisodeStart, cols: dict[str, n
                 encoded[cam.name] = bytes(images[cam.name][i])
                 rec.image_t_ns[cam.name] = int(ticks[i])
                 rec.image_seq[cam.name] = i
-                if cam.depth and depths and cam.name in depths:
-                    encoded[depth_column(cam.name)] = bytes(depths[cam.name][i])
+                d = depths[cam.name][i] if cam.depth and depths and cam.name in depths else None
+                if d is not None:
+                    encoded[depth_column(cam.name)] = bytes(d)
             writer.append(rec, encoded)
         writer.finalize(EpisodeEnd(outcome=outcome))
     except BaseException:

@@ -36,6 +36,7 @@ from teleforge.convert.rlds.config import (
 )
 from teleforge.convert.rlds.example_proto import StreamedBytes, example_parts, iter_part_bytes
 from teleforge.convert.rlds.features import (
+    DEPTH_VALID_SUFFIX,
     EPISODE_FEATURES,
     NATIVE_PREFIX,
     camera_keys,
@@ -245,6 +246,7 @@ def episode_arrays(ep: Episode, spec: DatasetSpec, cfg: RldsExportConfig, trim: 
             _, buf = cv2.imencode(".png", np.zeros((dcam.height, dcam.width), np.uint16))
             blank = buf.tobytes()
         feats[f"steps/observation/{key}"] = [bytes(d) if d is not None else blank for d in stored]
+        feats[f"steps/observation/{key}{DEPTH_VALID_SUFFIX}"] = np.array([d is not None for d in stored], bool)
     if cfg.native_columns:
         for c in native_extra_columns(cfg):
             v = np.asarray(col(c))
@@ -416,7 +418,7 @@ def export_rlds(source: ExportSource | Dataset | Path | str, out: Path | str,
         "state": cfg.state,
         "state_convention": state_doc(cfg.state),
         "cameras": camera_keys(ds.spec, cfg.primary_camera),
-        **({"depth": {cam: {"key": key, "dtype": "uint16", "unit": "mm", "missing": "all-zero frame"}
+        **({"depth": {cam: {"key": key, "dtype": "uint16", "unit": "mm", "missing": f"all-zero frame, {key}{DEPTH_VALID_SUFFIX} false"}
                       for cam, key in depth_keys(ds.spec).items()}} if depth_keys(ds.spec) else {}),
         "fps": ds.spec.fps,
         "robot_embodiment": ds.spec.robot_embodiment,
