@@ -8,8 +8,10 @@ dropped episode carries its reason (the score, its value and the cut).
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +26,27 @@ from teleforge.dataset.views import View
 from teleforge.errors import CurationError
 
 SCORES_VERSION = 1
-METHODS: dict[str, type] = {"deminf": DemInf, "democore": DemoScore, "scizor": Scizor}
+# name -> factory(**params) -> ScoreMethod. Methods that need more than numpy (the policy-loss
+# score runs the VLA in torch) live in a higher layer and add themselves with register_method.
+METHODS: dict[str, Callable[..., ScoreMethod]] = {"deminf": DemInf, "democore": DemoScore, "scizor": Scizor}
+# Registered elsewhere, imported on first use: curation never imports torch itself.
+_PLUGINS: dict[str, str] = {"policy-loss": "teleforge.train_adapter.policy_loss"}
+
+
+def register_method(name: str, factory: Callable[..., ScoreMethod]) -> None:
+    """Make ``name`` a score method (``teleforge curate score --method NAME``); ``factory(**params)`` builds it."""
+    METHODS[name] = factory
 
 
 def make_method(name: str, **params: Any) -> ScoreMethod:
-    """The score method called ``name`` (deminf | democore | scizor) with its parameters."""
+    """The score method called ``name`` (deminf | democore | scizor | policy-loss | registered) with its parameters."""
+    if name not in METHODS and name in _PLUGINS:
+        try:
+            importlib.import_module(_PLUGINS[name])  # registers itself
+        except ImportError as exc:
+            raise CurationError(f"score method {name!r} needs torch ({exc}); install teleforge[train]") from exc
     if name not in METHODS:
-        hint = " (policy-loss needs the bundled VLA: not implemented yet)" if name == "policy-loss" else ""
-        raise CurationError(f"unknown score method {name!r}{hint}: choose one of {', '.join(METHODS)}")
+        raise CurationError(f"unknown score method {name!r}: choose one of {', '.join(sorted(set(METHODS) | set(_PLUGINS)))}")
     try:
         return METHODS[name](**params)
     except TypeError as exc:
@@ -115,4 +130,4 @@ def score_view(root: Path | str, name: str, method: str, *, top_k: int | None = 
                 extra={"method": method, "cut": None if not math.isfinite(cut) else cut, "selection": how})
 
 
-__all__ = ["METHODS", "SCORES_VERSION", "make_method", "score_dataset", "score_view"]
+__all__ = ["METHODS", "SCORES_VERSION", "make_method", "register_method", "score_dataset", "score_view"]
