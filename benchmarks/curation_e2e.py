@@ -53,7 +53,13 @@ def _child(root: str, command: str, stride: int) -> None:
         steps = run.steps
     else:
         steps = score_dataset(root, command).steps
-    print(json.dumps({"wall_s": time.perf_counter() - t0, "cpu_s": cpu() - c0, "steps": steps}))
+    wall, used = time.perf_counter() - t0, cpu() - c0
+    from teleforge.dataset.catalog import read_catalog
+    from teleforge.dataset.reader import Dataset
+
+    cams = Dataset.open(root).spec.cameras
+    print(json.dumps({"wall_s": wall, "cpu_s": used, "steps": steps, "episodes": read_catalog(root).num_rows,
+                      "cameras": len(cams), "image_px": cams[0].height if cams else None}))
 
 
 def _dataset(out: Path, length: int, episodes: int, size: int) -> Path:
@@ -67,6 +73,16 @@ def _dataset(out: Path, length: int, episodes: int, size: int) -> Path:
     return root
 
 
+def _copy(src: Path, out: Path) -> Path:
+    """A scratch copy of ``src`` (the commands write its catalog)."""
+    import shutil
+
+    dst = out / f"copy_{src.name}"
+    if not dst.exists():
+        shutil.copytree(src, dst)
+    return dst
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lengths", default="50,100,200")
@@ -75,6 +91,7 @@ def main() -> None:
     ap.add_argument("--image-stride", type=int, default=0, help="decode every Nth frame (0: MetricsConfig's default)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/teleforge_curation_e2e"))
     ap.add_argument("--commands", default=",".join(COMMANDS))
+    ap.add_argument("--dataset", type=Path, help="time an existing dataset instead (e.g. a scripted sim set) on a scratch copy")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -85,22 +102,26 @@ def main() -> None:
     stride = args.image_stride or MetricsConfig().image_stride
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH", "")])}
     fits: dict[str, list[tuple[int, float]]] = {}
-    for length in (int(x) for x in args.lengths.split(",")):
-        root = _dataset(args.out, length, args.episodes, args.image_size)
+    sets = [(int(x), None) for x in args.lengths.split(",")] if args.dataset is None else [(0, args.dataset)]
+    for length, given in sets:
+        root = _dataset(args.out, length, args.episodes, args.image_size) if given is None else _copy(given, args.out)
         for command in args.commands.split(","):
             proc = subprocess.run([sys.executable, __file__, "--child", str(root), command, str(stride)],
                                   env=env, capture_output=True, text=True, check=True)
             r = json.loads(proc.stdout.strip().splitlines()[-1])
-            ms_ep = 1e3 * r["wall_s"] / args.episodes
+            episodes = r["episodes"]
+            length = length or round(r["steps"] / episodes)
+            ms_ep = 1e3 * r["wall_s"] / episodes
             fits.setdefault(command, []).append((length, ms_ep))
             print(json.dumps({"bench": "curation_e2e", "command": command, "episode_len": length,
-                              "episodes": args.episodes, "steps": r["steps"], "cameras": 2, "image_px": args.image_size,
+                              "dataset": "synthetic" if given is None else str(given),
+                              "episodes": episodes, "steps": r["steps"], "cameras": r["cameras"], "image_px": r["image_px"],
                               "image_stride": stride if command == "metrics_images" else None,
                               "wall_s": round(r["wall_s"], 3), "steps_per_s": round(r["steps"] / r["wall_s"]),
                               "cpu_s": round(r["cpu_s"], 3), "steps_per_s_per_core": round(r["steps"] / max(r["cpu_s"], 1e-9)),
                               "ms_per_episode": round(ms_ep, 3), "loadavg_1m": round(os.getloadavg()[0], 2)}), flush=True)
     for command, pts in fits.items():
-        if len(pts) < 2:
+        if len({p[0] for p in pts}) < 2:
             continue
         x = [p[0] for p in pts]
         y = [p[1] for p in pts]

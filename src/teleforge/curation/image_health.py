@@ -93,6 +93,25 @@ def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int 
     min_steps = max(2, int(round(FROZEN_MIN_S * fps)))
     step = max(1, min(int(stride), (min_steps + 1) // 2))
     sample_idx = np.flatnonzero(present & _sample_mask(n, step))
+    same = _grown_unchanged(sample_idx, n, unchanged)
+    stats = _thumb_stats([thumb(i) for i in sample_idx.tolist()])
+    nsampled = max(1, len(sample_idx))
+    out["black_frac"] = float(np.count_nonzero(stats[0] < BLACK_LUMA) / nsampled)
+    out["overexposed_frac"] = float(np.count_nonzero((stats[0] > BRIGHT_LUMA) | (stats[1] > 0.9)) / nsampled)
+    decoded = len(thumbs)
+    out["frozen_frac"] = _frozen_frac(table, same, fps) if n > 1 else 0.0
+    ts = f"{image_column(cam.name)}.t_ns"
+    if ts in table.column_names and n:
+        age = (scalar(table, "tick_ns", np.float64) - scalar(table, ts, np.float64)) / 1e6
+        age = age[np.isfinite(age)]
+        out["age_p99_ms"] = float(np.percentile(age, 99)) if age.size else math.nan
+    else:
+        out["age_p99_ms"] = math.nan
+    return out, decoded
+
+
+def _grown_unchanged(sample_idx: np.ndarray, n: int, unchanged: Any) -> np.ndarray:
+    """Exact per-step verdicts wherever a frozen run can be: every unchanged sample grown into its run."""
     same = np.zeros(n, bool)
     known = np.zeros(n, bool)
     for p in sample_idx.tolist():
@@ -110,20 +129,7 @@ def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int 
                 same[j] = unchanged(j)
                 if not same[j]:
                     break
-    stats = _thumb_stats([thumb(i) for i in sample_idx.tolist()])
-    nsampled = max(1, len(sample_idx))
-    out["black_frac"] = float(np.count_nonzero(stats[0] < BLACK_LUMA) / nsampled)
-    out["overexposed_frac"] = float(np.count_nonzero((stats[0] > BRIGHT_LUMA) | (stats[1] > 0.9)) / nsampled)
-    decoded = len(thumbs)
-    out["frozen_frac"] = _frozen_frac(table, same, fps) if n > 1 else 0.0
-    ts = f"{image_column(cam.name)}.t_ns"
-    if ts in table.column_names and n:
-        age = (scalar(table, "tick_ns", np.float64) - scalar(table, ts, np.float64)) / 1e6
-        age = age[np.isfinite(age)]
-        out["age_p99_ms"] = float(np.percentile(age, 99)) if age.size else math.nan
-    else:
-        out["age_p99_ms"] = math.nan
-    return out, decoded
+    return same
 
 
 def _sample_mask(n: int, stride: int) -> np.ndarray:
