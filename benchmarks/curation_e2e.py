@@ -59,7 +59,10 @@ def _child(root: str, command: str, stride: int) -> None:
 
     cams = Dataset.open(root).spec.cameras
     print(json.dumps({"wall_s": wall, "cpu_s": used, "steps": steps, "episodes": read_catalog(root).num_rows,
-                      "cameras": len(cams), "image_px": cams[0].height if cams else None}))
+                      "cameras": len(cams), "image_px": cams[0].height if cams else None}), flush=True)
+    # Seen here now and then: "terminate called without an active exception" while the
+    # interpreter tears down native thread pools after the call; the figures are already out.
+    os._exit(0)
 
 
 def _dataset(out: Path, length: int, episodes: int, size: int) -> Path:
