@@ -96,6 +96,8 @@ def main() -> None:
     try:
         import torch
 
+        import teleforge.workflows.policy_loss  # noqa: F401  registers policy-loss
+
         torch.set_num_threads(args.torch_threads)
         if {"front", "wrist"} <= have:
             methods.append("policy-loss")

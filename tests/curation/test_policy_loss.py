@@ -1,5 +1,5 @@
 """``curate score --method policy-loss``: the bundled VLA's action loss on each demo, stored and viewable,
-registered from train_adapter so that curation itself never imports torch."""
+registered from workflows so that curation itself never imports torch."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+import teleforge.workflows.policy_loss  # noqa: E402,F401  registers policy-loss
 from teleforge.curation.scores import score_dataset, score_view  # noqa: E402
 from teleforge.dataset.catalog import read_catalog  # noqa: E402
 from tests.curation.synth import EpisodePlan, make_dataset, make_spec  # noqa: E402
@@ -60,6 +61,19 @@ def test_policy_loss_view_keeps_the_best_with_reasons(tiny: Path) -> None:
 
 
 def test_curation_imports_no_torch() -> None:
-    code = ("import sys, teleforge.curation, teleforge.curation.scores as s, teleforge.cli.curate_score; "
-            "assert 'policy-loss' not in s.METHODS; assert 'torch' not in sys.modules, 'torch imported'")
+    code = ("import sys, teleforge.curation, teleforge.curation.scores as s, teleforge.cli.curate_score, "
+            "teleforge.workflows.policy_loss; assert 'policy-loss' in s.METHODS; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_scores_with_policy_loss_and_saves_a_view(tiny: Path) -> None:
+    from typer.testing import CliRunner
+
+    import teleforge.cli.curate_score  # noqa: F401  registers `curate score`
+    from teleforge.cli.curate import curate_app
+
+    res = CliRunner().invoke(curate_app, ["score", str(tiny), "--method", "policy-loss", "--head", "tokens",
+                                          "--name", "pl_cli", "--top-k", "6"])
+    assert res.exit_code == 0, res.output
+    assert "score_policy_loss" in res.output
+    assert (tiny / "views" / "pl_cli.json").exists()

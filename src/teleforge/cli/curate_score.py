@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
@@ -35,7 +35,11 @@ def score_cmd(
     from teleforge.dataset.views import save_view
 
     try:
-        params = {"policy": policy, "head": head} if method == "policy-loss" else {}
+        params: dict[str, Any] = {}
+        if method == "policy-loss":
+            import teleforge.workflows.policy_loss  # noqa: F401  registers the method (torch only when it runs)
+
+            params = {"policy": policy, "head": head}
         res = score_dataset(root, method, rollouts=rollouts, **params)
         t = Table(title=f"score {method} -> catalog column {res.column}")
         for c in ("episodes", "steps", "seconds", "steps/s", "min", "median", "max"):

@@ -4,7 +4,7 @@
 - :mod:`.democore`: rollout-trained success classifier applied to demos (Demo-SCORE-like)
 - :mod:`.scizor`: transition-level progress estimator proposing trims (SCIZOR-like)
 - ``policy-loss``: the VLA's action loss on each demo (CUPID-like proxy), registered by
-  :mod:`teleforge.train_adapter.policy_loss` (torch lives there, not here)
+  :mod:`teleforge.workflows.policy_loss` (torch lives there, not here)
 
 Papers and deviations: docs/curation-scores.md. Numpy only (no torch, no scipy).
 """

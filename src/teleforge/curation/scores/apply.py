@@ -8,7 +8,6 @@ dropped episode carries its reason (the score, its value and the cut).
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from collections.abc import Callable
@@ -26,11 +25,10 @@ from teleforge.dataset.views import View
 from teleforge.errors import CurationError
 
 SCORES_VERSION = 1
-# name -> factory(**params) -> ScoreMethod. Methods that need more than numpy (the policy-loss
-# score runs the VLA in torch) live in a higher layer and add themselves with register_method.
+# name -> factory(**params) -> ScoreMethod. Methods that need more than numpy (policy-loss runs
+# the VLA in torch) live in a higher layer and add themselves with register_method; importing
+# teleforge.workflows.policy_loss registers it (the CLI does so): curation never imports torch.
 METHODS: dict[str, Callable[..., ScoreMethod]] = {"deminf": DemInf, "democore": DemoScore, "scizor": Scizor}
-# Registered elsewhere, imported on first use: curation never imports torch itself.
-_PLUGINS: dict[str, str] = {"policy-loss": "teleforge.train_adapter.policy_loss"}
 
 
 def register_method(name: str, factory: Callable[..., ScoreMethod]) -> None:
@@ -40,13 +38,9 @@ def register_method(name: str, factory: Callable[..., ScoreMethod]) -> None:
 
 def make_method(name: str, **params: Any) -> ScoreMethod:
     """The score method called ``name`` (deminf | democore | scizor | policy-loss | registered) with its parameters."""
-    if name not in METHODS and name in _PLUGINS:
-        try:
-            importlib.import_module(_PLUGINS[name])  # registers itself
-        except ImportError as exc:
-            raise CurationError(f"score method {name!r} needs torch ({exc}); install teleforge[train]") from exc
     if name not in METHODS:
-        raise CurationError(f"unknown score method {name!r}: choose one of {', '.join(sorted(set(METHODS) | set(_PLUGINS)))}")
+        hint = " (import teleforge.workflows.policy_loss first; `teleforge curate score` does)" if name == "policy-loss" else ""
+        raise CurationError(f"unknown score method {name!r}{hint}: choose one of {', '.join(METHODS)}")
     try:
         return METHODS[name](**params)
     except TypeError as exc:

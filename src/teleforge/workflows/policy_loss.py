@@ -12,8 +12,8 @@ policy learned", not for "this demo lowers success" (docs/curation-scores.md).
 Per step t: the flow head's matching loss ``||v(x_s, s) - (noise - a)||^2`` on the
 normalized action chunk a[t:t+chunk], averaged over ``flow_samples`` fixed (noise, s)
 draws, or the tokens head's cross-entropy. Episode score = -mean step loss (higher =
-better). Registered into :mod:`teleforge.curation.scores` on import; curation never
-imports torch.
+better). Registered into :mod:`teleforge.curation.scores` on import (workflows sits above
+both curation and train_adapter); curation never imports torch.
 """
 
 from __future__ import annotations
