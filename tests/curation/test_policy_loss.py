@@ -77,3 +77,11 @@ def test_cli_scores_with_policy_loss_and_saves_a_view(tiny: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "score_policy_loss" in res.output
     assert (tiny / "views" / "pl_cli.json").exists()
+
+
+def test_policy_loss_says_what_the_policy_cannot_see(tmp_path: Path) -> None:
+    from teleforge.errors import CurationError
+
+    root = make_dataset(tmp_path / "front_only", [EpisodePlan(seed=i, steps=12) for i in range(2)], make_spec(("front",), size=32))
+    with pytest.raises(CurationError, match="wrist"):
+        score_dataset(root, "policy-loss", store=False)

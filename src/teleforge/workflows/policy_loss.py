@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from teleforge.curation.scores import ScoreResult, StepTable, register_method
-from teleforge.errors import CurationError
+from teleforge.errors import CurationError, TeleforgeError
 
 
 @dataclass
@@ -64,10 +64,6 @@ class PolicyLoss:
         tok = InstructionTokenizer.from_dict(cfg["tokenizer"])
         refs = [EpisodeRef(eid, 0, int(n), str(r.get("curated_instruction") or r.get("instruction") or ""), str(r.get("task") or ""))
                 for eid, n, r in zip(steps.episode_ids, steps.lengths, steps.rows)]
-        try:
-            episodes = load_episodes(steps.root, refs, cams, size, workers=1)
-        except Exception as exc:  # TrainError etc.: the dataset lacks what the policy sees
-            raise CurationError(f"policy-loss cannot feed {self.policy!r} from {steps.root}: {exc}") from exc
         gen = torch.Generator().manual_seed(self.seed)
         # One fixed set of (time, noise) draws for every step: differences between demos are
         # the demos', not the sampling's.
@@ -77,7 +73,11 @@ class PolicyLoss:
         per_step: dict[int, np.ndarray] = {}
         cols: dict[int, dict[str, Any]] = {}
         scored = 0
-        for eid, ep in zip(steps.episode_ids, episodes):
+        for eid, ref in zip(steps.episode_ids, refs):
+            try:  # one episode in memory at a time: decoded frames are ~55 kB a step
+                ep = load_episodes(steps.root, [ref], cams, size, workers=1)[0]
+            except TeleforgeError as exc:  # the dataset lacks what the policy sees (a camera, ...)
+                raise CurationError(f"policy-loss cannot feed {self.policy!r} from {steps.root}: {exc}") from exc
             n = len(ep.actions)
             ts = np.arange(0, n, max(1, self.step_stride))
             idx = np.minimum(ts[:, None] + np.arange(chunk)[None], n - 1)
