@@ -65,3 +65,21 @@ def test_image_health_on_a_frame_subsample_stays_close(fixed: Path, stride: int)
     dead = {eid for eid, r in rows.items() if r["img_front_black_frac"] > 0.2 or r["img_front_frozen_frac"] > 0.6}
     dead_before = {eid for eid, g in golden.items() if g["img_front_black_frac"] > 0.2 or g["img_front_frozen_frac"] > 0.6}
     assert dead == dead_before
+
+
+def test_batched_motion_metrics_equal_the_per_episode_ones(tmp_path: Path) -> None:
+    from teleforge.curation.metrics import motion_metrics, motion_metrics_batch
+    from teleforge.dataset.reader import Dataset
+    from teleforge.dataset.shard import open_shard
+    from tests.curation.synth import EpisodePlan
+
+    plans = mixed_plans() + [EpisodePlan(seed=60, steps=3), EpisodePlan(seed=61, steps=4, idle_tail=2),
+                             EpisodePlan(seed=62, steps=30, idle_head=29), EpisodePlan(seed=63, steps=40, nan_step=0),
+                             EpisodePlan(seed=64, steps=50, idle_pause=10, jitter=0.5)]
+    root = make_dataset(tmp_path / "ds", plans, make_spec(()))
+    ds = Dataset.open(root)
+    tables = [open_shard(root / r["file"])[0] for r in read_catalog(root).to_pylist()]
+    for one, many in zip([motion_metrics(t, ds.spec.fps) for t in tables], motion_metrics_batch(tables, ds.spec.fps)):
+        assert one.keys() == many.keys()
+        for k in one:
+            assert _close(one[k], many[k]) or (one[k] != one[k] and many[k] != many[k]), (k, one[k], many[k])

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from teleforge.curation.image_health import image_health
-from teleforge.curation.metrics import METRICS_VERSION, MetricsConfig, motion_metrics
+from teleforge.curation.metrics import METRICS_VERSION, MetricsConfig, motion_metrics_batch
 from teleforge.dataset.catalog import (
     CATALOG_SCHEMA,
     CURATED_INSTRUCTION,
@@ -128,22 +128,28 @@ def episode_metrics(ds: Dataset, file: str, cfg: MetricsConfig, time_limit_s: fl
 
 def _episode_metrics(root: Path, spec: DatasetSpec, file: str, cfg: MetricsConfig,
                      time_limit_s: float | None) -> tuple[dict[str, Any], int]:
-    table, _start, _end = open_shard(root / file)
-    m = motion_metrics(table, spec.fps, cfg)
-    m["time_limit_frac"] = m["duration"] / time_limit_s if time_limit_s else math.nan
-    decoded = 0
-    ages = []
-    for cam in spec.cameras:
-        if not cfg.images:
-            break
-        h, d = image_health(table, cam, spec.fps, cfg.thumb_scale, cfg.image_stride)
-        decoded += d
-        for k, v in h.items():
-            m[f"img_{cam.name}_{k}"] = v
-        if not math.isnan(h["age_p99_ms"]):
-            ages.append(h["age_p99_ms"])
-    m["frame_age_max_p99_ms"] = max(ages) if ages else math.nan
-    return m, decoded
+    return _batch_metrics(root, spec, [file], cfg, [time_limit_s])[0]
+
+
+def _batch_metrics(root: Path, spec: DatasetSpec, files: list[str] | tuple[str, ...], cfg: MetricsConfig,
+                   time_limits_s: list[float | None] | tuple[float | None, ...]) -> list[tuple[dict[str, Any], int]]:
+    """Motion metrics of every shard in one vectorized pass, then image health per episode and camera."""
+    tables = [open_shard(root / f)[0] for f in files]
+    out = []
+    for table, m, limit in zip(tables, motion_metrics_batch(tables, spec.fps, cfg), time_limits_s):
+        m["time_limit_frac"] = m["duration"] / limit if limit else math.nan
+        decoded = 0
+        ages = []
+        for cam in spec.cameras if cfg.images else []:
+            h, d = image_health(table, cam, spec.fps, cfg.thumb_scale, cfg.image_stride)
+            decoded += d
+            for k, v in h.items():
+                m[f"img_{cam.name}_{k}"] = v
+            if not math.isnan(h["age_p99_ms"]):
+                ages.append(h["age_p99_ms"])
+        m["frame_age_max_p99_ms"] = max(ages) if ages else math.nan
+        out.append((m, decoded))
+    return out
 
 
 # Episodes measured per engine job: the dataset is opened (and, when remote, staged) once per
@@ -164,7 +170,7 @@ class _MetricsJob:
 def _measure(job: _MetricsJob) -> list[tuple[dict[str, Any], int]]:
     root = stage_dataset(job.location, list(job.files))  # a remote dataset: fetch only these shards
     spec = Dataset.open(root).spec
-    return [_episode_metrics(root, spec, f, job.cfg, lim) for f, lim in zip(job.files, job.time_limits_s)]
+    return _batch_metrics(root, spec, job.files, job.cfg, job.time_limits_s)
 
 
 def compute_metrics(
