@@ -1,11 +1,22 @@
-"""Curation end to end, as the commands run it: prints one JSON line per episode length.
+"""Curation end to end, as the commands run it: one JSON line per (command, episode length).
 
-For each episode length, a synthetic dataset of ``--steps-total`` steps (tests/curation/synth)
-is written, then timed from the shards on disk: ``curate metrics`` without images and with
-image health, and each learned score that needs no policy (read + score + catalog write).
-Figures are steps/s of one process (the scores run numpy on one BLAS thread).
+For each episode length, a synthetic dataset of ``--episodes`` episodes (tests/curation/synth;
+real shards written by the real writer, two 128 px JPEG cameras like the scripted sim
+datasets) is written once under ``--out`` and reused. Each command's library call then runs
+in a *fresh process* (so lazy imports and cold caches count), timed around the call:
+``curate metrics --no-images``, ``curate metrics`` (image health on a subsample of frames,
+``MetricsConfig.image_stride``), and ``curate score --method`` for each score that needs no
+policy (read + score + catalog write).
 
-    PYTHONPATH=src:. python benchmarks/curation_e2e.py [--lengths 50,200,500 --steps-total 20000]
+Each line: wall seconds of the call, steps/s, CPU seconds and steps/s per core (steps over
+CPU time of the process during the call), CPU ms per episode, and the load average. A final
+line per command fits ``CPU ms per episode = fixed + per_step * length`` over the lengths:
+the fixed part is the per-episode overhead (open, footer, Arrow->numpy, Python per episode)
+plus the per-process costs spread over the episodes. Learned scores that subsample to a
+fixed number of points (democore, deminf) have costs that do not grow with the steps, so
+their fit says little.
+
+    PYTHONPATH=src:. python benchmarks/curation_e2e.py [--lengths 50,100,200 --episodes 400]
 """
 
 from __future__ import annotations
@@ -13,46 +24,117 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.curation.synth
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # tests.curation.synth
 
-from tests.curation.synth import EpisodePlan, make_dataset, make_spec  # noqa: E402
+COMMANDS = ("metrics_no_images", "metrics_images", "deminf", "democore", "scizor")
 
-from teleforge.curation import MetricsConfig, compute_metrics  # noqa: E402
-from teleforge.curation.scores import METHODS, score_dataset  # noqa: E402
+
+def _child(root: str, command: str, stride: int) -> None:
+    """Run one command's library call on a private copy of the catalog; print its timing as JSON."""
+    import resource
+
+    from teleforge.curation import MetricsConfig, compute_metrics
+    from teleforge.curation.scores import score_dataset
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    c0, t0 = cpu(), time.perf_counter()
+    if command == "metrics_no_images":
+        run = compute_metrics(root, MetricsConfig(images=False), force=True)
+        steps = run.steps
+    elif command == "metrics_images":
+        run = compute_metrics(root, MetricsConfig(images=True, image_stride=stride), force=True)
+        steps = run.steps
+    else:
+        steps = score_dataset(root, command).steps
+    wall, used = time.perf_counter() - t0, cpu() - c0
+    from teleforge.dataset.catalog import read_catalog
+    from teleforge.dataset.reader import Dataset
+
+    cams = Dataset.open(root).spec.cameras
+    print(json.dumps({"wall_s": wall, "cpu_s": used, "steps": steps, "episodes": read_catalog(root).num_rows,
+                      "cameras": len(cams), "image_px": cams[0].height if cams else None}), flush=True)
+    # Seen here now and then: "terminate called without an active exception" while the
+    # interpreter tears down native thread pools after the call; the figures are already out.
+    os._exit(0)
+
+
+def _dataset(out: Path, length: int, episodes: int, size: int) -> Path:
+    from tests.curation.synth import EpisodePlan, make_dataset, make_spec
+
+    root = out / f"len{length}_ep{episodes}_px{size}"
+    if not (root / "catalog.parquet").exists():
+        plans = [EpisodePlan(seed=i, steps=length, outcome="success" if i % 5 else "failure",
+                             jitter=0.3 if i % 7 == 0 else 0.0) for i in range(episodes)]
+        make_dataset(root, plans, make_spec(("front", "wrist"), size=size))
+    return root
+
+
+def _copy(src: Path, out: Path) -> Path:
+    """A scratch copy of ``src`` (the commands write its catalog)."""
+    import shutil
+
+    dst = out / f"copy_{src.name}"
+    if not dst.exists():
+        shutil.copytree(src, dst)
+    return dst
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lengths", default="50,200,500")
-    ap.add_argument("--steps-total", type=int, default=20000)
-    ap.add_argument("--image-size", type=int, default=64)
+    ap.add_argument("--lengths", default="50,100,200")
+    ap.add_argument("--episodes", type=int, default=400)
+    ap.add_argument("--image-size", type=int, default=128)
+    ap.add_argument("--image-stride", type=int, default=0, help="decode every Nth frame (0: MetricsConfig's default)")
+    ap.add_argument("--out", type=Path, default=Path("/tmp/teleforge_curation_e2e"))
+    ap.add_argument("--commands", default=",".join(COMMANDS))
+    ap.add_argument("--dataset", type=Path, help="time an existing dataset instead (e.g. a scripted sim set) on a scratch copy")
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    for length in (int(x) for x in args.lengths.split(",")):
-        episodes = max(4, args.steps_total // length)
-        with tempfile.TemporaryDirectory() as tmp:
-            root = make_dataset(Path(tmp) / "ds", [EpisodePlan(seed=i, steps=length, outcome="success" if i % 5 else "failure",
-                                                               jitter=0.3 if i % 7 == 0 else 0.0) for i in range(episodes)],
-                                make_spec(("front",), size=args.image_size))
-            steps = episodes * length
-            out: dict = {"bench": "curation_e2e", "episode_len": length, "episodes": episodes, "steps": steps}
-            t0 = time.perf_counter()
-            compute_metrics(root, MetricsConfig(images=False))
-            dt = time.perf_counter() - t0
-            out["metrics_no_images_steps_per_s"] = round(steps / dt)
-            out["metrics_per_episode_ms"] = round(1e3 * dt / episodes, 2)
-            t0 = time.perf_counter()
-            compute_metrics(root, MetricsConfig(images=True), force=True)
-            out["metrics_images_steps_per_s"] = round(steps / (time.perf_counter() - t0))
-            for m in METHODS:
-                res = score_dataset(root, m)
-                out[f"{m}_steps_per_s"] = round(steps / res.seconds)
-            print(json.dumps(out), flush=True)
+    if args.child:
+        _child(args.child[0], args.child[1], int(args.child[2]))
+        return
+    from teleforge.curation import MetricsConfig
+
+    stride = args.image_stride or MetricsConfig().image_stride
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH", "")])}
+    fits: dict[str, list[tuple[int, float]]] = {}
+    sets = [(int(x), None) for x in args.lengths.split(",")] if args.dataset is None else [(0, args.dataset)]
+    for length, given in sets:
+        root = _dataset(args.out, length, args.episodes, args.image_size) if given is None else _copy(given, args.out)
+        for command in args.commands.split(","):
+            proc = subprocess.run([sys.executable, __file__, "--child", str(root), command, str(stride)],
+                                  env=env, capture_output=True, text=True, check=True)
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            episodes = r["episodes"]
+            length = length or round(r["steps"] / episodes)
+            ms_ep = 1e3 * r["cpu_s"] / episodes  # CPU: wall time on a shared machine says more about the others
+            fits.setdefault(command, []).append((length, ms_ep))
+            print(json.dumps({"bench": "curation_e2e", "command": command, "episode_len": length,
+                              "dataset": "synthetic" if given is None else str(given),
+                              "episodes": episodes, "steps": r["steps"], "cameras": r["cameras"], "image_px": r["image_px"],
+                              "image_stride": stride if command == "metrics_images" else None,
+                              "wall_s": round(r["wall_s"], 3), "steps_per_s": round(r["steps"] / r["wall_s"]),
+                              "cpu_s": round(r["cpu_s"], 3), "steps_per_s_per_core": round(r["steps"] / max(r["cpu_s"], 1e-9)),
+                              "cpu_ms_per_episode": round(ms_ep, 3), "loadavg_1m": round(os.getloadavg()[0], 2)}), flush=True)
+    for command, pts in fits.items():
+        if len({p[0] for p in pts}) < 2:
+            continue
+        x = [p[0] for p in pts]
+        y = [p[1] for p in pts]
+        mx, my = sum(x) / len(x), sum(y) / len(y)
+        slope = sum((a - mx) * (b - my) for a, b in zip(x, y)) / sum((a - mx) ** 2 for a in x)
+        print(json.dumps({"bench": "curation_e2e_fit", "command": command, "fixed_cpu_ms_per_episode": round(my - slope * mx, 3),
+                          "cpu_us_per_step": round(1e3 * slope, 2), "lengths": x}), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ crude-only, and the Spearman correlation with the continuous quality label.
 
 Methods: ``rules`` (kept = 1, rejected = 0, the default rules), ``length`` (shorter = better,
 the baseline a study of curation metrics found most of them reduce to), ``deminf``,
-``democore`` (cross-fitted on the demos' own outcomes) and ``scizor``.
+``democore`` (cross-fitted on the demos' own outcomes), ``scizor`` and ``policy-loss`` (the
+bundled VLA's flow-matching loss on each demo; needs the front + wrist cameras and torch,
+skipped without them). ``--cameras front,wrist`` records them (the bundled VLA renders 128 px).
 
-    PYTHONPATH=src python benchmarks/score_auroc.py [--episodes 200 --out /tmp/auroc --workers 2]
+    PYTHONPATH=src python benchmarks/score_auroc.py [--episodes 200 --out /tmp/auroc --workers 2 --cameras front,wrist]
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np  # noqa: E402
 
 from teleforge.curation import MetricsConfig, compute_metrics, default_rules, filter_view  # noqa: E402
 from teleforge.curation.rules import RuleSet  # noqa: E402
-from teleforge.curation.scores import METHODS, score_dataset  # noqa: E402
+from teleforge.curation.scores import METHODS, score_column, score_dataset  # noqa: E402
 from teleforge.dataset.catalog import json_field, read_catalog  # noqa: E402
 
 
@@ -63,11 +65,11 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def build(root: Path, episodes: int, workers: int, seed: int) -> float:
+def build(root: Path, episodes: int, workers: int, seed: int, cameras: tuple[str, ...] = ()) -> float:
     from teleforge.workflows.scripted_dataset import ScriptedDatasetConfig, collect_scripted
 
     t0 = time.perf_counter()
-    collect_scripted(ScriptedDatasetConfig(root=root, episodes=episodes, cameras=(), workers=workers, seed=seed,
+    collect_scripted(ScriptedDatasetConfig(root=root, episodes=episodes, cameras=cameras, workers=workers, seed=seed,
                                            subtle_rate=0.3, crude_rate=0.1))
     return time.perf_counter() - t0
 
@@ -78,20 +80,39 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/teleforge_score_auroc"))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1000)
+    ap.add_argument("--cameras", default="", help="cameras to record, e.g. front,wrist (policy-loss needs them)")
+    ap.add_argument("--policy", default="bundled", help="policy-loss: the VLA checkpoint")
+    ap.add_argument("--torch-threads", type=int, default=1)
     args = ap.parse_args()
     root = args.out
     collect_s = None
+    cameras = tuple(c for c in args.cameras.split(",") if c)
     if not (root / "catalog.parquet").exists():
-        collect_s = build(root, args.episodes, args.workers, args.seed)
+        collect_s = build(root, args.episodes, args.workers, args.seed, cameras)
+    from teleforge.dataset.reader import Dataset
+
+    methods = list(METHODS)
+    have = set(Dataset.open(root).spec.camera_names)
+    try:
+        import torch
+
+        import teleforge.workflows.policy_loss  # noqa: F401  registers policy-loss
+
+        torch.set_num_threads(args.torch_threads)
+        if {"front", "wrist"} <= have:
+            methods.append("policy-loss")
+    except ImportError:
+        pass
     t0 = time.perf_counter()
-    compute_metrics(root, MetricsConfig(images=False))
+    compute_metrics(root, MetricsConfig(images=bool(have)))
     metrics_s = time.perf_counter() - t0
     rules = default_rules()
-    rules = RuleSet([r for r in rules.rules if r.name != "camera_dead"], rules.trim, rules.name)  # no cameras recorded
+    if not have:
+        rules = RuleSet([r for r in rules.rules if r.name != "camera_dead"], rules.trim, rules.name)  # no cameras recorded
     view = filter_view(root, "rules", rules)
     timings = {"metrics_s": round(metrics_s, 3)}
-    for m in METHODS:
-        res = score_dataset(root, m)
+    for m in methods:
+        res = score_dataset(root, m, **({"policy": args.policy} if m == "policy-loss" else {}))
         timings[f"{m}_s"] = round(res.seconds, 3)
         timings[f"{m}_steps_per_s"] = round(res.steps / res.seconds) if res.seconds else None
     rows = read_catalog(root).to_pylist()
@@ -102,8 +123,9 @@ def main() -> None:
         "rules": np.array([0.0 if int(r["episode_id"]) in view.rejected else 1.0 for r in rows]),
         "length": -np.array([float(r["num_steps"]) for r in rows]),
     }
-    for m in METHODS:
-        scores[m] = np.array([float(r.get(f"score_{m}") if r.get(f"score_{m}") is not None else np.nan) for r in rows])
+    for m in methods:
+        col = score_column(m)
+        scores[m] = np.array([float(r.get(col) if r.get(col) is not None else np.nan) for r in rows])
     out = {"bench": "score_auroc", "episodes": len(rows), "tiers": {t: int((tier == t).sum()) for t in ("clean", "subtle", "crude")},
            "success_rate": round(float(np.mean([r["outcome"] == "success" for r in rows])), 3),
            "subtle_success_rate": round(float(np.mean([r["outcome"] == "success" for r, t in zip(rows, tier) if t == "subtle"] or [math.nan])), 3),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
@@ -15,8 +15,10 @@ from teleforge.errors import TeleforgeError
 @curate_app.command("score")
 def score_cmd(
     dataset: str = SourceArg,
-    method: str = typer.Option(..., "--method", "-m", help="deminf | democore | scizor (see docs/curation-scores.md)."),
+    method: str = typer.Option(..., "--method", "-m", help="deminf | democore | scizor | policy-loss (see docs/curation-scores.md)."),
     rollouts: Optional[Path] = typer.Option(None, "--rollouts", help="democore: a dataset of policy rollouts (success and failure)."),
+    policy: str = typer.Option("bundled", "--policy", help="policy-loss: the VLA checkpoint whose action loss scores the demos."),
+    head: str = typer.Option("flow", "--head", help="policy-loss: flow (flow-matching loss) or tokens (cross-entropy)."),
     name: Optional[str] = typer.Option(None, "--name", help="Also save a view of the best episodes under this name (views/<name>.json)."),
     keep_frac: Optional[float] = typer.Option(None, "--keep-frac", help="The view keeps this best fraction (e.g. 0.7)."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="The view keeps the best K episodes."),
@@ -33,7 +35,12 @@ def score_cmd(
     from teleforge.dataset.views import save_view
 
     try:
-        res = score_dataset(root, method, rollouts=rollouts)
+        params: dict[str, Any] = {}
+        if method == "policy-loss":
+            import teleforge.workflows.policy_loss  # noqa: F401  registers the method (torch only when it runs)
+
+            params = {"policy": policy, "head": head}
+        res = score_dataset(root, method, rollouts=rollouts, **params)
         t = Table(title=f"score {method} -> catalog column {res.column}")
         for c in ("episodes", "steps", "seconds", "steps/s", "min", "median", "max"):
             t.add_column(c, justify="right")

@@ -46,47 +46,60 @@ def thumbnail(data: bytes, cam: CameraConfig, scale: int = 8, color: bool = Fals
     return decoded[:, :, ::-1] if color else decoded
 
 
-def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int = 8) -> tuple[dict[str, Any], int]:
-    """Per-camera health metrics and the number of frames decoded."""
+def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int = 8,
+                 stride: int = 1) -> tuple[dict[str, Any], int]:
+    """Per-camera health metrics and the number of frames decoded.
+
+    ``stride`` > 1 samples one step in every ``stride`` (at a seeded random offset; at most
+    half a frozen run): missing, duplicate and age stay exact (no decode); black / overexposed
+    are shares of the sampled frames; frozen stays exact, as every unchanged sample is grown
+    step by step into its whole run (a run long enough to count always holds a sample).
+    ``stride=1`` decodes every distinct frame, as before.
+    """
     scale = thumb_scale(cam, max_scale)
     col = table.column(image_column(cam.name))
     n = table.num_rows
     frames: list[bytes | None] = col.to_pylist()
-    present = np.array([f is not None for f in frames], bool)
+    present = np.fromiter((f is not None for f in frames), bool, n)
     out: dict[str, Any] = {"missing_frac": float(1.0 - present.mean()) if n else 0.0}
     dup = np.zeros(n, bool)
-    for i in range(1, n):
-        f = frames[i]
-        dup[i] = f is not None and f == frames[i - 1]  # bytes compare: equal length first, then memcmp
+    if n > 1:  # bytes compare: equal length first, then memcmp
+        dup[1:] = [f is not None and f == p for p, f in zip(frames[:-1], frames[1:])]
     npresent = int(present.sum())
     out["duplicate_frac"] = float(dup.sum() / max(1, npresent))
 
-    # Decode each distinct frame once (duplicates reuse the previous thumbnail).
-    means = np.full(n, np.nan)
-    sat = np.zeros(n)
-    change = np.full(n, np.nan)
-    prev: np.ndarray | None = None
-    decoded = 0
-    for i, f in enumerate(frames):
-        if f is None:
-            prev = None
-            continue
-        if dup[i] and prev is not None:
-            means[i] = means[i - 1]
-            sat[i] = sat[i - 1]
-            change[i] = 0.0
-            continue
-        th = thumbnail(f, cam, scale).astype(np.int16)
-        decoded += 1
-        means[i] = th.mean()
-        sat[i] = np.count_nonzero(th >= 250) / th.size
-        if prev is not None and prev.shape == th.shape:
-            change[i] = float(np.abs(th - prev).mean())
-        prev = th
-    ok = np.isfinite(means)
-    out["black_frac"] = float(np.count_nonzero(means[ok] < BLACK_LUMA) / max(1, npresent))
-    out["overexposed_frac"] = float(np.count_nonzero((means[ok] > BRIGHT_LUMA) | (sat[ok] > 0.9)) / max(1, npresent))
-    out["frozen_frac"] = _frozen_frac(table, change, fps) if n > 1 else 0.0
+    # A repeated frame is its first occurrence's picture (src): each picture is decoded at most once.
+    idx = np.arange(n)
+    src = np.maximum.accumulate(np.where(dup, 0, idx)) if n else idx
+    thumbs: dict[int, np.ndarray] = {}
+
+    def thumb(i: int) -> np.ndarray:
+        j = int(src[i])
+        if j not in thumbs:
+            thumbs[j] = thumbnail(frames[j], cam, scale).astype(np.int16)  # type: ignore[arg-type]
+        return thumbs[j]
+
+    def unchanged(i: int) -> bool:
+        """Step i shows step i-1's picture: a repeat, or mean abs change < FROZEN_DIFF."""
+        if dup[i]:
+            return True
+        if i == 0 or not present[i] or not present[i - 1]:
+            return False
+        a, b = thumb(i - 1), thumb(i)
+        return a.shape == b.shape and float(np.abs(b - a).mean()) < FROZEN_DIFF
+
+    # A frozen run is >= min_steps long, so it holds a whole block of `step` steps (and that
+    # block's sample) when 2 * step - 1 <= min_steps: grow every unchanged sample into its run.
+    min_steps = max(2, int(round(FROZEN_MIN_S * fps)))
+    step = max(1, min(int(stride), (min_steps + 1) // 2))
+    sample_idx = np.flatnonzero(present & _sample_mask(n, step))
+    same = _grown_unchanged(sample_idx, n, unchanged)
+    stats = _thumb_stats([thumb(i) for i in sample_idx.tolist()])
+    nsampled = max(1, len(sample_idx))
+    out["black_frac"] = float(np.count_nonzero(stats[0] < BLACK_LUMA) / nsampled)
+    out["overexposed_frac"] = float(np.count_nonzero((stats[0] > BRIGHT_LUMA) | (stats[1] > 0.9)) / nsampled)
+    decoded = len(thumbs)
+    out["frozen_frac"] = _frozen_frac(table, same, fps) if n > 1 else 0.0
     ts = f"{image_column(cam.name)}.t_ns"
     if ts in table.column_names and n:
         age = (scalar(table, "tick_ns", np.float64) - scalar(table, ts, np.float64)) / 1e6
@@ -97,12 +110,59 @@ def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int 
     return out, decoded
 
 
-def _frozen_frac(table: pa.Table, change: np.ndarray, fps: float) -> float:
+def _grown_unchanged(sample_idx: np.ndarray, n: int, unchanged: Any) -> np.ndarray:
+    """Exact per-step verdicts wherever a frozen run can be: every unchanged sample grown into its run."""
+    same = np.zeros(n, bool)
+    known = np.zeros(n, bool)
+    for p in sample_idx.tolist():
+        if known[p]:
+            continue
+        known[p] = True
+        same[p] = unchanged(p)
+        for walk in (range(p - 1, -1, -1), range(p + 1, n)):
+            if not same[p]:
+                break
+            for j in walk:
+                if known[j]:
+                    break
+                known[j] = True
+                same[j] = unchanged(j)
+                if not same[j]:
+                    break
+    return same
+
+
+def _sample_mask(n: int, stride: int) -> np.ndarray:
+    """(n,) bool: one step at a fixed pseudo-random offset in every block of ``stride`` steps.
+
+    Not every ``stride``-th step: a regular grid aliases with periodic patterns (a picture that
+    moves one pixel every other frame would read as always or never changing). The offsets are
+    seeded by ``n``, so a dataset measures the same way every time. ``stride=1``: every step.
+    """
+    if stride <= 1:
+        return np.ones(n, bool)
+    blocks = -(-n // stride)
+    pos = np.arange(blocks) * stride + np.random.default_rng(n).integers(0, stride, blocks)
+    mask = np.zeros(n, bool)
+    mask[pos[pos < n]] = True
+    return mask
+
+
+def _thumb_stats(thumbs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(mean luma, share of pixels >= 250) of each thumbnail, in one pass when they share a shape."""
+    if not thumbs:
+        return np.zeros(0), np.zeros(0)
+    if all(t.shape == thumbs[0].shape for t in thumbs):
+        flat = np.stack(thumbs).reshape(len(thumbs), -1)
+        return flat.mean(axis=1), np.count_nonzero(flat >= 250, axis=1) / flat.shape[1]
+    return (np.array([t.mean() for t in thumbs]), np.array([np.count_nonzero(t >= 250) / t.size for t in thumbs]))
+
+
+def _frozen_frac(table: pa.Table, same: np.ndarray, fps: float) -> float:
     """Share of steps inside runs where the picture did not change for FROZEN_MIN_S while the arm moved."""
     ee = vec(table, "observation.state.ee_pos").astype(np.float64)
     seg = np.concatenate(([0.0], np.linalg.norm(np.diff(ee, axis=0), axis=1)))
     seg = np.where(np.isfinite(seg), seg, 0.0)
-    same = np.isfinite(change) & (change < FROZEN_DIFF)
     d = np.diff(np.concatenate(([0], same.astype(np.int8), [0])))
     starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
     cum = np.concatenate(([0.0], np.cumsum(seg)))
@@ -111,7 +171,7 @@ def _frozen_frac(table: pa.Table, change: np.ndarray, fps: float) -> float:
     for a, b in zip(starts, ends):
         if b - a >= min_steps and cum[b] - cum[a] >= FROZEN_MOVED_M:
             frozen += int(b - a)
-    return float(frozen / len(change))
+    return float(frozen / len(same))
 
 
 def thumbnail_strip(table: pa.Table, cam: CameraConfig, count: int = 6, scale: int = 4) -> list[np.ndarray]:

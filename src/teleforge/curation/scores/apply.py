@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,21 @@ from teleforge.dataset.views import View
 from teleforge.errors import CurationError
 
 SCORES_VERSION = 1
-METHODS: dict[str, type] = {"deminf": DemInf, "democore": DemoScore, "scizor": Scizor}
+# name -> factory(**params) -> ScoreMethod. Methods that need more than numpy (policy-loss runs
+# the VLA in torch) live in a higher layer and add themselves with register_method; importing
+# teleforge.workflows.policy_loss registers it (the CLI does so): curation never imports torch.
+METHODS: dict[str, Callable[..., ScoreMethod]] = {"deminf": DemInf, "democore": DemoScore, "scizor": Scizor}
+
+
+def register_method(name: str, factory: Callable[..., ScoreMethod]) -> None:
+    """Make ``name`` a score method (``teleforge curate score --method NAME``); ``factory(**params)`` builds it."""
+    METHODS[name] = factory
 
 
 def make_method(name: str, **params: Any) -> ScoreMethod:
-    """The score method called ``name`` (deminf | democore | scizor) with its parameters."""
+    """The score method called ``name`` (deminf | democore | scizor | policy-loss | registered) with its parameters."""
     if name not in METHODS:
-        hint = " (policy-loss needs the bundled VLA: not implemented yet)" if name == "policy-loss" else ""
+        hint = " (import teleforge.workflows.policy_loss first; `teleforge curate score` does)" if name == "policy-loss" else ""
         raise CurationError(f"unknown score method {name!r}{hint}: choose one of {', '.join(METHODS)}")
     try:
         return METHODS[name](**params)
@@ -115,4 +124,4 @@ def score_view(root: Path | str, name: str, method: str, *, top_k: int | None = 
                 extra={"method": method, "cut": None if not math.isfinite(cut) else cut, "selection": how})
 
 
-__all__ = ["METHODS", "SCORES_VERSION", "make_method", "score_dataset", "score_view"]
+__all__ = ["METHODS", "SCORES_VERSION", "make_method", "register_method", "score_dataset", "score_view"]

@@ -17,6 +17,7 @@ class ScoreResult:
     columns: dict[int, dict[str, Any]] = field(default_factory=dict)  # extra catalog columns per episode
     trims: dict[int, tuple[int, int]] = field(default_factory=dict)  # proposed [start, stop) step ranges
     params: dict[str, Any] = field(default_factory=dict)
+    step_values: dict[int, Any] = field(default_factory=dict)  # episode id -> (T,) per-step values, where the method has them
     steps: int = 0
     seconds: float = 0.0
 

@@ -36,6 +36,7 @@ class StepTable:
     action: np.ndarray
     outcome: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)  # the catalog rows, same order
+    root: Path | None = None  # the dataset folder (methods that read more than these columns, e.g. images)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -100,7 +101,7 @@ def read_steps(root: Path | str, episodes: list[int] | None = None) -> StepTable
         r["outcome"] = r.get("curated_outcome") or r.get("outcome")
     return StepTable([int(r["episode_id"]) for r in rows], offsets, cat("observation.state.ee_pos"),
                      cat("observation.state.gripper"), cat("observation.state.joint_pos"), cat("action"),
-                     [str(r.get("outcome")) for r in rows], rows)
+                     [str(r.get("outcome")) for r in rows], rows, ds.root)
 
 
 def standardize(x: np.ndarray) -> np.ndarray:
