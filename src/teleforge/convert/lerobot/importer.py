@@ -110,7 +110,7 @@ def read_tasks(root: Path) -> dict[int, str]:
     if not path.is_file():
         raise ImportFormatError(f"{root} has no meta/tasks.parquet; the dataset was not finalized")
     try:
-        table = pq.read_table(path)
+        table = pq.ParquetFile(path).read()  # not read_table: see dataset/catalog.read_catalog
     except (OSError, pa.ArrowException) as exc:
         raise ImportFormatError(f"{path}: cannot read ({exc}); re-download or re-export the dataset") from exc
     names = [c for c in table.column_names if c != "task_index"]
@@ -135,7 +135,7 @@ def read_episodes(root: Path) -> list[dict[str, Any]]:
     for f in files:
         try:
             cols = [c for c in pq.read_schema(f).names if not c.startswith("stats/")]
-            rows += [dict(r, _meta_file=str(f)) for r in pq.read_table(f, columns=cols).to_pylist()]
+            rows += [dict(r, _meta_file=str(f)) for r in pq.ParquetFile(f).read(columns=cols).to_pylist()]
         except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
             raise ImportFormatError(f"{f}: cannot read ({exc}); re-download or re-export the dataset") from exc
     need = ("episode_index", "data/chunk_index", "data/file_index")
@@ -291,7 +291,7 @@ def import_lerobot(
                 files = f"{r['_meta_file']} and {dpath}"
                 if cur[0] != dpath:
                     try:
-                        cur = (dpath, pq.read_table(dpath, columns=data_cols))
+                        cur = (dpath, pq.ParquetFile(dpath).read(columns=data_cols))
                     except (OSError, pa.ArrowException) as exc:
                         raise ImportFormatError(f"{dpath}: cannot read ({exc}); re-download or re-export it") from exc
                 table = cur[1]
