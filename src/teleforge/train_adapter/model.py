@@ -129,17 +129,34 @@ class VLA(_Module):
             self.flow_out = nn.Linear(d, cfg.action_dim)
 
     # --- trunk ---------------------------------------------------------------------
-    def encode(self, images: Any, words: Any, state: Any) -> Any:
-        """images (B, n_cam, H, W, 3) uint8, words (B, L) int64, state (B, S) -> (B, chunk, d)."""
-        b, n_cam = images.shape[:2]
+    def lang_vector(self, words: Any) -> Any:
+        """words (B, L) int64 -> (B, d): the bag-of-words mean of known ids that FiLM-modulates the CNN."""
         we = self.word_emb(words)
         known = (words != 0).float()[..., None]
-        lang = (we * known).sum(1) / known.sum(1).clamp(min=1.0)  # bag of words for FiLM
-        lang = lang[:, None].expand(b, n_cam, -1).reshape(b * n_cam, -1)
+        return (we * known).sum(1) / known.sum(1).clamp(min=1.0)
+
+    def encode_vision(self, images: Any, words: Any) -> Any:
+        """images (B, n_cam, H, W, 3) uint8, words (B, L) -> (B, n_cam, tokens, d) image tokens, before camera embeddings.
+
+        A function of (frame, instruction) only: ``feature_cache`` stores it once per training
+        frame when the vision encoder is frozen.
+        """
+        b, n_cam = images.shape[:2]
+        lang = self.lang_vector(words)[:, None].expand(b, n_cam, -1).reshape(b * n_cam, -1)
         vis = self.vision(images.reshape(b * n_cam, *images.shape[2:]), lang)
-        vis = vis.reshape(b, n_cam, vis.shape[1], -1) + self.cam_emb[None, :, None, :]
-        vis = vis.reshape(b, -1, vis.shape[-1])
-        w = we + self.word_pos[: words.shape[1]]
+        return vis.reshape(b, n_cam, vis.shape[1], -1)
+
+    def encode(self, images: Any, words: Any, state: Any, vis: Any = None) -> Any:
+        """images (B, n_cam, H, W, 3) uint8, words (B, L) int64, state (B, S) -> (B, chunk, d).
+
+        ``vis`` (B, n_cam, tokens, d), when given, replaces the vision encoder (cached features;
+        ``images`` is then unused and may be None).
+        """
+        if vis is None:
+            vis = self.encode_vision(images, words)
+        b = vis.shape[0]
+        vis = (vis.to(self.cam_emb.dtype) + self.cam_emb[None, :, None, :]).reshape(b, -1, vis.shape[-1])
+        w = self.word_emb(words) + self.word_pos[: words.shape[1]]
         s = self.state_proj(state)[:, None]
         q = self.queries[None].expand(b, -1, -1)
         x = torch.cat([w, s, vis, q], dim=1)
@@ -158,8 +175,8 @@ class VLA(_Module):
         return self.flow_out(h)
 
     def losses(self, batch: dict[str, Any], heads: tuple[str, ...]) -> dict[str, Any]:
-        """Per-head losses for a batch with images, words, state, actions (B, chunk, 7) in [-1, 1], bins."""
-        feat = self.encode(batch["images"], batch["words"], batch["state"])
+        """Per-head losses for a batch with images (or cached ``vis``), words, state, actions (B, chunk, 7) in [-1, 1], bins."""
+        feat = self.encode(batch.get("images"), batch["words"], batch["state"], vis=batch.get("vis"))
         out: dict[str, Any] = {}
         if "aux" in batch and self.cfg.aux_dim:
             out["aux"] = F.mse_loss(self.aux_head(feat.mean(1)), batch["aux"])
