@@ -74,3 +74,30 @@ def test_fast_flag_on_the_cli(tiny_dataset, tmp_path) -> None:
 
     bad = CliRunner().invoke(app, ["train", "-d", str(tiny_dataset), "--freeze", "trunk", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "--freeze vision" in bad.output
+
+
+def test_cached_trunk_prefix_resumes_to_the_same_features() -> None:
+    from teleforge.train_adapter.model import VLA
+
+    m = _tiny()
+    m = VLA(type(m.cfg)(**{**m.cfg.to_dict(), "n_layers": 3})).eval()
+    b = _batch()
+    with torch.no_grad():
+        x, pad = m.trunk_input(m.encode_vision(b["images"], b["words"]), b["words"], b["state"])
+        h = m.trunk_prefix(x, pad, 2)
+        assert torch.allclose(m.run_trunk(h, pad, start=2), m.encode(b["images"], b["words"], b["state"]), atol=1e-5)
+
+
+def test_frozen_trunk_prefix_fine_tune_trains_only_the_upper_layers(tiny_dataset, tmp_path) -> None:
+    from teleforge.errors import TrainError
+    from teleforge.train_adapter.checkpoint import load_model
+    from teleforge.train_adapter.train import train
+
+    base = train(tiny_cfg(tiny_dataset, tmp_path / "base", steps=2, n_layers=2))
+    res = train(tiny_cfg(tiny_dataset, tmp_path / "t1", init=str(base.last), steps=4, freeze_trunk_layers=1))
+    s0, s1 = load_model(base.last)[0].state_dict(), load_model(res.last)[0].state_dict()
+    frozen = ("vision.", "trunk.layers.0.", "word_emb.", "state_proj.", "queries", "cam_emb", "word_pos")
+    assert all(torch.equal(s0[k], s1[k]) for k in s0 if k.startswith(frozen))
+    assert any(not torch.equal(s0[k], s1[k]) for k in s0 if k.startswith("trunk.layers.1."))
+    with pytest.raises(TrainError, match="below the trunk"):
+        train(tiny_cfg(tiny_dataset, tmp_path / "t2", init=str(base.last), steps=1, freeze_trunk_layers=2))

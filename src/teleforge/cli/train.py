@@ -39,6 +39,16 @@ def _summary(res: object, title: str) -> None:
     console.print(t)
 
 
+def _trunk_layers(freeze: str | None) -> int:
+    """``--freeze`` -> frozen lower trunk layers: None/'vision' -> 0, 'trunk:N' -> N."""
+    if freeze in (None, "vision"):
+        return 0
+    head, _, n = str(freeze).partition(":")
+    if head == "trunk" and n.isdigit() and int(n) > 0:
+        return int(n)
+    raise TrainError(f"--freeze {freeze!r} is not supported: use --freeze vision (or --fast), or --freeze trunk:N")
+
+
 @train_app.callback(invoke_without_command=True)
 def train_cmd(
     ctx: typer.Context,
@@ -60,7 +70,7 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     fast: bool = typer.Option(False, "--fast", help="Freeze the vision encoder and cache its tokens once per frame: a faster CPU fine-tune (no image-shift augmentation)."),
-    freeze: Optional[str] = typer.Option(None, "--freeze", help="What to freeze: 'vision' (the same as --fast)."),
+    freeze: Optional[str] = typer.Option(None, "--freeze", help="What to freeze and cache: 'vision' (the same as --fast), or 'trunk:N' (vision and the first N trunk layers; no word dropout or state noise)."),
 ) -> None:
     """Fine-tune (or train from scratch) on a native dataset; views and trims are honoured."""
     if ctx.invoked_subcommand is not None:
@@ -72,13 +82,12 @@ def train_cmd(
     try:
         from teleforge.train_adapter.train import TrainConfig, train  # lazy: keeps `teleforge --help` free of the sim
 
-        if freeze not in (None, "vision"):
-            raise TrainError(f"--freeze {freeze!r} is not supported: use --freeze vision (or --fast)")
+        trunk_layers = _trunk_layers(freeze)
         cfg = TrainConfig(data=data, head=head, init=init, steps=steps, time_budget_s=time_budget, batch_size=batch_size,
                           lr=lr, seed=seed, out=out, val_fraction=val_fraction, val_every=val_every,
                           tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else None,
                           outcomes=("success",) if success_only else None, workers=workers, resume=resume, device=device,
-                          freeze_vision=fast or freeze == "vision")
+                          freeze_vision=fast or freeze is not None, freeze_trunk_layers=trunk_layers)
         res = train(cfg, progress=RichProgress(console))
     except TeleforgeError as exc:
         _fail(exc)
@@ -124,6 +133,7 @@ def variant_cmd(
     lr: float = typer.Option(3e-4, "--lr", help="Peak learning rate (trunk and heads)."),
     head: str = typer.Option("flow", "--head", help="tokens | flow"),
     full: bool = typer.Option(False, "--full", help="Train the vision encoder too (no feature cache)."),
+    trunk_layers: int = typer.Option(0, "--freeze-trunk-layers", help="Also freeze and cache the first N trunk layers."),
     eval_episodes: int = typer.Option(50, "--eval-episodes", help="Held-out closed-loop episodes per checkpoint."),
     skip_base: bool = typer.Option(False, "--skip-base", help="Do not evaluate the bundled base first."),
     workers: int = typer.Option(2, "--workers", help="Collection and evaluation processes."),
@@ -138,7 +148,7 @@ def variant_cmd(
 
         torch.set_num_threads(threads)
         cfg = VariantConfig(out=out, demos=demos, time_budget_s=time_budget, batch_size=batch_size, lr=lr, head=head,
-                            freeze_vision=not full, eval_episodes=eval_episodes, eval_base=not skip_base, workers=workers,
+                            freeze_vision=not full, freeze_trunk_layers=trunk_layers, eval_episodes=eval_episodes, eval_base=not skip_base, workers=workers,
                             seed=seed)
         rep = run_variant(cfg, progress=RichProgress(console))
     except TeleforgeError as exc:

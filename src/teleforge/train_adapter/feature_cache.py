@@ -52,3 +52,47 @@ def build_feature_cache(model: Any, images: np.ndarray, words: np.ndarray, devic
     model.train(was_training)
     assert out is not None
     return out
+
+
+def freeze_trunk_prefix(model: Any, layers: int) -> int:
+    """Also freeze what feeds trunk layer ``layers``: embeddings, state projection, queries and the first ``layers`` layers.
+
+    Returns how many parameters stay trainable (the upper trunk layers, the output norm, the heads).
+    """
+    freeze_vision(model)
+    for p in (model.cam_emb, model.word_pos, model.queries):
+        p.requires_grad_(False)
+    for mod in (model.word_emb, model.state_proj, *model.trunk.layers[:layers]):
+        for p in mod.parameters():
+            p.requires_grad_(False)
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+def build_trunk_cache(model: Any, vis: np.ndarray, words: np.ndarray, state: np.ndarray, layers: int, device: str = "cpu",
+                      batch: int = 64, progress: Progress | None = None) -> np.ndarray:
+    """Hidden states after the first ``layers`` trunk layers for every frame: (N, T, d) float16.
+
+    vis (N, n_cam, tokens, d) from :func:`build_feature_cache`, words (N, L) each frame's
+    instruction ids, state (N, S) normalized proprio. These are fixed inputs: a frozen-prefix
+    run has no word dropout and no state noise (both act below the cached layers).
+    """
+    torch = require_torch()
+    n = len(vis)
+    out: np.ndarray | None = None
+    was_training = model.training
+    model.eval()
+    with tracked(or_null(progress), (n + batch - 1) // batch, f"caching trunk layers 1-{layers} ({n} frames)") as prog, \
+            torch.inference_mode():
+        for i in range(0, n, batch):
+            v = torch.from_numpy(np.ascontiguousarray(vis[i:i + batch])).to(device).float()
+            wd = torch.from_numpy(np.ascontiguousarray(words[i:i + batch])).to(device)
+            st = torch.from_numpy(np.ascontiguousarray(state[i:i + batch], dtype=np.float32)).to(device)
+            x, pad = model.trunk_input(v, wd, st)
+            h = model.trunk_prefix(x, pad, layers).to("cpu", torch.float16).numpy()
+            if out is None:
+                out = np.empty((n, *h.shape[1:]), np.float16)
+            out[i:i + len(h)] = h
+            prog.advance(1)
+    model.train(was_training)
+    assert out is not None
+    return out

@@ -154,29 +154,45 @@ class VLA(_Module):
         """
         if vis is None:
             vis = self.encode_vision(images, words)
+        x, pad = self.trunk_input(vis, words, state)
+        return self.run_trunk(x, pad)
+
+    def trunk_input(self, vis: Any, words: Any, state: Any) -> tuple[Any, Any]:
+        """The trunk's token sequence [words | state | images | chunk queries] (B, T, d) and its padding mask (B, T)."""
         b = vis.shape[0]
         vis = (vis.to(self.cam_emb.dtype) + self.cam_emb[None, :, None, :]).reshape(b, -1, vis.shape[-1])
         w = self.word_emb(words) + self.word_pos[: words.shape[1]]
         s = self.state_proj(state)[:, None]
         q = self.queries[None].expand(b, -1, -1)
         x = torch.cat([w, s, vis, q], dim=1)
-        pad = torch.cat([words == 0, torch.zeros(b, x.shape[1] - words.shape[1], dtype=torch.bool, device=x.device)], 1)
-        return self.out_norm(self._trunk(x, pad))
+        return x, self.padding_mask(words, x.shape[1])
 
-    def _trunk(self, x: Any, pad: Any) -> Any:
-        """The trunk's outputs at the chunk queries only, (B, chunk, d).
+    @staticmethod
+    def padding_mask(words: Any, length: int) -> Any:
+        """(B, length) bool: True at padded word positions (nothing else is ever padded)."""
+        return torch.cat([words == 0, torch.zeros(words.shape[0], length - words.shape[1], dtype=torch.bool, device=words.device)], 1)
+
+    def trunk_prefix(self, x: Any, pad: Any, layers: int) -> Any:
+        """Hidden states (B, T, d) after the first ``layers`` trunk layers (what a frozen-prefix fine-tune caches)."""
+        for layer in self.trunk.layers[:layers]:
+            x = layer(x, src_key_padding_mask=pad)
+        return x
+
+    def run_trunk(self, x: Any, pad: Any, start: int = 0) -> Any:
+        """Trunk layers ``start..`` over hidden states x (B, T, d) -> normalized chunk-query features (B, chunk, d).
 
         Equal to ``self.trunk(x)[:, -chunk:]``: the last layer's attention queries, feed-forward
         and norms run for the chunk queries alone (keys and values still cover every token),
         so 8 instead of ~97 positions pay for them — a free 15-20 % of trunk time.
         """
         layers = self.trunk.layers
-        for layer in layers[:-1]:
+        x = x.to(self.queries.dtype)
+        for layer in layers[start:-1]:
             x = layer(x, src_key_padding_mask=pad)
         last, k = layers[-1], self.cfg.chunk
         h = last.norm1(x)
         q = x[:, -k:] + last.self_attn(h[:, -k:], h, h, key_padding_mask=pad, need_weights=False)[0]
-        return q + last.linear2(last.activation(last.linear1(last.norm2(q))))
+        return self.out_norm(q + last.linear2(last.activation(last.linear1(last.norm2(q)))))
 
     # --- heads ---------------------------------------------------------------------
     def token_logits(self, feat: Any) -> Any:
@@ -190,7 +206,11 @@ class VLA(_Module):
 
     def losses(self, batch: dict[str, Any], heads: tuple[str, ...]) -> dict[str, Any]:
         """Per-head losses for a batch with images (or cached ``vis``), words, state, actions (B, chunk, 7) in [-1, 1], bins."""
-        feat = self.encode(batch.get("images"), batch["words"], batch["state"], vis=batch.get("vis"))
+        if "hidden" in batch:  # cached trunk prefix (frozen vision and lower layers)
+            feat = self.run_trunk(batch["hidden"], self.padding_mask(batch["words"], batch["hidden"].shape[1]),
+                                  int(batch["trunk_start"]))
+        else:
+            feat = self.encode(batch.get("images"), batch["words"], batch["state"], vis=batch.get("vis"))
         out: dict[str, Any] = {}
         if "aux" in batch and self.cfg.aux_dim:
             out["aux"] = F.mse_loss(self.aux_head(feat.mean(1)), batch["aux"])

@@ -23,7 +23,7 @@ from teleforge.progress import Progress, or_null
 from teleforge.train_adapter._torch import require_torch
 from teleforge.train_adapter.checkpoint import ACTION_SPACE, has_train_state, load_model, load_train_state, save_checkpoint
 from teleforge.train_adapter.data import ChunkSampler, EpisodeArrays, load_episodes, select_episodes, split_data_arg
-from teleforge.train_adapter.feature_cache import build_feature_cache, freeze_vision
+from teleforge.train_adapter.feature_cache import build_feature_cache, build_trunk_cache, freeze_trunk_prefix, freeze_vision
 from teleforge.train_adapter.normalize import NormStats, to_bins
 from teleforge.train_adapter.sim_data import collect_arrays
 from teleforge.train_adapter.text import InstructionTokenizer, word_dropout
@@ -59,6 +59,7 @@ class TrainConfig:
     word_dropout: float = 0.15
     augment_shift: int = 4  # pixels of random image shift (not applied with freeze_vision: cached tokens)
     freeze_vision: bool = False  # fast CPU fine-tune: vision tokens cached once per (frame, instruction), trunk + heads train
+    freeze_trunk_layers: int = 0  # > 0 (implies freeze_vision): also freeze and cache the first N trunk layers
     # Only for init="scratch":
     image_size: int = 96
     chunk: int = 8
@@ -152,7 +153,8 @@ class _Batcher:
                  vis: np.ndarray | None = None) -> None:
         torch = require_torch()
         self.s, self.idx, self.cfg, self.tok, self.dev = sampler, idx, cfg, tok, device
-        self.vis = vis  # cached vision tokens (N, n_cam, T, d) float16: replaces images (frozen vision)
+        self.vis = vis  # cached vision tokens (N, n_cam, T, d) or trunk hidden states (N, T, d), float16: replace images
+        self.feat_key = "images" if vis is None else ("hidden" if cfg.freeze_trunk_layers > 0 else "vis")
         self.rng = np.random.default_rng(seed)
         self.words = np.stack([tok.encode(t) for t in sampler.instructions])
         self.state = norm.norm_state(sampler.state)
@@ -174,7 +176,7 @@ class _Batcher:
         words = self.words[self.s.episode_of[ids]]
         if train and self.cfg.word_dropout > 0:
             words = word_dropout(words, self.tok, self.cfg.word_dropout, self.rng)
-        key = "vis" if self.vis is not None else "images"
+        key = self.feat_key
         if self.on_gpu:
             ii = torch.from_numpy(ids).to(self.dev)
             b = {key: self.images_t[ii], "state": self.state_t[ii], "actions": self.actions_t[ii], "bins": self.bins_t[ii]}
@@ -183,7 +185,9 @@ class _Batcher:
                  ((key, self.s.images if self.vis is None else self.vis), ("state", self.state), ("actions", self.actions),
                   ("bins", self.bins))}
         if self.vis is not None:
-            b["vis"] = b["vis"].float()
+            b[key] = b[key].float()
+        if key == "hidden":
+            b["trunk_start"] = self.cfg.freeze_trunk_layers
         if self.s.aux is not None:
             b["aux"] = self.aux_t[ii] if self.on_gpu and self.aux_t is not None else torch.from_numpy(self.s.aux[ids])
         b["words"] = torch.from_numpy(words).to(self.dev)
@@ -238,11 +242,18 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
     model = model.to(device).train()
     t_cache = time.perf_counter()
     vis_cache = None
-    if cfg.freeze_vision:  # the CNN stays fixed: its tokens are computed once here, inside the wall time and budget
+    cached = cfg.freeze_vision or cfg.freeze_trunk_layers > 0
+    if cfg.freeze_trunk_layers >= int(base_cfg["model"]["n_layers"]):
+        raise TrainError(f"--freeze-trunk-layers must be below the trunk's {base_cfg['model']['n_layers']} layers")
+    if cached:  # the CNN stays fixed: its tokens are computed once here, inside the wall time and budget
         freeze_vision(model)
         frame_words = np.stack([tok.encode(t) for t in sampler.instructions])[sampler.episode_of]
         vis_cache = build_feature_cache(model, sampler.images, frame_words, device, progress=progress)
-    cache_s = time.perf_counter() - t_cache if cfg.freeze_vision else 0.0
+        if cfg.freeze_trunk_layers > 0:  # and the lower trunk: its hidden states per frame, from the clean state
+            freeze_trunk_prefix(model, cfg.freeze_trunk_layers)
+            vis_cache = build_trunk_cache(model, vis_cache, frame_words, norm.norm_state(sampler.state),
+                                          cfg.freeze_trunk_layers, device, progress=progress)
+    cache_s = time.perf_counter() - t_cache if cached else 0.0
     base_lr = cfg.lr if cfg.lr is not None else (3e-4 if cfg.init == "scratch" else 3e-5)
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=base_lr, weight_decay=cfg.weight_decay)
@@ -316,7 +327,7 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
         return tot / len(val_idx)
 
     # With a feature cache the clock starts before it was built: its cost counts against the budget.
-    t0 = t_cache if cfg.freeze_vision else time.perf_counter()
+    t0 = t_cache if cached else time.perf_counter()
     start_step = step
     prog = or_null(progress)
     # A time budget usually ends the run long before `steps`: an ETA from the step count would be

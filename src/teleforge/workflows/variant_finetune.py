@@ -33,6 +33,7 @@ class VariantConfig:
     lr: float = 3e-4
     head: str = "flow"
     freeze_vision: bool = True
+    freeze_trunk_layers: int = 0  # also freeze and cache the first N trunk layers
     eval_episodes: int = 50
     eval_base: bool = True
     workers: int = 2
@@ -57,7 +58,8 @@ def run_variant(cfg: VariantConfig, progress: Progress | None = None) -> dict[st
     model, base_cfg = load_model("bundled")
     tc = TrainConfig(head=cfg.head, init="bundled", steps=cfg.steps, time_budget_s=cfg.time_budget_s, batch_size=cfg.batch_size,
                      lr=cfg.lr, seed=cfg.seed, out=out / "run", val_fraction=0.05, val_every=100, ckpt_every=10**9,
-                     device="cpu", freeze_vision=cfg.freeze_vision, warmup_steps=20)
+                     device="cpu", freeze_vision=cfg.freeze_vision, freeze_trunk_layers=cfg.freeze_trunk_layers,
+                     warmup_steps=20)
     trained_on = {"data": f"scripted {VARIANT} demos (teleforge.train_adapter.variant)", "episodes": len(eps),
                   "render_size": 128, "seed0": TRAIN_SEED0}
     res = fit(eps, tc, model.train(), dict(base_cfg, init="bundled"), progress, trained_on)
