@@ -5,7 +5,11 @@ The peer is the same model's trunk alone (what every head must pay); the ratio s
 embedding per Euler step), measured in the same run, so before/after share the machine's load.
 Each latency is also given as CPU time of the calling thread (``*_cpu_ms_p50``): on a shared
 machine the wall clock includes waiting for a core, the CPU time does not.
+With ``--closed-loop N`` it also runs N held-out pick_cube episodes (seeds 9 000 000+, two worker
+processes, one torch thread each) per Euler step count in ``--compare-steps``, so a faster
+setting is only adopted with its success rate and Wilson interval next to the default's.
     python benchmarks/inference.py [--ckpt bundled] [--iters 100] [--threads 1] [--flow-steps N]
+    python benchmarks/inference.py --threads 1 --closed-loop 50 --compare-steps 10,5
 """
 
 from __future__ import annotations
@@ -61,6 +65,9 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=100)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--flow-steps", type=int, default=0, help="Euler steps of the flow head (0: the policy's default)")
+    ap.add_argument("--closed-loop", type=int, default=0, help="also evaluate N pick_cube episodes per --compare-steps value")
+    ap.add_argument("--compare-steps", default="10,5", help="Euler step counts compared in closed loop")
+    ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     import torch
 
@@ -112,7 +119,27 @@ def main() -> None:
     out["chunk"] = pol.info.chunk
     out["params"] = pol.info.extra["params"]
     out["target_ms"] = 20.0
+    if args.closed_loop:
+        out["closed_loop"] = _closed_loop(args.ckpt, args.closed_loop, [int(x) for x in args.compare_steps.split(",")], args.workers)
     print(json.dumps(out))
+
+
+def _closed_loop(ckpt: str, episodes: int, steps: list[int], workers: int) -> dict[str, object]:
+    """pick_cube success of the flow head per Euler step count, same held-out seeds for each."""
+    from functools import partial
+
+    from teleforge.train_adapter.checkpoint import load_policy
+    from teleforge.train_adapter.eval import EvalConfig
+    from teleforge.workflows.parallel_eval import evaluate_parallel
+
+    res: dict[str, object] = {"task": "pick_cube", "episodes": episodes}
+    for n in steps:
+        r = evaluate_parallel(ckpt, EvalConfig(task="pick_cube", episodes=episodes, videos=0), workers=workers,
+                              loader=partial(load_policy, head="flow", flow_steps=n))
+        lo, hi = r.ci95
+        res[f"flow{n}"] = {"successes": r.successes, "rate": round(r.success_rate, 3), "ci95": [round(lo, 3), round(hi, 3)],
+                           "latency_ms_p50": round(r.latency(50), 2), "seeds": [r.episodes[0].seed, r.episodes[-1].seed]}
+    return res
 
 
 if __name__ == "__main__":
