@@ -74,6 +74,11 @@ def test_fast_flag_on_the_cli(tiny_dataset, tmp_path) -> None:
 
     bad = CliRunner().invoke(app, ["train", "-d", str(tiny_dataset), "--freeze", "trunk", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "--freeze vision" in bad.output
+    ok = CliRunner().invoke(app, ["train", "-d", str(tiny_dataset), "--fast", "--steps", "2", "-b", "4", "--workers", "1",
+                                  "--val-fraction", "0", "--device", "cpu", "--out", str(tmp_path / "fast")])
+    assert ok.exit_code == 0, ok.output
+    res = json.loads((tmp_path / "fast" / "result.json").read_text())
+    assert res["steps"] == 2 and 0 < res["trainable_params"] < res["params"] and res["cache_seconds"] > 0
 
 
 def test_cached_trunk_prefix_resumes_to_the_same_features() -> None:
