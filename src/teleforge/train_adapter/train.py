@@ -244,7 +244,7 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
     vis_cache = None
     cached = cfg.freeze_vision or cfg.freeze_trunk_layers > 0
     if cfg.freeze_trunk_layers >= int(base_cfg["model"]["n_layers"]):
-        raise TrainError(f"--freeze-trunk-layers must be below the trunk's {base_cfg['model']['n_layers']} layers")
+        raise TrainError(f"can freeze at most {int(base_cfg['model']['n_layers']) - 1} trunk layers (--freeze trunk:N must stay below the trunk's {base_cfg['model']['n_layers']} layers)")
     if cached:  # the CNN stays fixed: its tokens are computed once here, inside the wall time and budget
         freeze_vision(model)
         frame_words = np.stack([tok.encode(t) for t in sampler.instructions])[sampler.episode_of]
