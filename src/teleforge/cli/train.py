@@ -15,7 +15,7 @@ from rich.table import Table
 from teleforge.cli.grammar import deprecated
 from teleforge.cli.progress import RichProgress
 from teleforge.cli.render import fail
-from teleforge.errors import TeleforgeError
+from teleforge.errors import TeleforgeError, TrainError
 
 train_app = typer.Typer(
     name="train",
@@ -39,6 +39,16 @@ def _summary(res: object, title: str) -> None:
     console.print(t)
 
 
+def _trunk_layers(freeze: str | None) -> int:
+    """``--freeze`` -> frozen lower trunk layers: None/'vision' -> 0, 'trunk:N' -> N."""
+    if freeze in (None, "vision"):
+        return 0
+    head, _, n = str(freeze).partition(":")
+    if head == "trunk" and n.isdigit() and int(n) > 0:
+        return int(n)
+    raise TrainError(f"--freeze {freeze!r} is not supported: use --freeze vision (or --fast), or --freeze trunk:N")
+
+
 @train_app.callback(invoke_without_command=True)
 def train_cmd(
     ctx: typer.Context,
@@ -59,6 +69,8 @@ def train_cmd(
     workers: int = typer.Option(2, "--workers", help="JPEG-decoding processes."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    fast: bool = typer.Option(False, "--fast", help="Freeze the vision encoder and cache its tokens once per frame: a faster CPU fine-tune (no image-shift augmentation)."),
+    freeze: Optional[str] = typer.Option(None, "--freeze", help="What to freeze and cache: 'vision' (the same as --fast), or 'trunk:N' (vision and the first N trunk layers; no word dropout or state noise)."),
 ) -> None:
     """Fine-tune (or train from scratch) on a native dataset; views and trims are honoured."""
     if ctx.invoked_subcommand is not None:
@@ -70,10 +82,12 @@ def train_cmd(
     try:
         from teleforge.train_adapter.train import TrainConfig, train  # lazy: keeps `teleforge --help` free of the sim
 
+        trunk_layers = _trunk_layers(freeze)
         cfg = TrainConfig(data=data, head=head, init=init, steps=steps, time_budget_s=time_budget, batch_size=batch_size,
                           lr=lr, seed=seed, out=out, val_fraction=val_fraction, val_every=val_every,
                           tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else None,
-                          outcomes=("success",) if success_only else None, workers=workers, resume=resume, device=device)
+                          outcomes=("success",) if success_only else None, workers=workers, resume=resume, device=device,
+                          freeze_vision=fast or freeze is not None, freeze_trunk_layers=trunk_layers)
         res = train(cfg, progress=RichProgress(console))
     except TeleforgeError as exc:
         _fail(exc)
@@ -108,3 +122,45 @@ def pretrain_cmd(
     except TeleforgeError as exc:
         _fail(exc)
     _summary(res, "teleforge train pretrain")
+
+
+@train_app.command("variant")
+def variant_cmd(
+    out: Path = typer.Option(Path("runs/variant"), "--out", "-o", help="Run folder: run/ checkpoints and variant.json."),
+    demos: int = typer.Option(100, "--demos", help="Scripted carry_left demos to collect (in memory)."),
+    time_budget: float = typer.Option(840.0, "--time-budget", help="Training wall clock in seconds, feature cache included."),
+    batch_size: int = typer.Option(32, "--batch-size", "-b", help="Samples per optimizer step."),
+    lr: float = typer.Option(3e-4, "--lr", help="Peak learning rate (trunk and heads)."),
+    head: str = typer.Option("flow", "--head", help="tokens | flow"),
+    full: bool = typer.Option(False, "--full", help="Train the vision encoder too (no feature cache)."),
+    trunk_layers: int = typer.Option(0, "--freeze-trunk-layers", help="Also freeze and cache the first N trunk layers."),
+    eval_episodes: int = typer.Option(50, "--eval-episodes", help="Held-out closed-loop episodes per checkpoint."),
+    skip_base: bool = typer.Option(False, "--skip-base", help="Do not evaluate the bundled base first."),
+    workers: int = typer.Option(2, "--workers", help="Collection and evaluation processes."),
+    threads: int = typer.Option(1, "--threads", help="torch threads for training (1 is fastest on a shared 2-core CPU)."),
+    seed: int = typer.Option(0, "--seed", help="Training seed."),
+) -> None:
+    """Held-out target: fine-tune the bundled base on carry_left (pick, then carry 15 cm left), base vs fine-tuned."""
+    try:
+        import torch
+
+        from teleforge.workflows.variant_finetune import VariantConfig, run_variant  # lazy, as above
+
+        torch.set_num_threads(threads)
+        cfg = VariantConfig(out=out, demos=demos, time_budget_s=time_budget, batch_size=batch_size, lr=lr, head=head,
+                            freeze_vision=not full, freeze_trunk_layers=trunk_layers, eval_episodes=eval_episodes, eval_base=not skip_base, workers=workers,
+                            seed=seed)
+        rep = run_variant(cfg, progress=RichProgress(console))
+    except TeleforgeError as exc:
+        _fail(exc)
+    t = Table(title=f"teleforge train variant ({rep['variant']})")
+    t.add_column("checkpoint")
+    t.add_column("success")
+    t.add_column("95 % CI")
+    for k in ("base", "finetuned"):
+        if k in rep:
+            r = rep[k]
+            t.add_row(k, f"{r['successes']}/{r['episodes']}", f"{r['ci95'][0]:.2f}-{r['ci95'][1]:.2f}")
+    console.print(t)
+    console.print(f"demos {rep['demos']} ({rep['frames']} frames) collected in {rep['collect_seconds']} s; "
+                  f"training {rep['train']['steps']} steps in {rep['train']['seconds']} s (cache {rep['train']['cache_seconds']} s)")

@@ -2,9 +2,12 @@
 
 Entry points (see docs/design.md §8):
 
-* ``checkpoint.load_policy(path="bundled", head=None)`` -> a ``policy.Policy``;
+* ``checkpoint.load_policy(path="bundled", head=None, flow_steps=None)`` -> a ``policy.Policy``;
 * ``train.TrainConfig`` / ``train.train(cfg)`` -> ``TrainResult`` (fine-tune on ``DATASET[:VIEW]``);
+* ``TrainConfig(freeze_vision=True)`` (``teleforge train --fast``): vision tokens cached once per
+  (frame, instruction) by ``feature_cache``; ``freeze_trunk_layers=N`` caches the lower trunk too;
 * ``train.PretrainConfig`` / ``train.pretrain(cfg)`` -> rebuilds the bundled base;
+* ``variant``: the held-out fine-tune target ``carry_left`` (scene, expert, demos, closed-loop eval);
 * ``eval.evaluate(policy, EvalConfig(...))`` -> ``EvalResult`` (closed loop in the sim, held-out seeds);
 * ``closed_loop.run_episode`` -> the one closed-loop runner (success rule, observation path) under it.
 

@@ -188,7 +188,8 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[Any, dict[str, An
 class VLAPolicy:
     """A checkpoint behind the ``Policy`` protocol (CPU, one observation at a time)."""
 
-    def __init__(self, model: Any, cfg: dict[str, Any], head: str | None = None, seed: int = 0) -> None:
+    def __init__(self, model: Any, cfg: dict[str, Any], head: str | None = None, seed: int = 0,
+                 flow_steps: int | None = None) -> None:
         torch = require_torch()
         heads = tuple(cfg["model"]["heads"])
         head = head or cfg.get("default_head") or heads[0]
@@ -204,7 +205,7 @@ class VLAPolicy:
             head=head, chunk=int(m["chunk"]), cameras=tuple(m["cameras"]), image_size=int(m["image_size"]),
             action_space=cfg.get("action_space", ACTION_SPACE), control_hz=float(cfg.get("control_hz", 20.0)),
             extra={"embodiment": cfg.get("embodiment"), "params": int(sum(p.numel() for p in model.parameters())),
-                   "flow_steps": int(m.get("flow_steps", 10)), "trained_on": cfg.get("trained_on", {}),
+                   "flow_steps": int(flow_steps or m.get("flow_steps", 10)), "trained_on": cfg.get("trained_on", {}),
                    "tasks": list(cfg.get("tasks") or []), "render_size": int(cfg.get("render_size") or 128)},
         )
         self._seed = seed
@@ -226,13 +227,15 @@ class VLAPolicy:
         state = self.norm.norm_state(state_vector(obs.ee_pos, obs.ee_quat, obs.gripper, obs.joint_pos))
         with torch.inference_mode():
             x = self.model.sample(torch.from_numpy(imgs)[None], torch.from_numpy(words)[None],
-                                  torch.from_numpy(state)[None], self.head, generator=self._gen)
+                                  torch.from_numpy(state)[None], self.head, generator=self._gen,
+                                  flow_steps=self.info.extra["flow_steps"])
         a = self.norm.denorm_action(x[0].numpy())
         a[:, 6] = (a[:, 6] > 0.5).astype(np.float32)  # the gripper target is binary in every demo
         return a
 
 
-def load_policy(path: str | Path = "bundled", head: str | None = None) -> VLAPolicy:
-    """A runnable policy from a checkpoint folder (or "bundled"); ``head`` "tokens"|"flow" (default: the trained one)."""
+def load_policy(path: str | Path = "bundled", head: str | None = None, flow_steps: int | None = None) -> VLAPolicy:
+    """A runnable policy from a checkpoint folder (or "bundled"); ``head`` "tokens"|"flow" (default: the trained one);
+    ``flow_steps`` overrides the checkpoint's Euler steps for the flow head (None: the checkpoint's)."""
     model, cfg = load_model(path)
-    return VLAPolicy(model, cfg, head)
+    return VLAPolicy(model, cfg, head, flow_steps=flow_steps)

@@ -23,6 +23,7 @@ from teleforge.progress import Progress, or_null
 from teleforge.train_adapter._torch import require_torch
 from teleforge.train_adapter.checkpoint import ACTION_SPACE, has_train_state, load_model, load_train_state, save_checkpoint
 from teleforge.train_adapter.data import ChunkSampler, EpisodeArrays, load_episodes, select_episodes, split_data_arg
+from teleforge.train_adapter.feature_cache import build_feature_cache, build_trunk_cache, freeze_trunk_prefix, freeze_vision
 from teleforge.train_adapter.normalize import NormStats, to_bins
 from teleforge.train_adapter.sim_data import collect_arrays
 from teleforge.train_adapter.text import InstructionTokenizer, word_dropout
@@ -56,7 +57,9 @@ class TrainConfig:
     resume: bool = False
     stop_after: int | None = None  # end the session at this step as if interrupted (resume continues it)
     word_dropout: float = 0.15
-    augment_shift: int = 4  # pixels of random image shift
+    augment_shift: int = 4  # pixels of random image shift (not applied with freeze_vision: cached tokens)
+    freeze_vision: bool = False  # fast CPU fine-tune: vision tokens cached once per (frame, instruction), trunk + heads train
+    freeze_trunk_layers: int = 0  # > 0 (implies freeze_vision): also freeze and cache the first N trunk layers
     # Only for init="scratch":
     image_size: int = 96
     chunk: int = 8
@@ -77,6 +80,8 @@ class TrainResult:
     episodes: int = 0
     frames: int = 0
     params: int = 0
+    trainable_params: int = 0
+    cache_seconds: float = 0.0  # building the frozen-vision feature cache; inside ``seconds`` and the time budget
 
 
 def _device(name: str) -> str:
@@ -144,9 +149,12 @@ def _init_model(cfg: TrainConfig) -> tuple[Any, dict[str, Any]]:
 class _Batcher:
     """Random training batches (numpy -> torch) with image-shift and word-dropout augmentation."""
 
-    def __init__(self, sampler: Any, idx: np.ndarray, norm: Any, tok: Any, cfg: TrainConfig, device: str, seed: int) -> None:
+    def __init__(self, sampler: Any, idx: np.ndarray, norm: Any, tok: Any, cfg: TrainConfig, device: str, seed: int,
+                 vis: np.ndarray | None = None) -> None:
         torch = require_torch()
         self.s, self.idx, self.cfg, self.tok, self.dev = sampler, idx, cfg, tok, device
+        self.vis = vis  # cached vision tokens (N, n_cam, T, d) or trunk hidden states (N, T, d), float16: replace images
+        self.feat_key = "images" if vis is None else ("hidden" if cfg.freeze_trunk_layers > 0 else "vis")
         self.rng = np.random.default_rng(seed)
         self.words = np.stack([tok.encode(t) for t in sampler.instructions])
         self.state = norm.norm_state(sampler.state)
@@ -155,7 +163,7 @@ class _Batcher:
         self.bins = to_bins(acts)
         self.on_gpu = device != "cpu"
         if self.on_gpu:  # the whole set lives on the GPU: no host->device copies per step
-            self.images_t = torch.from_numpy(sampler.images).to(device)
+            self.images_t = torch.from_numpy(vis if vis is not None else sampler.images).to(device)
             self.state_t = torch.from_numpy(self.state).to(device)
             self.actions_t = torch.from_numpy(self.actions).to(device)
             self.bins_t = torch.from_numpy(self.bins).to(device)
@@ -168,17 +176,24 @@ class _Batcher:
         words = self.words[self.s.episode_of[ids]]
         if train and self.cfg.word_dropout > 0:
             words = word_dropout(words, self.tok, self.cfg.word_dropout, self.rng)
+        key = self.feat_key
         if self.on_gpu:
             ii = torch.from_numpy(ids).to(self.dev)
-            b = {"images": self.images_t[ii], "state": self.state_t[ii], "actions": self.actions_t[ii], "bins": self.bins_t[ii]}
+            b = {key: self.images_t[ii], "state": self.state_t[ii], "actions": self.actions_t[ii], "bins": self.bins_t[ii]}
         else:
             b = {k: torch.from_numpy(np.ascontiguousarray(v[ids])) for k, v in
-                 (("images", self.s.images), ("state", self.state), ("actions", self.actions), ("bins", self.bins))}
+                 ((key, self.s.images if self.vis is None else self.vis), ("state", self.state), ("actions", self.actions),
+                  ("bins", self.bins))}
+        if self.vis is not None:
+            b[key] = b[key].float()
+        if key == "hidden":
+            b["trunk_start"] = self.cfg.freeze_trunk_layers
         if self.s.aux is not None:
             b["aux"] = self.aux_t[ii] if self.on_gpu and self.aux_t is not None else torch.from_numpy(self.s.aux[ids])
         b["words"] = torch.from_numpy(words).to(self.dev)
         if train and self.cfg.augment_shift > 0:
-            b["images"] = _shift(b["images"], self.cfg.augment_shift, self.rng)
+            if self.vis is None:  # cached tokens cannot be shifted: frozen-vision runs train on frames as recorded
+                b["images"] = _shift(b["images"], self.cfg.augment_shift, self.rng)
             b["state"] = b["state"] + 0.02 * torch.randn_like(b["state"])
         return b
 
@@ -225,8 +240,23 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
     val_idx = val_idx[np.linspace(0, len(val_idx) - 1, min(len(val_idx), 256)).astype(int)] if len(val_idx) else val_idx
 
     model = model.to(device).train()
+    t_cache = time.perf_counter()
+    vis_cache = None
+    cached = cfg.freeze_vision or cfg.freeze_trunk_layers > 0
+    if cfg.freeze_trunk_layers >= int(base_cfg["model"]["n_layers"]):
+        raise TrainError(f"can freeze at most {int(base_cfg['model']['n_layers']) - 1} trunk layers (--freeze trunk:N must stay below the trunk's {base_cfg['model']['n_layers']} layers)")
+    if cached:  # the CNN stays fixed: its tokens are computed once here, inside the wall time and budget
+        freeze_vision(model)
+        frame_words = np.stack([tok.encode(t) for t in sampler.instructions])[sampler.episode_of]
+        vis_cache = build_feature_cache(model, sampler.images, frame_words, device, progress=progress)
+        if cfg.freeze_trunk_layers > 0:  # and the lower trunk: its hidden states per frame, from the clean state
+            freeze_trunk_prefix(model, cfg.freeze_trunk_layers)
+            vis_cache = build_trunk_cache(model, vis_cache, frame_words, norm.norm_state(sampler.state),
+                                          cfg.freeze_trunk_layers, device, progress=progress)
+    cache_s = time.perf_counter() - t_cache if cached else 0.0
     base_lr = cfg.lr if cfg.lr is not None else (3e-4 if cfg.init == "scratch" else 3e-5)
-    opt = torch.optim.AdamW(model.parameters(), lr=base_lr, weight_decay=cfg.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=base_lr, weight_decay=cfg.weight_decay)
     out = Path(cfg.out)
     last_dir, best_dir = out / "last", out / "best"
     step, best = 0, math.inf
@@ -247,7 +277,7 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
             raise CheckpointError(f"{last_dir} holds a training state that does not fit this run ({str(exc)[:200]}); "
                                   "restart training without --resume") from exc
         base_cfg = c2
-    batcher = _Batcher(sampler, train_idx, norm, tok, cfg, device, batcher_seed)
+    batcher = _Batcher(sampler, train_idx, norm, tok, cfg, device, batcher_seed, vis_cache)
     run_loss = None
     if step and cfg.resume:  # continue the very same batch sequence: a resumed run equals an uninterrupted one
         try:
@@ -296,7 +326,8 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
         model.train()
         return tot / len(val_idx)
 
-    t0 = time.perf_counter()
+    # With a feature cache the clock starts before it was built: its cost counts against the budget.
+    t0 = t_cache if cached else time.perf_counter()
     start_step = step
     prog = or_null(progress)
     # A time budget usually ends the run long before `steps`: an ETA from the step count would be
@@ -313,7 +344,7 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
             loss = sum(ls.values())
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             opt.step()
             step += 1
             lv = float(loss.detach())
@@ -345,7 +376,8 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
     res = TrainResult(checkpoint=best_dir, last=last_dir, steps=step, seconds=round(secs, 2),
                       steps_per_s=round((step - start_step) / max(secs, 1e-9), 3), train_losses=train_losses,
                       val_losses=val_losses, episodes=len(episodes), frames=len(sampler),
-                      params=int(sum(p.numel() for p in model.parameters())))
+                      params=int(sum(p.numel() for p in model.parameters())),
+                      trainable_params=int(sum(p.numel() for p in trainable)), cache_seconds=round(cache_s, 2))
     # allow_nan=False after _finite: JSON has no NaN (a validation loss of NaN is written as null).
     (out / "result.json").write_text(json.dumps(_finite({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(res).items()}),
                                                 indent=1, allow_nan=False))
