@@ -30,7 +30,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from teleforge.errors import TeleforgeError
 
-__all__ = ["ENGINES", "Engine", "EngineError", "LocalEngine", "RayEngine", "current_engine", "make_engine", "use_engine"]
+__all__ = ["ENGINES", "Engine", "EngineError", "LocalEngine", "RayEngine", "batches", "current_engine", "make_engine",
+           "map_in_order", "use_engine"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -172,6 +173,23 @@ _LOCAL = LocalEngine()
 def current_engine() -> Engine:
     """The engine set by :func:`use_engine`, else the local one."""
     return _current.get() or _LOCAL
+
+
+def batches(items: Sequence[T], size: int) -> list[list[T]]:
+    """``items`` cut into consecutive lists of at most ``size`` (the last may be shorter)."""
+    size = max(1, int(size))
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def map_in_order(fn: Callable[[T], R], jobs: Sequence[T], window: int = 16, workers: int = 1) -> Iterator[R]:
+    """``fn(j)`` for every job on the current engine, yielded in job order, ``window`` jobs at a time.
+
+    An exporter writes each result as it comes, so memory holds at most ``window`` results
+    (e.g. encoded videos) whatever the dataset size; the ray engine runs a window's jobs at once.
+    """
+    engine = current_engine()
+    for part in batches(jobs, window):
+        yield from engine.map(fn, part, workers=workers)
 
 
 @contextlib.contextmanager

@@ -8,8 +8,9 @@ at ``round(t * fps)``). Encoding and decoding use PyAV only.
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -48,18 +49,25 @@ def codec_options(vcodec: str, gop: int, crf: int) -> dict[str, str]:
 
 
 class VideoFileWriter:
-    """One open mp4 for one camera; frames appended in order, pts counted from the file start."""
+    """One open mp4 for one camera; frames appended in order, pts counted from the file start.
 
-    def __init__(self, path: Path, fps: int, height: int, width: int, vcodec: str, gop: int = DEFAULT_GOP,
+    ``path`` may be an in-memory buffer (``io.BytesIO``): :func:`encode_segment` encodes one
+    episode that way in an engine job.
+    """
+
+    def __init__(self, path: Path | io.BytesIO, fps: int, height: int, width: int, vcodec: str, gop: int = DEFAULT_GOP,
                  crf: int = DEFAULT_CRF, threads: int | None = None) -> None:
         import av  # lazy: see resolve_codec
 
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner per file otherwise; keep errors only
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fps = int(fps)
         self.frames = 0
-        self._container = av.open(str(self.path), "w")
+        if isinstance(path, io.BytesIO):
+            self._container = av.open(path, "w", format="mp4")
+        else:
+            self.path = Path(path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._container = av.open(str(self.path), "w")
         opts = codec_options(vcodec, gop, crf)
         if threads:
             if vcodec == "libsvtav1":
@@ -103,6 +111,73 @@ class VideoFileWriter:
     def close(self) -> None:
         for packet in self._stream.encode():
             self._container.mux(packet)
+        self._container.close()
+
+
+def encode_segment(frames: Iterable[np.ndarray], fps: int, height: int, width: int, vcodec: str,
+                   gop: int = DEFAULT_GOP, crf: int = DEFAULT_CRF, threads: int | None = None) -> tuple[bytes, int]:
+    """Encode (H, W, 3) uint8 RGB frames as a standalone mp4 in memory: (its bytes, frame count).
+
+    One episode's video as an engine job; :class:`SegmentFileWriter` joins segments into a file.
+    """
+    buf = io.BytesIO()
+    w = VideoFileWriter(buf, fps, height, width, vcodec, gop, crf, threads)
+    for f in frames:
+        w.add(f)
+    w.close()
+    return buf.getvalue(), w.frames
+
+
+class SegmentFileWriter:
+    """One mp4 built from encoded segments (:func:`encode_segment`) joined back to back without re-encoding.
+
+    Every segment starts with a key frame (each is its own encode), so a frame is found by
+    seeking exactly as in a file encoded in one go; pts/dts are shifted so frame ``n`` of the
+    file is at ``n / fps``. Segments of one file must share codec and size (one camera's settings).
+    """
+
+    def __init__(self, path: Path, fps: int) -> None:
+        import av  # lazy: see resolve_codec
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fps = int(fps)
+        self.frames = 0
+        self.bytes = 0
+        self._container = av.open(str(self.path), "w")
+        self._stream: Any = None
+
+    def append(self, data: bytes, frames: int) -> None:
+        """Mux the ``frames`` frames of one segment after those already in the file."""
+        import av  # lazy: see resolve_codec
+
+        with av.open(io.BytesIO(data), "r") as src:
+            ins = src.streams.video[0]
+            if self._stream is None:
+                self._stream = self._container.add_stream_from_template(ins, opaque=True)
+                self._stream.time_base = Fraction(1, self.fps)
+            tb = ins.time_base
+            assert tb is not None
+            shift = Fraction(self.frames, self.fps) / tb
+            if shift.denominator != 1:
+                raise ExportError(f"{self.path}: segment time base {tb} cannot hold frame times at {self.fps} fps; re-export")
+            off = int(shift)
+            for packet in src.demux(ins):
+                if packet.dts is None:  # the demuxer's end-of-stream marker
+                    continue
+                packet.pts = None if packet.pts is None else packet.pts + off
+                packet.dts = packet.dts + off
+                packet.stream = self._stream
+                packet.time_base = tb
+                self.bytes += packet.size
+                self._container.mux(packet)
+        self.frames += int(frames)
+
+    def size_bytes(self) -> int:
+        """Bytes of video data muxed so far (exact: the segments are already encoded)."""
+        return self.bytes
+
+    def close(self) -> None:
         self._container.close()
 
 
