@@ -26,7 +26,12 @@ SVT_PRESET = 12
 
 
 def resolve_codec(vcodec: str = "auto") -> str:
-    """``auto`` -> libsvtav1 (what LeRobot writes) when PyAV's FFmpeg has it, else libx264 (h264)."""
+    """``auto`` -> libsvtav1 (what LeRobot writes) when PyAV's FFmpeg has it, else libx264 (h264).
+
+    SVT-AV1 writes the same bytes for the same frames every time (so the local and ray engines
+    write identical videos); libx264 does not (measured: an episode encoded 100 times in one
+    process, threads=1, gave 2-3 different files), so x264 exports are equal frame count and
+    layout, not bytes."""
     import av  # lazy (here and below): FFmpeg's libraries load only when a video is written or read
 
     have = av.codecs_available
