@@ -32,7 +32,7 @@ def _split(text: Optional[str]) -> list[str]:
 
 
 _DATASET = typer.Argument(..., metavar="DATASET[:VIEW]",
-                          help="Native dataset folder; DATASET:VIEW exports a curated view's kept, trimmed steps.")
+                          help="Native dataset folder or URI (s3://bucket/ds); DATASET:VIEW exports a curated view's kept, trimmed steps.")
 _IDS = typer.Option(None, "--ids", help="Comma-separated episode ids (default: all; with a view, narrows it).")
 _EPISODES = typer.Option(None, "--episodes", hidden=True, help="Deprecated: use --ids.")
 _VIEW = typer.Option(None, "--view", hidden=True, help="Deprecated: use DATASET:VIEW.")
@@ -41,10 +41,13 @@ _VIEW = typer.Option(None, "--view", hidden=True, help="Deprecated: use DATASET:
 def _select(dataset: str, ids: Optional[str], episodes: Optional[str], view: Optional[str]) -> Any:
     """One grammar: DATASET[:VIEW] plus --ids (old --view / --episodes still work for one release)."""
     from teleforge.cli.grammar import deprecated, split_dataset_view
+    from teleforge.cli.remote import stage_selection
     from teleforge.dataset.selection import select
 
     root, v = split_dataset_view(dataset, deprecated(None, view, "--view", "DATASET:VIEW"))
-    return select(root, _ids(deprecated(ids, episodes, "--episodes", "--ids")), v)
+    src = select(root, _ids(deprecated(ids, episodes, "--episodes", "--ids")), v)
+    stage_selection(root, src.episode_ids)  # from object storage: fetch the selected episodes' shards only
+    return src
 _OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.")
 
 
