@@ -107,8 +107,8 @@ def metrics(
     try:
         with _progress("metrics", _n_episodes(dataset)) as adv:
             # A staged copy is measured from its URI: each job (on any Ray node) fetches only its own shard.
-            run = compute_metrics(remote_of(dataset) or dataset, MetricsConfig(images=images), force=force,  # type: ignore[arg-type]
-                                  on_episode=adv)
+            run = compute_metrics(remote_of(dataset) or dataset, MetricsConfig(images=images), force=force,
+                                  on_episode=adv)  # type: ignore[arg-type]
     except TeleforgeError as exc:
         _fail(exc)
     t = Table(title="metrics")

@@ -28,7 +28,7 @@ _opened: dict[Path, dict[str, tuple[int, int]]] = {}  # staged copy -> its curat
 def looks_remote(text: str | Path) -> bool:
     """A URI with a scheme (``s3://b/ds``; also ``s3:/b/ds``, what ``Path`` makes of it)."""
     m = _SCHEME.match(str(text))
-    return bool(m) and len(m.group(1)) > 1 and m.group(1) != "file"
+    return m is not None and len(m.group(1)) > 1 and m.group(1) != "file"
 
 
 def _uri(text: str | Path) -> str:
