@@ -3,6 +3,8 @@
 # trainer's own code from its validator venv (.ci/validators.sh builds them and writes validators.env):
 #   openpi   `handoff openpi` (LeRobot v2.1) -> pinned LeRobot 0cf8648 + openpi's own transforms
 #   lerobot  `handoff lerobot` -> its printed lerobot-train command, 10 ACT steps (LeRobot 0.4.4)
+#   bridge   a fake SO-101 leader -> fake follower collection, `export lerobot --state joints` ->
+#            LeRobotDataset loads it; features equal LeRobot's own SO101Follower's (issue 14)
 #   hf       `export hf` -> datasets 3.6 (openpi's lock) and datasets 4.x
 # A consumer whose pinned source is missing from shared/validators prints one SKIP line naming it
 # and does not fail the run; a check that runs and fails does. Usage:
@@ -50,6 +52,11 @@ fi
 tf handoff lerobot "$WORK/native" "$WORK/lerobot" || fail=1
 consumer "$PY_LEROBOT" check_lerobot_train.py "$WORK/lerobot/lerobot/teleforge/native" "$WORK/native" \
   --repo-id teleforge/native --handoff "$WORK/lerobot" --steps 10 || fail=1
+
+# --- LeRobot bridge: a fake SO-101 leader drives a fake follower; LeRobot 0.4.4 loads the export --
+"$PY" -m tests.robots.vendors.bridge_session "$WORK/bridge" > "$WORK/last.log" 2>&1 || { cat "$WORK/last.log" >&2; fail=1; }
+tf export lerobot "$WORK/bridge" --out "$WORK/bridge_lerobot" --state joints --repo-id teleforge/so101_bridge || fail=1
+consumer "$PY_LEROBOT" check_lerobot_bridge.py "$WORK/bridge_lerobot" "$WORK/bridge" --repo-id teleforge/so101_bridge || fail=1
 
 # --- HF datasets 3.6 and 4.x --------------------------------------------------------------
 tf export hf "$WORK/native" --out "$WORK/hf" || fail=1

@@ -79,7 +79,7 @@ def test_native_spec_reads_like_format_1_0():
     assert spec.to_dict() == {"fps": 20.0, "robot_embodiment": "test_point", "n_joints": 3, "cameras": []}
     old = DatasetSpec.from_dict({"fps": 20.0, "robot_embodiment": "x", "n_joints": 7})
     assert (old.action_dim, old.extra_state) == (7, {})
-    assert FORMAT_VERSION == "1.2"  # 1.2: control.intervention
+    assert FORMAT_VERSION == "1.3"  # 1.2: control.intervention; 1.3: per-camera depth
 
 
 def test_missing_declared_feature_is_a_clear_error(tmp_path):

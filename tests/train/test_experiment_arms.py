@@ -55,6 +55,31 @@ def test_two_arms_same_budget_same_seeds(dataset: Path, monkeypatch: pytest.Monk
     assert (dataset / "arms.png").is_file()
 
 
+def test_rerun_reuses_finished_arms_of_the_same_budget(dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import teleforge.train_adapter.train as tr
+
+    calls: list = []
+
+    def fake_train(cfg, progress=None):  # writes the checkpoint config a real run writes
+        calls.append(cfg.view)
+        best = Path(cfg.out) / "best"
+        best.mkdir(parents=True, exist_ok=True)
+        (best / "config.json").write_text(json.dumps({"train_config": {"steps": cfg.steps, "batch_size": cfg.batch_size,
+                                                                        "lr": cfg.lr}}))
+        return FakeTrainResult(best)
+
+    monkeypatch.setattr(tr, "train", fake_train)
+    cfg = ArmsConfig(out=dataset, episodes=10, arms=("raw", "rules"), train_steps=5, batch_size=4, eval_episodes=2,
+                     eval_workers=1, methods=("scizor",))
+    first = run_arms(cfg, loader=fake_loader)
+    assert calls == [None, "rules"]
+    again = run_arms(cfg, loader=fake_loader)
+    assert calls == [None, "rules"]  # nothing retrained or re-evaluated
+    assert again.pooled("rules") == first.pooled("rules") and again.pooled("raw") == first.pooled("raw")
+    run_arms(ArmsConfig(**{**cfg.__dict__, "train_steps": 6}), loader=fake_loader)
+    assert calls == [None, "rules", None, "rules"]  # a different budget trains again
+
+
 def test_length_matched_control_matches_lengths(dataset: Path) -> None:
     ref = [0, 3, 7]
     v = length_matched_view(dataset / "dataset", "lm", ref, seed=1)

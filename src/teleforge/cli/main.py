@@ -101,6 +101,7 @@ def collect(
     camera: Optional[list[str]] = typer.Option(None, "--camera", help="NAME=SOURCE, repeatable; replaces --cameras. SOURCE: sim (scene camera NAME), a device index or /dev/videoN, a video file (loops), an rtsp/http URL, or realsense[:SERIAL]."),
     policy: Optional[str] = typer.Option(None, "--policy", help="Let a policy drive and take over when it errs: 'bundled' (the bundled VLA), a `teleforge train` checkpoint folder, or a reference policy (expert = the sim's scripted oracle, zero = never moves). --device is yours: its takeover button (keyboard T, gamepad right-stick click) hands control to you and back; every step records who was in control."),
     shadow: bool = typer.Option(False, "--shadow", help="xarm:// and ur:// only: connect and read the arm, compute and show every command, send no motion. Use it for the first session on a new arm."),
+    depth: str = typer.Option("", "--depth", help="Cameras that also record depth (uint16 mm, lossless PNG-16), comma-separated: sim cameras render it, realsense sources stream it aligned to colour."),
 ) -> None:
     """Collect demonstrations at the robot (window with cameras, REC light, countdown, instruction).
 
@@ -126,7 +127,7 @@ def collect(
         camera_fps=camera_fps, headless=headless, operator_id=operator, notes=notes, seed=seed,
         quality=quality, failure=failure, failure_rate=failure_rate, screenshot=screenshot,
         time_limit_s=time_limit, control_frame=control_frame, camera_sources=tuple(camera or ()),
-        policy=policy, shadow=shadow,
+        policy=policy, shadow=shadow, depth_cameras=tuple(c.strip() for c in depth.split(",") if c.strip()),
     )
     try:
         result = run_collect(cfg, progress=RichProgress(console))

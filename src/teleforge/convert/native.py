@@ -61,7 +61,7 @@ class ImportedEpisode:
 
     ``columns`` holds any subset of the native columns (missing ones are filled with
     neutral values and listed in the episode's extras); ``images`` maps camera ->
-    (T, H, W, 3) uint8 RGB.
+    (T, H, W, 3) uint8 RGB, ``depth`` a depth camera -> (T, H, W) uint16 mm.
     """
 
     start: EpisodeStart
@@ -70,6 +70,7 @@ class ImportedEpisode:
     outcome: str = "unknown"
     labels: dict[str, Any] = field(default_factory=dict)
     tick_ns: np.ndarray | None = None
+    depth: dict[str, np.ndarray] = field(default_factory=dict)  # depth camera -> (T, H, W) uint16 mm
 
     @property
     def num_steps(self) -> int:
@@ -186,6 +187,11 @@ def write_native_episode(root: Path, spec: DatasetSpec, ep: ImportedEpisode) -> 
         if frames.dtype != np.uint8 or frames.shape != (t, c.height, c.width, 3):
             raise ImportFormatError(f"{where}: camera {cam} frames are {frames.dtype} {frames.shape}; "
                                     f"expected ({t}, {c.height}, {c.width}, 3) uint8")
+    for cam, d in ep.depth.items():
+        c = spec.camera(cam)
+        if not c.depth or d.dtype != np.uint16 or d.shape != (t, c.height, c.width):
+            raise ImportFormatError(f"{where}: camera {cam} depth is {d.dtype} {d.shape}; expected ({t}, {c.height}, "
+                                    f"{c.width}) uint16 mm into a dataset whose camera records depth")
     start = ep.start
     if filled:
         start = EpisodeStart(**{**start.__dict__, "extras": {**start.extras, "filled_columns": filled}})
@@ -200,6 +206,8 @@ def write_native_episode(root: Path, spec: DatasetSpec, ep: ImportedEpisode) -> 
                 rec.images[cam] = np.ascontiguousarray(frames[i])
                 rec.image_t_ns[cam] = int(ticks[i])
                 rec.image_seq[cam] = i
+            for cam, d in ep.depth.items():
+                rec.depth[cam] = np.ascontiguousarray(d[i])
             writer.append(rec)
         writer.finalize(EpisodeEnd(outcome=ep.outcome, labels=ep.labels))
     except BaseException:

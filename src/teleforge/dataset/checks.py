@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from teleforge.dataset.catalog import CATALOG_SCHEMA
-from teleforge.dataset.schema import IMAGE_PREFIX, META_SPEC, DatasetSpec
+from teleforge.dataset.schema import DEPTH_PREFIX, IMAGE_PREFIX, META_SPEC, DatasetSpec
 from teleforge.errors import CatalogError, CorruptShardError, DatasetError
 
 OUTCOMES = ("success", "failure", "unknown")
@@ -70,18 +70,18 @@ def check_shard_spec(schema: pa.Schema, spec: DatasetSpec, path: Path, hint: str
         try:
             own = json.loads(md[META_SPEC])
             own_fps, own_joints = float(own["fps"]), int(own["n_joints"])
-            own_cams = [(str(c["name"]), int(c["height"]), int(c["width"]), str(c.get("encoding", "jpeg")))
-                        for c in own.get("cameras", [])]
+            own_cams = [(str(c["name"]), int(c["height"]), int(c["width"]), str(c.get("encoding", "jpeg")),
+                         bool(c.get("depth", False))) for c in own.get("cameras", [])]
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptShardError(f"{path}: the shard's own spec is unreadable ({exc!r}); {hint}") from exc
-        have = [(c.name, c.height, c.width, c.encoding) for c in spec.cameras]
+        have = [(c.name, c.height, c.width, c.encoding, c.depth) for c in spec.cameras]
         diff = []
         if not math.isclose(own_fps, spec.fps):
             diff.append(f"fps {own_fps:g} vs {spec.fps!r}")
         if own_joints != spec.n_joints:
             diff.append(f"n_joints {own_joints} vs {spec.n_joints}")
         if own_cams != have:
-            diff.append(f"cameras {[c[0] for c in own_cams]} vs {[c[0] for c in have]} (or their sizes)")
+            diff.append(f"cameras {[c[0] for c in own_cams]} vs {[c[0] for c in have]} (or their sizes, encodings, depth)")
         if diff:
             raise DatasetError(f"{path} was recorded with {'; '.join(diff)} in teleforge.json: the manifest was edited "
                                "or damaged; restore teleforge.json from a backup")
@@ -90,6 +90,11 @@ def check_shard_spec(schema: pa.Schema, spec: DatasetSpec, path: Path, hint: str
     if image_cols != sorted(spec.camera_names):
         raise CorruptShardError(f"{path}: image columns {image_cols} do not match the dataset's cameras "
                                 f"{spec.camera_names}; {hint}")
+    depth_cols = sorted(n[len(DEPTH_PREFIX):] for n in schema.names
+                        if n.startswith(DEPTH_PREFIX) and pa.types.is_binary(schema.field(n).type))
+    want = sorted(c.name for c in spec.cameras if c.depth)
+    if depth_cols != want:
+        raise CorruptShardError(f"{path}: depth columns {depth_cols} do not match the dataset's depth cameras {want}; {hint}")
 
 
 def check_episode_meta(start: dict[str, Any], end: dict[str, Any], path: Path, hint: str) -> None:

@@ -71,7 +71,8 @@ def summarize(ds: Dataset) -> dict[str, Any]:
         "steps": sum(e.num_steps for e in eps),
         "duration_s": float(sum(e.duration_s for e in eps)),
         "disk_bytes": _disk_bytes(ds),
-        "cameras": [f"{c.name} {c.height}x{c.width} {c.encoding}" for c in ds.spec.cameras],
+        "cameras": [f"{c.name} {c.height}x{c.width} {c.encoding}" + (" + depth (png16, mm)" if c.depth else "")
+                    for c in ds.spec.cameras],
         "outcomes": dict(Counter(e.outcome for e in eps)),
         "tasks": dict(Counter(e.task for e in eps)),
         "sessions": len({e.session_id for e in eps}),

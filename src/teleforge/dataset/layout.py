@@ -114,10 +114,10 @@ def manifest_dict(spec: DatasetSpec) -> dict[str, Any]:
         "fps": spec.fps,
         "robot_embodiment": spec.robot_embodiment,
         "n_joints": spec.n_joints,
-        "cameras": [asdict(c) for c in spec.cameras],
+        "cameras": d["cameras"],  # a camera's ``depth`` (1.3) appears only when it records depth
     }
-    # Format 1.1 fields, present only when they differ from the 1.0 defaults.
-    out.update({k: d[k] for k in ("action_dim", "extra_state") if k in d})
+    # Format 1.1 / 1.3 fields, present only when they differ from the 1.0 defaults.
+    out.update({k: d[k] for k in ("action_dim", "extra_state", "feature_names") if k in d})
     out["features"] = feature_schema(spec)
     out["sessions"] = SESSIONS + "/"
     return out
@@ -199,6 +199,9 @@ def _camera_differences(have: DatasetSpec, want: DatasetSpec) -> list[str]:
         if (a.height, a.width, a.encoding) != (b.height, b.width, b.encoding):
             out.append(f"cameras: {n!r} is {a.height}x{a.width} {a.encoding} in the dataset, "
                        f"{b.height}x{b.width} {b.encoding} in this session")
+        elif a.depth != b.depth:
+            out.append(f"cameras: {n!r} {'records' if a.depth else 'has no'} depth in the dataset, "
+                       f"{'records' if b.depth else 'has no'} depth in this session (--depth)")
     if not out and have.camera_names != want.camera_names:
         out.append(f"cameras: order {have.camera_names} in the dataset vs {want.camera_names} in this session")
     return out

@@ -13,7 +13,7 @@ import pyarrow as pa
 from teleforge.dataset.catalog import catalog_row, json_field, read_catalog, shard_path
 from teleforge.dataset.checks import check_catalog, check_columns, check_episode_meta, check_manifest, check_shard_spec
 from teleforge.dataset.hf import to_hf_dataset
-from teleforge.dataset.images import decode_image
+from teleforge.dataset.images import decode_depth, decode_image
 from teleforge.dataset.layout import (
     EPISODES,
     MANIFEST,
@@ -23,7 +23,7 @@ from teleforge.dataset.layout import (
     read_sessions,
     shard_name,
 )
-from teleforge.dataset.schema import IMAGE_PREFIX, DatasetSpec, image_column
+from teleforge.dataset.schema import DEPTH_PREFIX, IMAGE_PREFIX, DatasetSpec, depth_column, image_column
 from teleforge.dataset.shard import open_shard
 from teleforge.errors import CorruptShardError, DatasetError, EpisodeNotFoundError
 from teleforge.spec import NATIVE_COLUMN_NAMES, OPTIONAL_COLUMNS
@@ -200,6 +200,33 @@ class Episode:
                     yield self._decode(data, cam, step)
                 step += 1
 
+    def depth(self, cam: str, step: int) -> np.ndarray | None:
+        """(H, W) uint16 depth (mm, 0 = no reading) of one step, exactly as recorded; None when the
+        camera had no depth frame that step (missing) or records no depth."""
+        self._check_depth(cam)
+        self._check_step(step)
+        data: bytes | None = self._load().column(depth_column(cam))[step].as_py()
+        return None if data is None else self._decode_depth(data, cam, step)
+
+    def depth_missing(self, cam: str) -> list[int]:
+        """Steps recorded without a depth frame from ``cam`` (stalled, unplugged, or not yet delivered)."""
+        self._check_depth(cam)
+        col = self._load().column(depth_column(cam))
+        return [i for i, v in enumerate(col.is_null().to_pylist()) if v]
+
+    def _check_depth(self, cam: str) -> None:
+        if not self.spec.camera(cam).depth:
+            with_depth = [c.name for c in self.spec.cameras if c.depth]
+            raise DatasetError(f"camera {cam!r} records no depth in this dataset; depth cameras: {', '.join(with_depth) or 'none'}")
+
+    def _decode_depth(self, data: bytes, cam: str, step: int) -> np.ndarray:
+        try:
+            return decode_depth(data, self.spec.camera(cam))
+        except DatasetError as exc:
+            raise CorruptShardError(
+                f"{self.path}: episode {self.episode_id}, step {step}, camera {cam!r}: {exc}; the depth frame is damaged"
+            ) from exc
+
     def _decode(self, data: bytes, cam: str, step: int) -> np.ndarray:
         """One frame, or CorruptShardError naming the shard, episode, step and camera."""
         try:
@@ -230,6 +257,8 @@ class Episode:
                 out[k] = np.asarray(v, dtype=np.float32)
             elif decode_images and k.startswith(IMAGE_PREFIX) and isinstance(v, bytes):
                 out[k] = self._decode(v, k[len(IMAGE_PREFIX):], step)
+            elif decode_images and k.startswith(DEPTH_PREFIX) and isinstance(v, bytes):
+                out[k] = self._decode_depth(v, k[len(DEPTH_PREFIX):], step)
             else:
                 out[k] = v
         return out

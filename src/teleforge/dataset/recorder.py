@@ -36,11 +36,11 @@ from typing import Any, Callable
 import pyarrow as pa
 
 from teleforge._threads import make_background_thread
-from teleforge.dataset.images import encode_image
+from teleforge.dataset.images import encode_depth, encode_image
 from teleforge.dataset.layout import SessionRecord, ensure_session, is_disk_full
 from teleforge.dataset.reader import Dataset
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
-from teleforge.dataset.schema import BatchBuilder, DatasetSpec, step_schema
+from teleforge.dataset.schema import BatchBuilder, DatasetSpec, depth_column, step_schema
 from teleforge.dataset.writer import EpisodeSummary, EpisodeWriter
 from teleforge.errors import DiskFullError, RecorderError, TeleforgeError
 
@@ -304,6 +304,7 @@ class AsyncRecorder:
                         name: encode_image(img, self._cams[name])
                         for name, img in rec.images.items() if name in self._cams and name not in item.reuse
                     }
+                    item.encoded.update(self._encode_depths(rec, item.reuse))
                 except Exception as exc:  # a bad frame must not kill the pipeline
                     item.payload = exc
                     item.kind = "error"
@@ -315,6 +316,12 @@ class AsyncRecorder:
                 if len(self._ready) > self._encoded_hw:
                     self._encoded_hw = len(self._ready)
                 self._cv.notify_all()
+
+    def _encode_depths(self, rec: StepRecord, reuse: frozenset[str]) -> dict[str, bytes]:
+        """``depth_column(cam)`` -> PNG-16 bytes for the step's depth frames of depth cameras
+        (a repeated frame's depth is reused with its colour bytes, not encoded again)."""
+        return {depth_column(name): encode_depth(d, self._cams[name]) for name, d in rec.depth.items()
+                if name in self._cams and self._cams[name].depth and name not in reuse}
 
     # --- writer thread ----------------------------------------------------------------
     def _next(self, seq: int) -> _Item:
@@ -395,6 +402,10 @@ class AsyncRecorder:
                 else:
                     self._frames_reused += 1
                 encoded[name] = data
+                dkey = depth_column(name)
+                if self._cams[name].depth and name in item.payload.depth:
+                    depth = self._last_encoded.get(dkey)
+                    encoded[dkey] = depth if depth is not None else encode_depth(item.payload.depth[name], self._cams[name])
             self._last_encoded.update(encoded)
             self._writer.append(item.payload, encoded)
         elif kind == "start":

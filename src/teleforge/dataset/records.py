@@ -40,6 +40,9 @@ class StepRecord:
     images: dict[str, np.ndarray] = field(default_factory=dict)  # cam -> (H,W,3) uint8
     image_t_ns: dict[str, int] = field(default_factory=dict)  # cam -> capture time
     image_seq: dict[str, int] = field(default_factory=dict)  # cam -> frame counter
+    # Depth of cameras that record it (CameraConfig.depth): cam -> (H, W) uint16 mm, 0 = no reading; it came
+    # with the colour frame (same image_t_ns / image_seq). A camera absent here records a null (missing) depth.
+    depth: dict[str, np.ndarray] = field(default_factory=dict)
     # Robot-declared state beyond the native features (DatasetSpec.extra_state): name -> (k,) float32.
     state_extras: dict[str, np.ndarray] = field(default_factory=dict)
 

@@ -7,14 +7,17 @@ extra declared state features add ``observation.state.<name>`` columns.
 
 Format history: 1.0 native columns only; 1.1 adds the optional spec fields
 ``action_dim`` and ``extra_state`` (absent = the native 7-D action, no extras); 1.2 adds the
-``control.intervention`` step column (older shards read it as all False).
+``control.intervention`` step column (older shards read it as all False); 1.3 adds per-camera depth
+(``CameraConfig.depth``: an ``observation.depth.<cam>`` column of lossless 16-bit PNG, uint16 mm,
+0 = no reading; absent in older datasets, whose cameras read as colour only) and the optional spec
+field ``feature_names`` (the robot's declared per-value names of the action and state features).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,7 +30,7 @@ from teleforge.names import check_key
 from teleforge.spec import ACTION_DIM, ACTION_NAMES, NATIVE_COLUMNS, NATIVE_STATE_NAMES, STATE_PREFIX, NativeColumn
 
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 2
+FORMAT_MINOR = 3
 FORMAT_VERSION = f"{FORMAT_MAJOR}.{FORMAT_MINOR}"
 
 ENCODINGS = ("jpeg", "png", "raw")
@@ -39,17 +42,21 @@ META_VERSION = b"teleforge.format_version"
 META_SPEC = b"teleforge.spec"
 
 IMAGE_PREFIX = "observation.images."
+DEPTH_PREFIX = "observation.depth."
+DEPTH_ENCODING = "png16"  # lossless 16-bit greyscale PNG of uint16 millimetres
 
 
 @dataclass
 class CameraConfig:
-    """One recorded camera: its frame size and how frames are stored."""
+    """One recorded camera: its frame size and how frames are stored; ``depth``: it also records
+    a per-step (H, W) uint16 depth image in millimetres (0 = no reading), lossless (format 1.3)."""
 
     name: str
     height: int
     width: int
     encoding: str = "jpeg"  # "jpeg" | "png" | "raw"
     quality: int = 95  # JPEG quality; ignored for png/raw
+    depth: bool = False
 
     def __post_init__(self) -> None:
         if self.encoding not in ENCODINGS:
@@ -71,6 +78,9 @@ class DatasetSpec:
     cameras: list[CameraConfig] = field(default_factory=list)
     action_dim: int = ACTION_DIM
     extra_state: dict[str, int] = field(default_factory=dict)
+    # Declared per-element names (format 1.3, optional): "action" and state feature names (e.g. "joint_pos")
+    # -> one name per value, as the robot declared them (a LeRobot arm: "shoulder_pan.pos", ...).
+    feature_names: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if int(self.action_dim) < 1:
@@ -84,6 +94,11 @@ class DatasetSpec:
                 )
             if int(width) < 1:
                 raise DatasetError(f"extra state feature {name!r} needs at least one value per step, got {width}")
+        widths = {"action": int(self.action_dim), "joint_pos": int(self.n_joints), **self.extra_state}
+        for name, names in self.feature_names.items():
+            if name not in widths or len(names) != widths[name] or not all(isinstance(n, str) and n for n in names):
+                raise DatasetError(f"feature_names[{name!r}] must name each of the {widths.get(name, '?')} values of a "
+                                   f"recorded feature ({', '.join(widths)}), got {names!r}")
 
     @classmethod
     def from_features(
@@ -94,6 +109,7 @@ class DatasetSpec:
         action_shape: tuple[int, ...] = (ACTION_DIM,),
         cameras: list[CameraConfig] | None = None,
         n_joints: int | None = None,
+        feature_names: Mapping[str, Sequence[str]] | None = None,
     ) -> DatasetSpec:
         """The spec a robot's declared features ask for, from plain shapes: ``state`` maps
         feature name -> shape (``joint_pos`` gives the joint count unless ``n_joints`` is
@@ -110,6 +126,7 @@ class DatasetSpec:
             cameras=list(cameras or []),
             action_dim=_width(action_shape),
             extra_state=extras,
+            feature_names={k: [str(n) for n in v] for k, v in (feature_names or {}).items()},
         )
 
     def camera(self, name: str) -> CameraConfig:
@@ -128,10 +145,15 @@ class DatasetSpec:
         """JSON-ready dict; the 1.1 fields appear only when they differ from the 1.0 defaults,
         so a native-only spec reads exactly as before."""
         d = asdict(self)
+        for cam in d["cameras"]:  # colour-only cameras read exactly as before 1.3
+            if not cam["depth"]:
+                del cam["depth"]
         if d["action_dim"] == ACTION_DIM:
             del d["action_dim"]
         if not d["extra_state"]:
             del d["extra_state"]
+        if not d["feature_names"]:
+            del d["feature_names"]
         return d
 
     @classmethod
@@ -142,9 +164,10 @@ class DatasetSpec:
                 fps=float(d["fps"]),
                 robot_embodiment=str(d["robot_embodiment"]),
                 n_joints=int(d["n_joints"]),
-                cameras=[CameraConfig(**c) for c in d.get("cameras", [])],
+                cameras=[CameraConfig(**{**c, "depth": bool(c.get("depth", False))}) for c in d.get("cameras", [])],
                 action_dim=int(d.get("action_dim", ACTION_DIM)),
                 extra_state={str(k): int(v) for k, v in (d.get("extra_state") or {}).items()},
+                feature_names={str(k): [str(n) for n in v] for k, v in (d.get("feature_names") or {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DatasetError(f"malformed dataset spec ({exc}); expected fps, robot_embodiment, n_joints, cameras") from exc
@@ -185,6 +208,12 @@ def image_column(cam: str) -> str:
     return f"{IMAGE_PREFIX}{cam}"
 
 
+def depth_column(cam: str) -> str:
+    """The column holding camera ``cam``'s depth frames (16-bit PNG bytes; null = no depth that step).
+    A depth frame shares its colour frame's ``.t_ns`` / ``.seq`` (RGB-D sensors align them)."""
+    return f"{DEPTH_PREFIX}{cam}"
+
+
 def state_column(name: str) -> str:
     """The column of state feature ``name`` (native or extra): ``observation.state.<name>``."""
     return f"{STATE_PREFIX}{name}"
@@ -216,6 +245,8 @@ def step_fields(spec: DatasetSpec) -> list[pa.Field]:
             pa.field(f"{col}.t_ns", pa.int64()),
             pa.field(f"{col}.seq", pa.int64()),
         ]
+        if cam.depth:
+            fields.append(pa.field(depth_column(cam.name), pa.binary()))
     return fields
 
 
@@ -233,13 +264,22 @@ def feature_schema(spec: DatasetSpec) -> dict[str, dict[str, Any]]:
         t = f.type
         if pa.types.is_fixed_size_list(t):
             out[f.name] = {"dtype": str(t.value_type), "shape": [t.list_size]}
+        elif pa.types.is_binary(t) and f.name.startswith(DEPTH_PREFIX):
+            cam = spec.camera(f.name[len(DEPTH_PREFIX):])
+            out[f.name] = {"dtype": "depth", "shape": [cam.height, cam.width], "encoding": DEPTH_ENCODING,
+                           "unit": "mm", "meaning": "depth aligned to the colour frame, uint16 mm, 0 = no reading"}
         elif pa.types.is_binary(t):
             cam = spec.camera(f.name[len(IMAGE_PREFIX):])
             out[f.name] = {"dtype": "image", "shape": [cam.height, cam.width, 3], "encoding": cam.encoding}
         else:
             out[f.name] = {"dtype": str(t), "shape": []}
-    if spec.action_dim == ACTION_DIM:
+    if "action" in spec.feature_names:
+        out["action"]["names"] = list(spec.feature_names["action"])
+    elif spec.action_dim == ACTION_DIM:
         out["action"]["names"] = list(ACTION_NAMES)
+    for name, names in spec.feature_names.items():
+        if name != "action":
+            out[state_column(name)]["names"] = list(names)
     for c in NATIVE_COLUMNS:
         if c.meaning:
             out[c.name]["meaning"] = c.meaning
@@ -282,7 +322,8 @@ class BatchBuilder:
         return v
 
     def add(self, rec: StepRecord, encoded: dict[str, bytes]) -> None:
-        """Buffer one step; ``encoded`` maps camera -> image bytes (missing = no frame yet)."""
+        """Buffer one step; ``encoded`` maps camera -> image bytes and ``depth_column(camera)`` ->
+        depth bytes (missing = no frame yet)."""
         c = self._cols
         for col, attr in self._VEC_COLS:
             c[col].append(self._vector(rec, col, getattr(rec, attr)))
@@ -303,6 +344,9 @@ class BatchBuilder:
             c[col].append(data)
             c[f"{col}.t_ns"].append(rec.image_t_ns.get(cam.name) if data is not None else None)
             c[f"{col}.seq"].append(rec.image_seq.get(cam.name) if data is not None else None)
+            if cam.depth:
+                dcol = depth_column(cam.name)
+                c[dcol].append(encoded.get(dcol))
 
     def build(self) -> pa.RecordBatch:
         """The buffered steps as one RecordBatch of :attr:`schema` (buffer kept; call clear())."""

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Callable
 import pyarrow as pa
 
 from teleforge.dataset.catalog import catalog_row, upsert_rows
-from teleforge.dataset.images import encode_image
+from teleforge.dataset.images import encode_depth, encode_image
 from teleforge.dataset.layout import (
     EPISODES,
     allocate_episode_id,
@@ -33,7 +33,15 @@ from teleforge.dataset.layout import (
 )
 from teleforge.dataset.lock import WriterLock, try_lock_file
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
-from teleforge.dataset.schema import FORMAT_VERSION, META_END, META_START, BatchBuilder, DatasetSpec, step_schema
+from teleforge.dataset.schema import (
+    FORMAT_VERSION,
+    META_END,
+    META_START,
+    BatchBuilder,
+    DatasetSpec,
+    depth_column,
+    step_schema,
+)
 from teleforge.errors import DatasetError, DiskFullError, RecorderError
 
 OUTCOMES = ("success", "failure", "unknown")
@@ -127,6 +135,8 @@ class EpisodeWriter:
         self._last_tick: int | None = None
         self._frames = {c.name: 0 for c in spec.cameras}
         self._image_bytes = {c.name: 0 for c in spec.cameras}
+        self._depth_cols = {depth_column(c.name): c.name for c in spec.cameras if c.depth}
+        self._depth_frames = {c.name: 0 for c in spec.cameras if c.depth}
         self._success_steps = 0
         self._failed: Exception | None = None  # once set, nothing more is written (no garbage after a tear)
         self._closed = False
@@ -152,10 +162,13 @@ class EpisodeWriter:
         return self.final_path if self._closed and self.final_path.exists() else self.partial_path
 
     def append(self, rec: StepRecord, encoded: dict[str, bytes] | None = None) -> None:
-        """Buffer one step (``encoded``: camera -> image bytes; encoded here if None)."""
+        """Buffer one step (``encoded``: camera -> image bytes, ``depth_column(camera)`` -> depth bytes;
+        encoded here if None)."""
         self._check_writable()
         if encoded is None:
             encoded = {c.name: encode_image(rec.images[c.name], c) for c in self.spec.cameras if c.name in rec.images}
+            encoded.update({depth_column(c.name): encode_depth(rec.depth[c.name], c)
+                            for c in self.spec.cameras if c.depth and c.name in rec.depth})
         self._builder.add(rec, encoded)
         self.steps_appended += 1
         if self._first_tick is None:
@@ -165,6 +178,8 @@ class EpisodeWriter:
             if data is not None and name in self._frames:
                 self._frames[name] += 1
                 self._image_bytes[name] += len(data)
+            elif data is not None and name in self._depth_cols:
+                self._depth_frames[self._depth_cols[name]] += 1
         self._success_steps += bool(rec.success)
         if len(self._builder) >= self.batch_rows:
             self._write_pending()
@@ -257,6 +272,7 @@ class EpisodeWriter:
             "duration_s": duration,
             "frames": dict(self._frames),
             "image_bytes": dict(self._image_bytes),
+            **({"depth_frames": dict(self._depth_frames)} if self._depth_frames else {}),
             "success_steps": self._success_steps,
             "recorder": recorder or {},
             "recovered": False,

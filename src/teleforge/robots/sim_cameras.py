@@ -5,7 +5,8 @@ that only swaps a reference under a lock, so the loop never waits on rendering.
 Each camera thread owns its own ``MjModel``/``MjData`` copy and ``mujoco.Renderer``
 (GL contexts belong to the thread that made them), wakes on absolute deadlines at
 its own fps and renders the newest snapshot it has not drawn yet. A frame's
-``t_ns`` is the snapshot's ``t_ns``: the moment the depicted state existed.
+``t_ns`` is the snapshot's ``t_ns``: the moment the depicted state existed. A camera whose
+spec declares ``depth`` also renders the same snapshot's depth (uint16 mm) into ``Frame.depth``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,23 @@ class SnapshotRenderer:
         apply_snapshot(self.model, self.data, snapshot, self._cubes)
         self.renderer.update_scene(self.data, camera=camera)
         return self.renderer.render()
+
+    def render_depth(self, snapshot: np.ndarray, camera: str) -> np.ndarray:
+        """Depth of ``snapshot`` from scene camera ``camera``: (H, W) uint16 millimetres along the
+        camera axis, 0 where nothing is within the far clip plane (as a depth sensor reports no return)."""
+        if camera not in self.cameras:
+            raise CameraError(f"camera '{camera}' is not in the scene: choose one of {', '.join(self.cameras)}")
+        apply_snapshot(self.model, self.data, snapshot, self._cubes)
+        self.renderer.update_scene(self.data, camera=camera)
+        self.renderer.enable_depth_rendering()
+        try:
+            metres = self.renderer.render()  # float32 (H, W), metres
+        finally:
+            self.renderer.disable_depth_rendering()
+        far = float(self.model.vis.map.zfar * self.model.stat.extent)
+        mm = np.rint(metres * 1000.0)
+        mm[(metres >= far * 0.999) | (mm > 65535) | ~np.isfinite(metres)] = 0
+        return mm.astype(np.uint16)
 
     def close(self) -> None:
         """Free the GL context."""
@@ -119,11 +137,12 @@ class SimCamera:
                     seen = version
                     t0 = time.perf_counter()
                     image = renderer.render(snap, self.spec.name)
+                    depth = renderer.render_depth(snap, self.spec.name) if self.spec.depth else None
                     self.render_ms.append((time.perf_counter() - t0) * 1e3)
                     if len(self.render_ms) > 10_000:
                         del self.render_ms[:5_000]
                     with self._lock:
-                        self._frame = Frame(image=image, t_ns=t_ns, seq=seq)
+                        self._frame = Frame(image=image, t_ns=t_ns, seq=seq, depth=depth)
                     seq += 1
                 deadline += period
                 now = time.monotonic_ns()

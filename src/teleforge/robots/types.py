@@ -211,16 +211,19 @@ class Frame:
     image: np.ndarray  # (H, W, 3) uint8 RGB
     t_ns: int
     seq: int
+    depth: np.ndarray | None = None  # (H, W) uint16 mm aligned to ``image``, 0 = no reading (depth cameras only)
 
 
 @dataclass(frozen=True)
 class CameraSpec:
-    """One camera to open: its name, frame size (px) and capture rate (Hz)."""
+    """One camera to open: its name, frame size (px) and capture rate (Hz); ``depth``: it also
+    delivers an aligned (H, W) uint16 depth image in mm with each frame (``Frame.depth``), recorded."""
 
     name: str
     height: int = 224
     width: int = 224
     fps: float = 30.0
+    depth: bool = False
 
 
 @runtime_checkable

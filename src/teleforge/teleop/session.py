@@ -381,8 +381,9 @@ class CollectionSession(OperatorUi):
             self.hud.fine_mode = bool(self.device.fine) if isinstance(self.device, FineModeAware) else None
 
             frames: dict[str, Frame | None] = {}
+            cams = self.rig.cameras if self.rig is not None else {}
             if self.rig is not None:
-                for name, cam in self.rig.cameras.items():
+                for name, cam in cams.items():
                     frames[name] = cam.latest()
 
             act = self.robot.hold() if (gstatus.hold or gstatus.estop) else self.robot.act(action)
@@ -427,6 +428,10 @@ class CollectionSession(OperatorUi):
                 rec.image_t_ns[name] = f.t_ns
                 rec.image_seq[name] = f.seq
                 clock.stats.add_frame_age(name, tick - f.t_ns)
+                if f.depth is not None:
+                    rec.depth[name] = f.depth
+                elif getattr(getattr(cams.get(name), "spec", None), "depth", False):
+                    clock.stats.add_missing_frame(f"{name}.depth", ep.step)  # colour came, its depth did not
             self.recorder.submit(rec)
             clock.stats.add_work(time.monotonic_ns() - tick)
             ep.step += 1

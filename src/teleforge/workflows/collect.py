@@ -83,6 +83,8 @@ class CollectConfig:
     policy: str | None = None
     # Vendor arms (xarm://HOST, ur://HOST): compute and show every command, send no motion.
     shadow: bool = False
+    # Cameras that also record depth (uint16 mm, lossless): sim cameras render it, RealSense streams it.
+    depth_cameras: tuple[str, ...] = ()
 
 
 ROBOT_SCHEMES = ("tcp://", "xarm://", "ur://")
@@ -129,9 +131,23 @@ def check_config(cfg: CollectConfig) -> None:
             close = difflib.get_close_matches(cam, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise CameraError(f"camera {cam!r} is not in the scene{hint}: choose from {', '.join(known)}")
+    check_depth(cfg)
     if not cfg.headless and not _display_available():
         raise WindowError("no display here, and collect needs the operator window: run it on a desktop session, or "
                           "use --device gamepad / spacemouse / scripted with --headless (`teleforge devices` lists them)")
+
+
+def check_depth(cfg: CollectConfig) -> None:
+    """``depth_cameras`` must be recorded cameras whose source delivers depth (a sim camera or a RealSense)."""
+    names = camera_names(cfg)
+    sources = {p.name: p for p in map(parse_camera_arg, cfg.camera_sources)}
+    for cam in cfg.depth_cameras:
+        if cam not in names:
+            raise CameraError(f"--depth {cam!r} is not a recorded camera; record depth from one of {', '.join(names)}")
+        src = sources.get(cam)
+        if src is not None and not src.is_sim and not src.source.startswith("realsense"):
+            raise CameraError(f"camera {cam!r} ({src.source}) has no depth sensor: record depth from a sim camera "
+                              f"or a RealSense ({cam}=realsense[:SERIAL])")
 
 
 def check_robot(cfg: CollectConfig) -> None:
@@ -243,7 +259,9 @@ def camera_names(cfg: CollectConfig) -> list[str]:
 
 
 def camera_specs(cfg: CollectConfig) -> list[CameraSpec]:
-    return [CameraSpec(name=c, height=cfg.image_size, width=cfg.image_size, fps=cfg.camera_fps) for c in camera_names(cfg)]
+    """The cameras to open, at the session's image size and rate (``depth`` for ``cfg.depth_cameras``)."""
+    return [CameraSpec(name=c, height=cfg.image_size, width=cfg.image_size, fps=cfg.camera_fps,
+                       depth=c in cfg.depth_cameras) for c in camera_names(cfg)]
 
 
 def make_rig(cfg: CollectConfig, robot: Any, specs: list[CameraSpec]) -> Any:
@@ -304,7 +322,8 @@ def _run(cfg: CollectConfig, device: Any, progress: Progress | None,
         fps=cfg.hz,
         robot_embodiment=robot.embodiment,
         n_joints=robot.n_joints,
-        cameras=[CameraConfig(name=s.name, height=s.height, width=s.width, encoding="jpeg", quality=cfg.jpeg_quality) for s in specs],
+        cameras=[CameraConfig(name=s.name, height=s.height, width=s.width, encoding="jpeg", quality=cfg.jpeg_quality,
+                              depth=s.depth) for s in specs],
     )
     ds = open_or_create(cfg.dataset, spec)
     # A policy run keeps the operator's view-aligned controls and human time limit: they may take over.

@@ -38,7 +38,7 @@ from teleforge.dataset.catalog import read_catalog
 from teleforge.dataset.views import View, save_view
 from teleforge.errors import CurationError, EvalError
 from teleforge.progress import Progress, or_null
-from teleforge.train_adapter.eval import EVAL_SEED_BASE, EvalConfig, wilson_interval
+from teleforge.train_adapter.eval import EVAL_SEED_BASE, EpisodeResult, EvalConfig, EvalResult, wilson_interval
 from teleforge.workflows.experiment import Arm, plot_arms
 from teleforge.workflows.parallel_eval import evaluate_parallel, load_checkpoint_policy
 from teleforge.workflows.scripted_dataset import ScriptedDatasetConfig, collect_scripted
@@ -212,6 +212,29 @@ def make_views(root: Path, cfg: ArmsConfig) -> dict[str, View | None]:
     return views
 
 
+def _finished_arm(out: Path, tag: str, cfg: ArmsConfig) -> tuple[str, EvalResult] | None:
+    """(checkpoint, eval) of an arm a previous run of the same config finished, else None.
+
+    Reused only when the saved evaluation ran the same seeds and the run's config matches this
+    budget, so changing ``--steps`` or ``--eval-episodes`` retrains instead of mixing budgets.
+    """
+    res, ckpt = out / "eval" / tag / "results.json", out / "runs" / tag / "best"
+    if not (res.is_file() and ckpt.is_dir()):
+        return None
+    try:
+        d = json.loads(res.read_text())
+        if d.get("episodes") != cfg.eval_episodes or d["config"].get("seed_base") != cfg.eval_seed_base:
+            return None
+        rc = json.loads((ckpt / "config.json").read_text()).get("train_config", {})
+        if rc.get("steps") != cfg.train_steps or rc.get("batch_size") != cfg.batch_size or rc.get("lr") != cfg.lr:
+            return None
+        eps = [EpisodeResult(**{k: v for k, v in e.items() if k in EpisodeResult.__dataclass_fields__}) for e in d["per_episode"]]
+        return str(ckpt), EvalResult(task=d["task"], policy=d.get("policy", {}), config=d["config"], episodes=eps,
+                                     seconds=float(d.get("seconds", 0.0)))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable: train and evaluate again
+
+
 def run_arms(cfg: ArmsConfig, progress: Progress | None = None, loader: Any = load_checkpoint_policy) -> ArmsResult:
     """Collect (or reuse), score, make the arms' views, train each on the same budget, evaluate on the same seeds."""
     prog = or_null(progress)
@@ -240,6 +263,12 @@ def run_arms(cfg: ArmsConfig, progress: Progress | None = None, loader: Any = lo
         for ts in cfg.train_seeds:
             tag = f"{name.replace('+', '-')}-s{ts}"
             arm = Arm(name, summaries[name]["episodes"], summaries[name]["steps"])
+            done = _finished_arm(out, tag, cfg)
+            if done is not None:  # a rerun with the same --out resumes: this arm was trained and evaluated already
+                arm.checkpoint, arm.eval = done
+                prog.message(f"{name} (seed {ts}): reusing {out / 'eval' / tag}")
+                arms[name].append(arm)
+                continue
             t0 = time.perf_counter()
             prog.message(f"fine-tune {name} (seed {ts}): {arm.episodes} episodes, {cfg.train_steps} steps x batch {cfg.batch_size}")
             tres = training.train(training.TrainConfig(data=str(root), view=None if view is None else view.name, head=cfg.head,

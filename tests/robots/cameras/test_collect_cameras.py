@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from teleforge.dataset.reader import Dataset
-from teleforge.errors import CameraError
+from teleforge.errors import CameraError, DatasetError
 from teleforge.workflows.collect import CollectConfig, collect
 
 from .conftest import write_mp4
@@ -30,3 +31,33 @@ def test_duplicate_camera_names_fail(tmp_path):
                         camera_sources=("front=sim", "front=0"))
     with pytest.raises(CameraError, match="share a name"):
         collect(cfg)
+
+
+def test_collect_depth_from_a_sim_camera(tmp_path):
+    """`collect --depth front`: the sim renders the front camera's depth with each frame; it is recorded."""
+    cfg = CollectConfig(dataset=tmp_path / "ds", device="scripted", headless=True, episodes=1, hz=20.0,
+                        image_size=48, cameras=("front", "wrist"), depth_cameras=("front",), time_limit_s=1.0)
+    res = collect(cfg)
+    ds = Dataset.open(tmp_path / "ds")
+    assert [c.depth for c in ds.spec.cameras] == [True, False]
+    episode = ds.episode(res.episodes[0].episode_id)
+    depths = [episode.depth("front", i) for i in range(episode.num_steps)]
+    have = [d for d in depths if d is not None]
+    assert len(have) > len(depths) // 2
+    # the table and the cube are 0.3-3 m from the front camera; nothing is in front of the lens
+    d = have[-1]
+    assert d.dtype == "uint16" and d.shape == (48, 48) and 300 < float(np.median(d[d > 0])) < 3000
+    # depth rides with its colour frame: a step has both or neither
+    assert all((episode.image_bytes("front", i) is None) == (depths[i] is None) for i in range(episode.num_steps))
+    with pytest.raises(DatasetError, match="records no depth"):
+        episode.depth("wrist", 0)
+
+
+def test_depth_needs_a_recorded_camera_with_a_depth_sensor(tmp_path):
+    clip = write_mp4(tmp_path / "wrist.mp4", 5)
+    with pytest.raises(CameraError, match="not a recorded camera"):
+        collect(CollectConfig(dataset=tmp_path / "ds", device="scripted", headless=True, depth_cameras=("top",)))
+    with pytest.raises(CameraError, match="no depth sensor"):
+        collect(CollectConfig(dataset=tmp_path / "ds", device="scripted", headless=True,
+                              camera_sources=("front=sim", f"wrist={clip}"), depth_cameras=("wrist",)))
+    assert not (tmp_path / "ds").exists()

@@ -6,6 +6,7 @@ Layout (ACT's ``EpisodicDataset`` reads it unchanged)::
     /observations/qpos   (T, n+1) float32  [joint_pos..., gripper opening (1 = open)]
     /observations/qvel   (T, n+1) float32  [joint_vel..., gripper opening rate]
     /observations/images/<cam>  (T, H, W, 3) uint8
+    /observations/depth/<cam>   (T, H, W) uint16 mm (depth cameras only; 0 = no reading)
     /action              (T, n+1) float32  [target joint_pos..., gripper (1 = open, ALOHA's convention)]
     /teleforge/<native column>  the native columns, so native -> ALOHA -> native is exact
 
@@ -29,7 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from teleforge.convert.hdf5.common import attr_text, dense_frames, open_h5, read_array
+from teleforge.convert.hdf5.common import attr_text, dense_depth, dense_frames, open_h5, read_array
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.native import (
     ImportedEpisode,
@@ -49,7 +50,7 @@ from teleforge.errors import ExportError, ImportFormatError
 from teleforge.spec import ACTION_DIM, GRIPPER_INDEX, NATIVE_COLUMN_NAMES
 
 EXTRAS_GROUP = "teleforge"
-OBS_KNOWN = {"qpos", "qvel", "images"}
+OBS_KNOWN = {"qpos", "qvel", "images", "depth"}
 OBS_IGNORED = {"effort"}  # motor currents: teleforge has no column for them; reported, not refused
 TOP_KNOWN = {"observations", "action", EXTRAS_GROUP, "base_action"}
 _EP_RE = re.compile(r"episode_(\d+)\.hdf5$")
@@ -179,6 +180,15 @@ def _write_episode(src: ExportSource, ep_id: int, path: Path, job: _AlohaJob) ->
             frames = _pad(frames, episode_len, None)
             imgs.create_dataset(cam, data=frames, chunks=(1, *frames.shape[1:]) if len(frames) else None,
                                 compression=compression)
+        depth_cams = [c.name for c in ds.spec.cameras if c.depth]
+        if depth_cams:
+            dgroup = obs.create_group("depth")
+            for cam in depth_cams:
+                depth, _ = dense_depth(ep, cam)
+                # padding rows repeat the last step, as the images do
+                depth = _pad(depth, episode_len, None)
+                dgroup.create_dataset(cam, data=depth, chunks=(1, *depth.shape[1:]) if len(depth) else None,
+                                      compression=compression)
         f.create_dataset("action", data=_pad(action, episode_len, state_dim))
         extra = f.create_group(EXTRAS_GROUP)
         for col in NATIVE_COLUMN_NAMES:
@@ -272,6 +282,12 @@ def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | 
                 if len(action) != t:
                     raise ImportFormatError(f"{where}: /action has {len(action)} steps but qpos has {t}")
                 frames = {c: _frames(f[f"observations/images/{c}"], compressed, f"{where}:/observations/images/{c}") for c in cams}
+                depth_keys = [c for c in (f["observations/depth"].keys() if "depth" in obs_keys else []) if c in cams]
+                depth = {c: read_array(f[f"observations/depth/{c}"], f"{where}:/observations/depth/{c}") for c in depth_keys}
+                for c, d in depth.items():
+                    if d.dtype != np.uint16 or d.ndim != 3 or len(d) != len(qpos):
+                        raise ImportFormatError(f"{where}:/observations/depth/{c}: expected ({len(qpos)},H,W) uint16 mm, "
+                                                f"got {d.dtype} {d.shape}")
                 layout = json.loads(attr_text(f.attrs["teleforge_layout"])) if "teleforge_layout" in f.attrs else None
                 cols: dict[str, np.ndarray] = {}
                 tick_ns = None
@@ -284,6 +300,7 @@ def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | 
                                                     f"within the file's {t} rows; the file is corrupt")
                         t = real
                         frames = {c: fr[:t] for c, fr in frames.items()}
+                        depth = {c: d[:t] for c, d in depth.items()}
                     for col in f[EXTRAS_GROUP].keys():
                         arr = read_array(f[EXTRAS_GROUP][col], f"{where}:/{EXTRAS_GROUP}/{col}")
                         if col == "tick_ns":
@@ -310,7 +327,8 @@ def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | 
                         fps=check_fps(fps or f.attrs.get("fps", 0) or 50.0, f"{where}: attrs['fps']"),
                         robot_embodiment=robot_embodiment or attr_text(f.attrs.get("robot_embodiment", "")) or "aloha",
                         n_joints=check_joints(n_joints, where),
-                        cameras=[CameraConfig(c, fr.shape[1], fr.shape[2], "jpeg", quality) for c, fr in frames.items()],
+                        cameras=[CameraConfig(c, fr.shape[1], fr.shape[2], "jpeg", quality, depth=c in depth)
+                                 for c, fr in frames.items()],
                     )
                     open_or_create(dataset, spec)
                 text = instruction or attr_text(f.attrs.get("instruction", "")).strip()
@@ -323,7 +341,7 @@ def import_aloha(source: Path | str, dataset: Path | str, *, instruction: str | 
                     session_id=f"import:{Path(source).name}", fps=spec.fps, extras=extras,
                 )
                 ep = ImportedEpisode(start, cols, frames, outcome if outcome in ("success", "failure") else "unknown",
-                                     tick_ns=tick_ns)
+                                     tick_ns=tick_ns, depth=depth)
                 ids.append(write_native_episode(Path(dataset), spec, ep))
                 steps += t
             except (KeyError, OSError, RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:

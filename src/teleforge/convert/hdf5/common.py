@@ -1,4 +1,4 @@
-"""What the HDF5 layouts (robomimic, ALOHA) share: dense camera frames for export, and
+"""What the HDF5 layouts (robomimic, ALOHA) share: dense camera and depth frames for export, and
 opening foreign HDF5 files with errors that name the file and key.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from teleforge.dataset.images import decode_image
+from teleforge.dataset.images import decode_depth, decode_image
 from teleforge.dataset.reader import Episode
-from teleforge.dataset.schema import image_column
+from teleforge.dataset.schema import depth_column, image_column
 from teleforge.errors import ImportFormatError
 
 
@@ -37,6 +37,21 @@ def dense_frames(ep: Episode, cam: str) -> tuple[np.ndarray, int]:
         for i, k in zip(missing, nxt):
             frames[i] = frames[present[min(int(k), len(present) - 1)]]
     return frames, len(missing)
+
+
+def dense_depth(ep: Episode, cam: str) -> tuple[np.ndarray, int]:
+    """(T, H, W) uint16 depth (mm) of one depth camera and how many steps had none.
+
+    A step without a depth frame is all zeros, the depth convention for "no reading", rather
+    than a neighbour's depth: a consumer must not mistake a stall for a measured scene.
+    """
+    c = ep.spec.camera(cam)
+    raw = ep.table.column(depth_column(cam)).to_pylist()
+    out = np.zeros((len(raw), c.height, c.width), np.uint16)
+    for i, data in enumerate(raw):
+        if data is not None:
+            out[i] = decode_depth(data, c)
+    return out, sum(1 for b in raw if b is None)
 
 
 @contextlib.contextmanager

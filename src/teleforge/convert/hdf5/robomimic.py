@@ -7,7 +7,7 @@ Layout (robomimic's ``SequenceDataset`` reads it unchanged)::
         actions   (T, 7) float32  native action, gripper 0 = open, 1 = closed
         obs/robot0_eef_pos (T,3)  robot0_eef_quat (T,4) xyzw (robosuite order)
             robot0_joint_pos (T,n)  robot0_joint_vel (T,n)  robot0_gripper_qpos (T,1)
-            <cam>_image (T,H,W,3) uint8
+            <cam>_image (T,H,W,3) uint8   <cam>_depth (T,H,W) uint16 mm (depth cameras; 0 = no reading)
         next_obs/<same keys>      obs of the next step; the last step repeats its own obs
         rewards (T,)  dones (T,) (1 on the last step)  states (T, 2n) = [joint_pos, joint_vel]
         teleforge/<native column>  everything else native, so a round trip is exact
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from teleforge.convert.hdf5.common import attr_text, dense_frames, open_h5, read_array
+from teleforge.convert.hdf5.common import attr_text, dense_depth, dense_frames, open_h5, read_array
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.native import (
     DEFAULT_N_JOINTS,
@@ -53,6 +53,7 @@ OBS_KEYS = {
     "robot0_gripper_qpos": "observation.state.gripper",
 }
 IMAGE_SUFFIX = "_image"
+DEPTH_SUFFIX = "_depth"
 EXTRAS_GROUP = "teleforge"
 DEMO_KEYS = {"actions", "obs", "next_obs", "rewards", "dones", "states", EXTRAS_GROUP}
 
@@ -94,15 +95,16 @@ class _DemoJob:
 
 @dataclass
 class _Demo:
-    """One episode ready to write: its metadata, native columns and each camera's image chunks.
+    """One episode ready to write: its metadata, native columns and each camera's image (and depth) chunks.
 
-    ``images[cam]``: (frame shape, one stored chunk per step, filter mask per chunk); with gzip a chunk is
-    the frame deflated exactly as HDF5's filter would (mask 0) or, when that would not shrink it, raw (mask 1).
+    ``images[key]`` (key ``<cam>_image`` or ``<cam>_depth``): (frame array shape, dtype name, one stored chunk
+    per step, filter mask per chunk); with gzip a chunk is the frame deflated exactly as HDF5's filter would
+    (mask 0) or, when that would not shrink it, raw (mask 1).
     """
 
     attrs: dict[str, Any]
     cols: dict[str, np.ndarray]
-    images: dict[str, tuple[tuple[int, ...], list[bytes], list[int]]]
+    images: dict[str, tuple[tuple[int, ...], str, list[bytes], list[int]]]
     backfilled: int
 
 
@@ -121,32 +123,43 @@ def _prepare_job(job: _DemoJob) -> list[_Demo]:
         meta = ep.meta
         attrs = dict(num_samples=ep.num_steps, instruction=meta.instruction, task=meta.task, outcome=meta.outcome,
                      episode_id=ep_id, robot_embodiment=meta.robot_embodiment)
-        images: dict[str, tuple[tuple[int, ...], list[bytes], list[int]]] = {}
+        images: dict[str, tuple[tuple[int, ...], str, list[bytes], list[int]]] = {}
         backfilled = 0
         for cam in ds.spec.camera_names:
             frames, miss = dense_frames(ep, cam)
             backfilled += miss
-            chunks, masks = [], []
-            for fr in frames:
-                raw = fr.tobytes()
-                packed = zlib.compress(raw, GZIP_LEVEL) if job.compression == "gzip" else raw
-                ok = len(packed) < len(raw) or job.compression != "gzip"
-                chunks.append(packed if ok else raw)
-                masks.append(0 if ok else 1)  # bit 0 set: the deflate filter was skipped for this chunk
-            images[cam] = (tuple(frames.shape), chunks, masks)
+            images[cam + IMAGE_SUFFIX] = _chunked(frames, job.compression)
+        for cam in (c.name for c in ds.spec.cameras if c.depth):
+            depth, _ = dense_depth(ep, cam)  # a step without depth is zeros ("no reading"), not backfilled
+            images[cam + DEPTH_SUFFIX] = _chunked(depth, job.compression)
         out.append(_Demo(attrs, native_arrays(ep), images, backfilled))
     return out
 
 
-def _image_datasets(groups: tuple[Any, Any], name: str, shape: tuple[int, ...], chunks: list[bytes], masks: list[int],
-                    compression: str | None) -> None:
-    """``obs/<name>`` and ``next_obs/<name>`` (step t holds frame t + 1, the last repeats) from stored chunks."""
+def _chunked(frames: np.ndarray, compression: str | None) -> tuple[tuple[int, ...], str, list[bytes], list[int]]:
+    """(T, ...) frames -> (shape, dtype name, one HDF5 chunk per step, filter mask per chunk), see ``_Demo``."""
+    chunks, masks = [], []
+    for fr in frames:
+        raw = np.ascontiguousarray(fr).tobytes()  # HDF5 chunks are C order, native (little-endian) here
+        packed = zlib.compress(raw, GZIP_LEVEL) if compression == "gzip" else raw
+        ok = len(packed) < len(raw) or compression != "gzip"
+        chunks.append(packed if ok else raw)
+        masks.append(0 if ok else 1)  # bit 0 set: the deflate filter was skipped for this chunk
+    return tuple(frames.shape), frames.dtype.str, chunks, masks
+
+
+def _image_datasets(groups: tuple[Any, Any], name: str, shape: tuple[int, ...], dtype: str, chunks: list[bytes],
+                    masks: list[int], compression: str | None) -> None:
+    """``obs/<name>`` and ``next_obs/<name>`` (step t holds frame t + 1, the last repeats) from stored chunks.
+
+    ``shape``: (T, H, W, 3) images or (T, H, W) depth; ``dtype``: numpy dtype string of the frames."""
     t = shape[0]
+    origin = (0,) * (len(shape) - 1)
     for g, order in zip(groups, (range(t), [min(i + 1, t - 1) for i in range(t)])):
-        d = g.create_dataset(name, shape=shape, dtype=np.uint8, chunks=(1, *shape[1:]) if t else None,
+        d = g.create_dataset(name, shape=shape, dtype=np.dtype(dtype), chunks=(1, *shape[1:]) if t else None,
                              compression=compression if t else None)
         for i, src in enumerate(order):
-            d.id.write_direct_chunk((i, 0, 0, 0), chunks[src], masks[src])
+            d.id.write_direct_chunk((i, *origin), chunks[src], masks[src])
 
 
 def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: float = 0.0, overwrite: bool = False,
@@ -196,9 +209,8 @@ def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: floa
                         v = wxyz_to_xyzw(v)
                     obs.create_dataset(key, data=v.reshape(t, -1))
                     next_obs.create_dataset(key, data=shift_next(v.reshape(t, -1)))
-                for cam in spec.camera_names:
-                    shape, chunks, masks = demo.images[cam]
-                    _image_datasets((obs, next_obs), cam + IMAGE_SUFFIX, shape, chunks, masks, compression)
+                for name, (shape, dtype, chunks, masks) in demo.images.items():
+                    _image_datasets((obs, next_obs), name, shape, dtype, chunks, masks, compression)
                 backfilled += demo.backfilled
                 extra = g.create_group(EXTRAS_GROUP)
                 for col in NATIVE_COLUMN_NAMES:
@@ -294,7 +306,10 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
                     raise ImportFormatError(f"{where} has no 'actions' dataset (keys: {', '.join(sorted(keys))})")
                 unknown_top = sorted(keys - DEMO_KEYS - skip_set)
                 images = [k for k in obs_keys if k.endswith(IMAGE_SUFFIX) and k not in skip_set]
-                unknown_obs = sorted(k for k in obs_keys if k not in OBS_KEYS and k not in images and k not in skip_set)
+                depths = [k for k in obs_keys if k.endswith(DEPTH_SUFFIX) and k not in skip_set
+                          and k[: -len(DEPTH_SUFFIX)] + IMAGE_SUFFIX in images]
+                unknown_obs = sorted(k for k in obs_keys if k not in OBS_KEYS and k not in images and k not in depths
+                                     and k not in skip_set)
                 if (unknown_obs or unknown_top) and not skip_unknown:
                     raise ImportFormatError(
                         f"{where}: teleforge cannot map {', '.join(unknown_obs + unknown_top)} "
@@ -332,6 +347,10 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
                 for cam, fr in frames.items():
                     if fr.dtype != np.uint8 or fr.ndim != 4 or fr.shape[-1] != 3:
                         raise ImportFormatError(f"{where}/obs/{cam}{IMAGE_SUFFIX}: expected (T,H,W,3) uint8, got {fr.dtype} {fr.shape}")
+                depth = {k[: -len(DEPTH_SUFFIX)]: read_array(g["obs"][k], f"{where}/obs/{k}") for k in depths}
+                for cam, d in depth.items():
+                    if d.dtype != np.uint16 or d.ndim != 3:
+                        raise ImportFormatError(f"{where}/obs/{cam}{DEPTH_SUFFIX}: expected (T,H,W) uint16 mm, got {d.dtype} {d.shape}")
                 if spec is None:
                     n = cols["observation.state.joint_pos"].shape[1] if "observation.state.joint_pos" in cols else DEFAULT_N_JOINTS
                     spec = DatasetSpec(
@@ -340,7 +359,8 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
                         robot_embodiment=robot_embodiment or attr_text(g.attrs.get("robot_embodiment", "")) or
                         (tf_info.get("spec") or {}).get("robot_embodiment") or f"robomimic:{env_args.get('env_name', 'unknown')}",
                         n_joints=check_joints(int(n), where),
-                        cameras=[CameraConfig(cam, fr.shape[1], fr.shape[2], "jpeg", quality) for cam, fr in frames.items()],
+                        cameras=[CameraConfig(cam, fr.shape[1], fr.shape[2], "jpeg", quality, depth=cam in depth)
+                                 for cam, fr in frames.items()],
                     )
                     open_or_create(dataset, spec)
                 outcome = attr_text(g.attrs.get("outcome", "unknown"))
@@ -352,7 +372,7 @@ def import_robomimic(path: Path | str, dataset: Path | str, *, instruction: str 
                     extras={"source": str(path), "demo": name},
                 )
                 ep = ImportedEpisode(start, cols, frames, outcome if outcome in ("success", "failure") else "unknown",
-                                     tick_ns=tick_ns)
+                                     tick_ns=tick_ns, depth=depth)
                 filled.update(c for c in NATIVE_COLUMN_NAMES if c not in cols)
                 ids.append(write_native_episode(Path(dataset), spec, ep))
                 steps += t

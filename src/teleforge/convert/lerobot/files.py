@@ -114,6 +114,12 @@ class CameraVideos(_Rolling):
 
 def arrow_column(values: np.ndarray, t: pa.DataType) -> pa.Array:
     """(T,) or (T, k) values as an Arrow array of type ``t`` (fixed-size lists without a copy per row)."""
+    if pa.types.is_list(t) and pa.types.is_list(t.value_type):  # (T, H, W) -> T rows of H lists of W values
+        v = np.ascontiguousarray(values)
+        n, h, w = v.shape
+        inner = pa.ListArray.from_arrays(pa.array(np.arange(0, n * h * w + 1, w, dtype=np.int32)),
+                                         pa.array(v.reshape(-1), t.value_type.value_type))
+        return pa.ListArray.from_arrays(pa.array(np.arange(0, n * h + 1, h, dtype=np.int32)), inner)
     if pa.types.is_fixed_size_list(t):
         flat = np.ascontiguousarray(values, dtype=t.value_type.to_pandas_dtype()).reshape(-1)
         return pa.FixedSizeListArray.from_arrays(pa.array(flat, t.value_type), t.list_size)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from teleforge.dataset.schema import DatasetSpec, image_column
+from teleforge.dataset.schema import DatasetSpec, depth_column, image_column
 from teleforge.spec import ACTION_DIM, BOOL_COLUMNS, NATIVE_COLUMN_NAMES, column_sizes
 from teleforge.spec import ACTION_NAMES as _NATIVE_ACTION_NAMES
 
@@ -28,19 +28,32 @@ INDEX_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_in
 EXTRA_COLUMNS = [c for c in NATIVE_COLUMN_NAMES if c not in ("action", "reward", "success")] + ["tick_ns"]
 
 
-def features(spec: DatasetSpec, state: str = "ee", native_columns: bool = True) -> dict[str, dict[str, Any]]:
-    """The ``features`` block of meta/info.json for a native dataset (video ``info`` added after encoding)."""
+def features(spec: DatasetSpec, state: str = "ee", native_columns: bool = True,
+             depth: bool = False) -> dict[str, dict[str, Any]]:
+    """The ``features`` block of meta/info.json for a native dataset (video ``info`` added after encoding).
+
+    ``depth``: each depth camera adds ``observation.depth.<cam>``, a uint16 (H, W) array feature in
+    millimetres (0 = no reading) stored in the data parquet. LeRobot 0.4.4 cannot hold depth as an
+    image or video (its image writer takes 3-channel uint8, its videos are 8-bit), so depth travels
+    losslessly as a numeric ``Array2D`` instead; policies that do not ask for it ignore it."""
     n = spec.n_joints
-    state_names = EE_STATE_NAMES if state == "ee" else [f"joint_{i}" for i in range(n)] + ["gripper"]
+    # Names the robot declared (a LeRobot arm: its motor keys) win over generic ones.
+    joint_names = spec.feature_names.get("joint_pos") or [f"joint_{i}" for i in range(n)]
+    state_names = EE_STATE_NAMES if state == "ee" else [*joint_names, "gripper"]
+    action_names = spec.feature_names.get("action") or (
+        ACTION_NAMES if spec.action_dim == ACTION_DIM else [f"a{i}" for i in range(spec.action_dim)])
     feats: dict[str, dict[str, Any]] = {
         # a joint-space robot (LeRobot bridge) records its own declared action width
-        "action": {"dtype": "float32", "shape": [spec.action_dim],
-                   "names": ACTION_NAMES if spec.action_dim == ACTION_DIM else [f"a{i}" for i in range(spec.action_dim)]},
+        "action": {"dtype": "float32", "shape": [spec.action_dim], "names": list(action_names)},
         "observation.state": {"dtype": "float32", "shape": [len(state_names)], "names": state_names},
     }
     for cam in spec.cameras:
         feats[image_column(cam.name)] = {"dtype": "video", "shape": [cam.height, cam.width, 3],
                                          "names": ["height", "width", "channels"]}
+    for cam in spec.cameras if depth else []:
+        if cam.depth:
+            feats[depth_column(cam.name)] = {"dtype": "uint16", "shape": [cam.height, cam.width],
+                                             "names": ["height", "width"]}
     feats["next.reward"] = {"dtype": "float32", "shape": [1], "names": None}
     feats["next.done"] = {"dtype": "bool", "shape": [1], "names": None}
     feats["next.success"] = {"dtype": "bool", "shape": [1], "names": None}
@@ -58,12 +71,17 @@ def features(spec: DatasetSpec, state: str = "ee", native_columns: bool = True) 
 def hf_feature(ft: dict[str, Any]) -> dict[str, Any]:
     """What ``datasets`` writes into the parquet "huggingface" metadata for Value / List(length=n)."""
     value = {"dtype": ft["dtype"], "_type": "Value"}
+    if len(ft["shape"]) == 2:  # depth: what datasets writes for Array2D
+        return {"shape": [int(n) for n in ft["shape"]], "dtype": ft["dtype"], "_type": "Array2D"}
     if list(ft["shape"]) == [1]:
         return value
     return {"feature": value, "length": int(ft["shape"][0]), "_type": "List"}
 
 
 def arrow_type(ft: dict[str, Any]) -> pa.DataType:
-    """The Arrow type of a non-video feature: a scalar, or a fixed-size list of its length."""
-    base = {"float32": pa.float32(), "float64": pa.float64(), "int64": pa.int64(), "bool": pa.bool_()}[ft["dtype"]]
+    """The Arrow type of a non-video feature: a scalar, a fixed-size list of its length, or (depth) a list of lists."""
+    base = {"float32": pa.float32(), "float64": pa.float64(), "int64": pa.int64(), "bool": pa.bool_(),
+            "uint16": pa.uint16()}[ft["dtype"]]
+    if len(ft["shape"]) == 2:  # datasets' Array2D storage: nested variable-size lists
+        return pa.list_(pa.list_(base))
     return base if list(ft["shape"]) == [1] else pa.list_(base, int(ft["shape"][0]))

@@ -11,6 +11,10 @@ Layout written::
                                     (the other native columns), timestamp and the index columns
     videos/observation.images.<cam>/chunk-000/file-000.mp4   episodes back to back (PyAV)
 
+A depth camera's depth travels in the data parquet as ``observation.depth.<cam>``, a uint16
+(H, W) ``Array2D`` in millimetres (0 = no reading; a step without a depth frame is all 0):
+LeRobot 0.4.4 holds images as 3-channel uint8 and videos as 8-bit, so neither keeps depth.
+
 Files roll over the way lerobot's own writer does (:mod:`.files`). ``action`` is the
 native 7-D EE delta + gripper (0 = open, 1 = closed); ``observation.state`` is
 ``[x, y, z, qw, qx, qy, qz, gripper]`` (``state="ee"``) or ``[joints..., gripper]``
@@ -70,7 +74,7 @@ from teleforge.convert.staging import stage_output
 from teleforge.dataset.engine import batches, map_in_order
 from teleforge.dataset.images import decode_image
 from teleforge.dataset.reader import Dataset, Episode
-from teleforge.dataset.schema import CameraConfig, image_column
+from teleforge.dataset.schema import CameraConfig, depth_column, image_column
 from teleforge.dataset.selection import ExportSource, select
 from teleforge.errors import ExportError
 from teleforge.names import check_repo_id
@@ -162,6 +166,28 @@ def _frame_values(ep: Episode, k: int, first_index: int, task_index: int, state:
         for c in EXTRA_COLUMNS:
             values[EXTRA_PREFIX + c] = cols[c].astype(bool) if c in BOOL_COLUMNS else cols[c]
     return values
+
+
+def _depth_values(ep: Episode) -> dict[str, np.ndarray]:
+    """(T, H, W) uint16 mm of every depth camera, keyed by feature; a step without depth is all 0 (no reading)."""
+    out: dict[str, np.ndarray] = {}
+    for cam in ep.spec.cameras:
+        if cam.depth:
+            d = np.zeros((ep.num_steps, cam.height, cam.width), np.uint16)
+            for i in range(ep.num_steps):
+                got = ep.depth(cam.name, i)
+                if got is not None:
+                    d[i] = got
+            out[depth_column(cam.name)] = d
+    return out
+
+
+def depth_stats(d: np.ndarray) -> dict[str, np.ndarray]:
+    """Shape-(1,) stats (mm) of a (T, H, W) depth feature over at most ~100k of its pixels; ``count`` = frames."""
+    flat = d.reshape(-1)
+    st = vector_stats(flat[:: max(1, flat.size // 100_000)])
+    st["count"] = np.array([len(d)], np.int64)
+    return st
 
 
 def _episode_videos(ep: Episode, cameras: list[CameraConfig], fps: int, codec: str, gop: int, crf: int,
@@ -268,8 +294,10 @@ def _encode_job(job: EpisodeJob) -> list[EncodedEpisode]:
     for p in job.episodes:
         ep = src.episode(p.episode_id)  # a view's episode: only its kept (trimmed) steps, relabels applied
         values = _frame_values(ep, p.k, p.first_index, p.task_index, job.state, job.fps, job.native_columns)
+        depth = _depth_values(ep)  # (T, H, W) uint16 per depth camera: parquet columns, not videos
+        values.update(depth)
         segments, stats = _episode_videos(ep, cameras, job.fps, job.codec, job.gop, job.crf, job.threads)
-        stats.update({key: vector_stats(v) for key, v in values.items()})
+        stats.update({key: depth_stats(v) if key in depth else vector_stats(v) for key, v in values.items()})
         out.append(EncodedEpisode(values, segments, stats))
     return out
 
@@ -370,7 +398,7 @@ def export_lerobot(
     # export is refused (PartialExportError) unless --overwrite — the same rule as every exporter.
     stage = stage_output(out, overwrite=overwrite, fmt="lerobot")
     codec = resolve_codec(vcodec) if spec.cameras else ""
-    feats = features(spec, state, native_columns)
+    feats = features(spec, state, native_columns, depth=True)
     output = _Output(stage.staging, feats, spec.cameras, fps, codec, chunks_size, data_files_size_in_mb,
                      video_files_size_in_mb, gop, crf, encoder_threads)
     try:

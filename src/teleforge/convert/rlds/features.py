@@ -52,7 +52,7 @@ class FeatureSpec:
         elif self.kind == "image":
             d["image"] = {
                 "shape": {"dimensions": [str(x) for x in self.shape]},
-                "dtype": "uint8",
+                "dtype": self.dtype,  # uint8 RGB, or uint16 single-channel PNG (depth, mm)
                 "encodingFormat": self.encoding,
             }
         else:
@@ -123,7 +123,7 @@ def parse_features_json(doc: dict[str, Any], strict: bool = True) -> tuple[dict[
         doc = node.get("description", "")
         if "image" in node:
             im = node["image"]
-            spec = FeatureSpec("image", "uint8", tuple(int(x) for x in im["shape"].get("dimensions", [])), doc,
+            spec = FeatureSpec("image", str(im.get("dtype", "uint8")), tuple(int(x) for x in im["shape"].get("dimensions", [])), doc,
                                im.get("encodingFormat", "png") or "png")
         elif "text" in node:
             spec = FeatureSpec("text", "string", (), doc)
@@ -154,6 +154,11 @@ def camera_keys(spec: DatasetSpec, primary: str | None) -> dict[str, str]:
     return {c.name: ("image" if c.name == first else f"{c.name}_image") for c in spec.cameras}
 
 
+def depth_keys(spec: DatasetSpec) -> dict[str, str]:
+    """depth camera -> observation key ``<cam>_depth`` (a uint16 single-channel PNG Image feature, mm)."""
+    return {c.name: f"{c.name}_depth" for c in spec.cameras if c.depth}
+
+
 def step_features(spec: DatasetSpec, cfg: RldsExportConfig) -> dict[str, FeatureSpec]:
     """Flat per-step features (no ``steps/`` prefix) of an export of ``spec`` configured by ``cfg``."""
     n = spec.n_joints
@@ -166,6 +171,12 @@ def step_features(spec: DatasetSpec, cfg: RldsExportConfig) -> dict[str, Feature
         c = spec.camera(cam)
         enc = "jpeg" if c.encoding == "jpeg" else "png"
         feats[f"observation/{key}"] = FeatureSpec("image", "uint8", (c.height, c.width, 3), f"camera {cam!r} RGB", enc)
+    for cam, key in depth_keys(spec).items():
+        c = spec.camera(cam)
+        feats[f"observation/{key}"] = FeatureSpec(
+            "image", "uint16", (c.height, c.width, 1),
+            f"camera {cam!r} depth aligned to its RGB, uint16 millimetres, 0 = no reading (all 0: no depth frame that step)",
+            "png")
     feats["observation/state"] = FeatureSpec("tensor", "float32", (sdim,), state_doc(cfg.state))
     feats["observation/joint_state"] = FeatureSpec("tensor", "float32", (n,), "measured joint positions (rad)")
     feats["action"] = FeatureSpec("tensor", "float32", (adim,), ACTION_DOCS[cfg.action_space])

@@ -41,7 +41,7 @@ from teleforge.convert.rlds.config import SIDECAR
 from teleforge.convert.rlds.features import NATIVE_PREFIX, FeatureSpec, native_key
 from teleforge.convert.rlds.reader import RldsReader
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart
-from teleforge.dataset.schema import CameraConfig, DatasetSpec
+from teleforge.dataset.schema import CameraConfig, DatasetSpec, depth_column
 from teleforge.dataset.store import open_or_create
 from teleforge.dataset.writer import EpisodeWriter
 from teleforge.errors import ExportError, ImportFormatError
@@ -118,6 +118,7 @@ class _Plan:
         self.sidecar = sidecar
         feats = reader.step_features
         self.cameras: dict[str, str] = {}  # step key -> camera name
+        self.depths: dict[str, str] = {}  # step key of a uint16 PNG image (depth, mm) -> camera name
         self.maps: list[FieldMap] = []
         self.skipped: list[str] = []
         unknown: list[str] = []
@@ -137,6 +138,9 @@ class _Plan:
                 continue
             if key in mapped_keys or key in _RLDS_BOOKKEEPING:
                 continue
+            if spec.kind == "image" and spec.dtype == "uint16" and key.endswith("_depth"):
+                self.depths[key] = key.rsplit("/", 1)[-1].removesuffix("_depth")  # checked against the cameras below
+                continue
             if spec.kind == "image":
                 leaf = key.rsplit("/", 1)[-1]
                 name = cam_names.get(leaf) or (key.removeprefix("observation/").replace("/", "_"))
@@ -154,6 +158,11 @@ class _Plan:
                 unknown.append(key)
             else:
                 self.maps.extend(target)
+        cams = set(self.cameras.values())
+        for key, name in list(self.depths.items()):
+            if name not in cams:  # depth of no recorded camera: nothing to attach it to
+                del self.depths[key]
+                unknown.append(key)
         if unsupported and not skip_unknown:
             raise ImportFormatError(
                 f"{reader.path}: features {', '.join(unsupported)} cannot be read without TensorFlow; "
@@ -311,7 +320,7 @@ def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = 
             cams = []
             for key, name in plan.cameras.items():
                 enc, h, w = _image_info(ep.steps[key][0], f"{where}: {key}")
-                cams.append(CameraConfig(name, h, w, enc))
+                cams.append(CameraConfig(name, h, w, enc, depth=name in plan.depths.values()))
             fps_v = check_fps(fps or (sidecar or {}).get("fps") or _scalar(meta.get("fps")) or 10.0,
                               f"{folder}/{SIDECAR if sidecar and sidecar.get('fps') else 'episode_metadata/fps'}")
             robot = (robot_embodiment or (sidecar or {}).get("robot_embodiment") or _text(meta.get("robot_embodiment"))
@@ -319,6 +328,7 @@ def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = 
             out_spec = DatasetSpec(fps=fps_v, robot_embodiment=robot, n_joints=n_joints, cameras=cams)
             open_or_create(dataset, out_spec)
         images = {plan.cameras[key]: ep.steps[key] for key in plan.cameras}
+        depths = {plan.depths[key]: ep.steps[key] for key in plan.depths}
         for cam in out_spec.cameras:
             enc, h, w = _image_info(images[cam.name][0], f"{where}: camera {cam.name}")
             if (enc, h, w) != (cam.encoding, cam.height, cam.width):
@@ -343,7 +353,7 @@ def import_rlds(source: Path | str, dataset: Path | str, *, split: str | None = 
             session_id=f"import:{reader.name}", fps=out_spec.fps, extras=extras,
         )
         filled.update(c for c in NATIVE_COLUMN_NAMES if c not in cols)
-        ids.append(_write(Path(dataset), out_spec, start, cols, images, T, outcome))
+        ids.append(_write(Path(dataset), out_spec, start, cols, images, T, outcome, depths))
         total += T
     if out_spec is None:
         raise ImportFormatError(f"{folder} holds no episodes in split(s) {', '.join(splits)}")
@@ -379,8 +389,8 @@ def _text(v: Any) -> str:
 
 
 def _write(root: Path, spec: DatasetSpec, start: EpisodeStart, cols: dict[str, np.ndarray], images: dict[str, list[bytes]],
-           T: int, outcome: str) -> int:
-    """One native episode; camera bytes are stored as they came (no re-encode)."""
+           T: int, outcome: str, depths: dict[str, list[bytes]] | None = None) -> int:
+    """One native episode; camera and depth (16-bit PNG) bytes are stored as they came (no re-encode)."""
     ticks = cols.pop("tick_ns", None)
     cols = check_columns(cols, spec, T, f"{start.extras.get('source')}: {start.extras.get('record')}", ticks)
     if ticks is None:
@@ -397,6 +407,8 @@ def _write(root: Path, spec: DatasetSpec, start: EpisodeStart, cols: dict[str, n
                 encoded[cam.name] = bytes(images[cam.name][i])
                 rec.image_t_ns[cam.name] = int(ticks[i])
                 rec.image_seq[cam.name] = i
+                if cam.depth and depths and cam.name in depths:
+                    encoded[depth_column(cam.name)] = bytes(depths[cam.name][i])
             writer.append(rec, encoded)
         writer.finalize(EpisodeEnd(outcome=outcome))
     except BaseException:

@@ -40,6 +40,7 @@ from teleforge.convert.rlds.features import (
     NATIVE_PREFIX,
     camera_keys,
     dataset_info,
+    depth_keys,
     features_json,
     native_extra_columns,
     native_key,
@@ -53,7 +54,7 @@ from teleforge.convert.staging import stage_output
 from teleforge.dataset.engine import current_engine
 from teleforge.dataset.images import decode_image
 from teleforge.dataset.reader import Dataset, Episode
-from teleforge.dataset.schema import DatasetSpec, image_column
+from teleforge.dataset.schema import DatasetSpec, depth_column, image_column
 from teleforge.dataset.selection import ExportSource, select
 from teleforge.errors import ExportError
 from teleforge.spec import BOOL_COLUMNS, GRIPPER_INDEX
@@ -235,6 +236,15 @@ def episode_arrays(ep: Episode, spec: DatasetSpec, cfg: RldsExportConfig, trim: 
             feats[name] = _png_frames(frames.read(cam, rows), cam, spec)
         else:
             feats[name] = frames.stream(cam, rows)
+    for cam, key in depth_keys(spec).items():
+        # Depth PNGs are copied as stored; a step without a depth frame gets an all-zero ("no reading") PNG.
+        stored = col(depth_column(cam))
+        dcam = spec.camera(cam)
+        blank = b""
+        if any(d is None for d in stored):
+            _, buf = cv2.imencode(".png", np.zeros((dcam.height, dcam.width), np.uint16))
+            blank = buf.tobytes()
+        feats[f"steps/observation/{key}"] = [bytes(d) if d is not None else blank for d in stored]
     if cfg.native_columns:
         for c in native_extra_columns(cfg):
             v = np.asarray(col(c))
@@ -406,6 +416,8 @@ def export_rlds(source: ExportSource | Dataset | Path | str, out: Path | str,
         "state": cfg.state,
         "state_convention": state_doc(cfg.state),
         "cameras": camera_keys(ds.spec, cfg.primary_camera),
+        **({"depth": {cam: {"key": key, "dtype": "uint16", "unit": "mm", "missing": "all-zero frame"}
+                      for cam, key in depth_keys(ds.spec).items()}} if depth_keys(ds.spec) else {}),
         "fps": ds.spec.fps,
         "robot_embodiment": ds.spec.robot_embodiment,
         "steps_per_shard": [int(sum(r.steps)) for r in results],

@@ -34,8 +34,8 @@ __all__ = ["CaptureCamera", "CaptureStats", "FrameSource", "RawFrame"]
 
 @dataclass
 class RawFrame:
-    """What a source read: an (H, W, 3) uint8 RGB image, optional (H, W) uint16 depth (mm),
-    and the device's own timestamp (ns on the device clock) when it has one."""
+    """What a source read: an (H, W, 3) uint8 RGB image, optional (H, W) uint16 depth (mm, aligned
+    to the image, 0 = no reading), and the device's own timestamp (ns on the device clock) when it has one."""
 
     image: np.ndarray
     device_t_ns: int | None = None
@@ -234,11 +234,16 @@ class CaptureCamera:
             image = self._fit(raw.image)
             depth = raw.depth
             if depth is not None and depth.shape[:2] != image.shape[:2]:
+                # Nearest neighbour: averaging depths across an edge invents surfaces that are not there.
                 depth = cv2.resize(depth, (self.spec.width, self.spec.height), interpolation=cv2.INTER_NEAREST)
+            if depth is not None:
+                depth = np.ascontiguousarray(depth, dtype=np.uint16)
             with self._lock:
                 if gen != self._gen:  # abandoned by the watchdog while blocked in read()
                     return
-                self._frame = Frame(image=image, t_ns=t_ns, seq=self._seq)
+                # A depth camera whose frameset lacked depth delivers the colour alone: the step records
+                # a null depth (missing), never the previous frame's depth.
+                self._frame = Frame(image=image, t_ns=t_ns, seq=self._seq, depth=depth if self.spec.depth else None)
                 self._depth = depth
                 self._seq += 1
                 self._last_ns = arrival
