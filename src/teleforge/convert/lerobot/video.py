@@ -50,14 +50,22 @@ def codec_options(vcodec: str, gop: int, crf: int) -> dict[str, str]:
     opts = {"g": str(gop), "crf": str(crf)}
     if vcodec == "libsvtav1":
         opts["preset"] = str(SVT_PRESET)
+    elif vcodec == "libx264":
+        opts["forced-idr"] = "1"  # a forced key frame (an episode's first) is an IDR: later frames never look back
     return opts
 
 
 class VideoFileWriter:
-    """One open mp4 for one camera; frames appended in order, pts counted from the file start.
+    """One mp4 for one camera; frames appended in order, pts counted from the file start.
 
-    ``path`` may be an in-memory buffer (``io.BytesIO``): :func:`encode_segment` encodes one
-    episode that way in an engine job.
+    ``path`` may be an in-memory buffer (``io.BytesIO``): :class:`SegmentEncoder` encodes a job's
+    episodes that way. ``key_frame=True`` on :meth:`add` starts a closed group of pictures there
+    (a key frame / IDR), so the file can be cut at that frame without re-encoding.
+
+    Packets are held until :meth:`close` and muxed in decode order: SVT-AV1 (PyAV 18's
+    FFmpeg) now and then hands out its last packets out of order when flushed on a busy
+    machine (measured: about 1 flush in 3000), which the mp4 muxer refuses with a bare
+    ``Invalid argument``. The held packets are an episode's or a job's worth (kB to a few MB).
     """
 
     def __init__(self, path: Path | io.BytesIO, fps: int, height: int, width: int, vcodec: str, gop: int = DEFAULT_GOP,
@@ -67,6 +75,7 @@ class VideoFileWriter:
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner per file otherwise; keep errors only
         self.fps = int(fps)
         self.frames = 0
+        self.where = str(path) if not isinstance(path, io.BytesIO) else f"{vcodec} segment"
         if isinstance(path, io.BytesIO):
             self._container = av.open(path, "w", format="mp4")
         else:
@@ -88,57 +97,111 @@ class VideoFileWriter:
         self._stream.pix_fmt = "yuv420p"
         self._stream.time_base = Fraction(1, self.fps)
         self._tb = Fraction(1, self.fps)
-        self._packets = 0
+        self._held: list[Any] = []
         self._packet_bytes = 0
 
-    def add(self, rgb: np.ndarray) -> None:
-        """Encode one (H, W, 3) uint8 RGB frame as the file's next frame."""
+    def add(self, rgb: np.ndarray, key_frame: bool = False) -> None:
+        """Encode one (H, W, 3) uint8 RGB frame as the file's next frame (``key_frame``: force a key frame)."""
         import av  # lazy: see resolve_codec
 
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self.frames
         frame.time_base = self._tb
-        for packet in self._stream.encode(frame):
-            self._packets += 1
-            self._packet_bytes += packet.size
-            self._container.mux(packet)
+        if key_frame:
+            frame.pict_type = av.video.frame.PictureType.I
+        try:
+            self._hold(self._stream.encode(frame))
+        except av.error.FFmpegError as exc:
+            raise ExportError(f"{self.where}: encoding frame {self.frames} failed ({exc}); re-run the export") from exc
         self.frames += 1
+
+    def _hold(self, packets: list[Any]) -> None:
+        for packet in packets:
+            self._packet_bytes += packet.size
+            self._held.append(packet)
 
     def size_bytes(self) -> int:
         """Estimated size of the file once every frame given so far is encoded.
 
-        The encoder holds back a look-ahead of frames, so bytes muxed so far lag behind;
+        The encoder holds back a look-ahead of frames, so bytes encoded so far lag behind;
         scale the average packet size to all frames instead."""
-        if not self._packets:
+        if not self._held:
             return 0
-        return int(self._packet_bytes / self._packets * self.frames)
+        return int(self._packet_bytes / len(self._held) * self.frames)
 
     def close(self) -> None:
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        self._container.close()
+        """Flush the encoder, mux every packet in decode order, finish the file.
+
+        Raises ExportError (one line) if the encoder lost or repeated a frame or FFmpeg refuses a packet."""
+        import av  # lazy: see resolve_codec
+
+        try:
+            self._hold(self._stream.encode())
+            packets = sorted(self._held, key=lambda p: p.dts)  # stable: equal dts keep their order
+            dts = [p.dts for p in packets]
+            if len(set(dts)) != len(dts) or len(packets) != self.frames:
+                raise ExportError(f"{self.where}: the encoder returned {len(packets)} packets for {self.frames} "
+                                  "frames (or repeated a time stamp); re-run the export")
+            for packet in packets:
+                self._container.mux(packet)
+            self._held = []
+            self._container.close()
+        except av.error.FFmpegError as exc:
+            raise ExportError(f"{self.where}: finishing the video failed ({exc}); re-run the export") from exc
 
 
 def encode_segment(frames: Iterable[np.ndarray], fps: int, height: int, width: int, vcodec: str,
                    gop: int = DEFAULT_GOP, crf: int = DEFAULT_CRF, threads: int | None = None) -> tuple[bytes, int]:
-    """Encode (H, W, 3) uint8 RGB frames as a standalone mp4 in memory: (its bytes, frame count).
-
-    One episode's video as an engine job; :class:`SegmentFileWriter` joins segments into a file.
-    """
-    buf = io.BytesIO()
-    w = VideoFileWriter(buf, fps, height, width, vcodec, gop, crf, threads)
+    """Encode (H, W, 3) uint8 RGB frames as a standalone mp4 in memory: (its bytes, frame count)."""
+    enc = SegmentEncoder(fps, height, width, vcodec, gop, crf, threads)
+    enc.start_episode()
     for f in frames:
-        w.add(f)
-    w.close()
-    return buf.getvalue(), w.frames
+        enc.add(f)
+    data = enc.finish()
+    return data, enc.frames
+
+
+class SegmentEncoder:
+    """One camera's frames of a few episodes encoded back to back as one in-memory mp4.
+
+    Each episode starts with a forced key frame, so :meth:`SegmentFileWriter.append` can cut it
+    out by frame range without re-encoding: one encoder start per camera per job instead of per
+    episode (SVT-AV1's start costs about as much as encoding a short low-resolution episode).
+    """
+
+    def __init__(self, fps: int, height: int, width: int, vcodec: str, gop: int = DEFAULT_GOP,
+                 crf: int = DEFAULT_CRF, threads: int | None = None) -> None:
+        self._buf = io.BytesIO()
+        self._w = VideoFileWriter(self._buf, fps, height, width, vcodec, gop, crf, threads)
+        self._key = False
+
+    @property
+    def frames(self) -> int:
+        """Frames given so far (all episodes)."""
+        return self._w.frames
+
+    def start_episode(self) -> int:
+        """Mark the next frame as an episode's first (a key frame); returns its frame number in the segment."""
+        self._key = True
+        return self._w.frames
+
+    def add(self, rgb: np.ndarray) -> None:
+        """Encode one (H, W, 3) uint8 RGB frame."""
+        self._w.add(rgb, key_frame=self._key)
+        self._key = False
+
+    def finish(self) -> bytes:
+        """Flush and return the mp4's bytes."""
+        self._w.close()
+        return self._buf.getvalue()
 
 
 class SegmentFileWriter:
-    """One mp4 built from encoded segments (:func:`encode_segment`) joined back to back without re-encoding.
+    """One mp4 built from encoded segments (:class:`SegmentEncoder`) joined back to back without re-encoding.
 
-    Every segment starts with a key frame (each is its own encode), so a frame is found by
-    seeking exactly as in a file encoded in one go; pts/dts are shifted so frame ``n`` of the
-    file is at ``n / fps``. Segments of one file must share codec and size (one camera's settings).
+    An episode is a frame range of a segment that starts at a key frame (forced there), so a frame
+    is found by seeking exactly as in a file encoded in one go; pts/dts are shifted so frame ``n``
+    of the file is at ``n / fps``. Segments of one file must share codec and size (one camera's settings).
     """
 
     def __init__(self, path: Path, fps: int) -> None:
@@ -152,30 +215,45 @@ class SegmentFileWriter:
         self._container = av.open(str(self.path), "w")
         self._stream: Any = None
 
-    def append(self, data: bytes, frames: int) -> None:
-        """Mux the ``frames`` frames of one segment after those already in the file."""
+    def append(self, data: bytes, frames: int, first: int = 0) -> None:
+        """Mux frames ``[first, first + frames)`` of the mp4 segment ``data`` after those already in the file.
+
+        Frame ``first`` must be a key frame (:meth:`SegmentEncoder.start_episode`); packets are
+        taken by presentation time, which for a closed group of pictures is a run of packets."""
         import av  # lazy: see resolve_codec
 
-        with av.open(io.BytesIO(data), "r") as src:
-            ins = src.streams.video[0]
-            if self._stream is None:
-                self._stream = self._container.add_stream_from_template(ins, opaque=True)
-                self._stream.time_base = Fraction(1, self.fps)
-            tb = ins.time_base
-            assert tb is not None
-            shift = Fraction(self.frames, self.fps) / tb
-            if shift.denominator != 1:
-                raise ExportError(f"{self.path}: segment time base {tb} cannot hold frame times at {self.fps} fps; re-export")
-            off = int(shift)
-            for packet in src.demux(ins):
-                if packet.dts is None:  # the demuxer's end-of-stream marker
-                    continue
-                packet.pts = None if packet.pts is None else packet.pts + off
-                packet.dts = packet.dts + off
-                packet.stream = self._stream
-                packet.time_base = tb
-                self.bytes += packet.size
-                self._container.mux(packet)
+        try:
+            with av.open(io.BytesIO(data), "r") as src:
+                ins = src.streams.video[0]
+                if self._stream is None:
+                    self._stream = self._container.add_stream_from_template(ins, opaque=True)
+                    self._stream.time_base = Fraction(1, self.fps)
+                tb = ins.time_base
+                assert tb is not None
+                per_frame = Fraction(1, self.fps) / tb
+                shift = (self.frames - first) * per_frame
+                if per_frame.denominator != 1:
+                    raise ExportError(f"{self.path}: segment time base {tb} cannot hold frame times at {self.fps} fps; re-export")
+                lo, hi = first * per_frame, (first + frames) * per_frame
+                taken = 0
+                for packet in src.demux(ins):
+                    if packet.dts is None or packet.pts is None:  # the demuxer's end-of-stream marker
+                        continue
+                    if not lo <= packet.pts < hi:
+                        continue
+                    if taken == 0 and not packet.is_keyframe:
+                        raise ExportError(f"{self.path}: episode segment does not start on a key frame; re-export")
+                    packet.pts = packet.pts + int(shift)
+                    packet.dts = packet.dts + int(shift)
+                    packet.stream = self._stream
+                    packet.time_base = tb
+                    self.bytes += packet.size
+                    self._container.mux(packet)
+                    taken += 1
+        except av.error.FFmpegError as exc:
+            raise ExportError(f"{self.path}: joining an episode's video failed ({exc}); re-run the export") from exc
+        if taken != frames:
+            raise ExportError(f"{self.path}: the segment holds {taken} of the episode's {frames} frames; re-export")
         self.frames += int(frames)
 
     def size_bytes(self) -> int:
@@ -183,7 +261,12 @@ class SegmentFileWriter:
         return self.bytes
 
     def close(self) -> None:
-        self._container.close()
+        import av  # lazy: see resolve_codec
+
+        try:
+            self._container.close()
+        except av.error.FFmpegError as exc:
+            raise ExportError(f"{self.path}: finishing the video failed ({exc}); re-run the export") from exc
 
 
 def video_info(path: Path) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,8 +64,8 @@ from teleforge.convert.lerobot.stats import (
 from teleforge.convert.lerobot.video import (
     DEFAULT_CRF,
     DEFAULT_GOP,
+    SegmentEncoder,
     VideoFileWriter,
-    encode_segment,
     resolve_codec,
     video_info,
 )
@@ -190,19 +190,21 @@ def depth_stats(d: np.ndarray) -> dict[str, np.ndarray]:
     return st
 
 
-def _episode_videos(ep: Episode, cameras: list[CameraConfig], fps: int, codec: str, gop: int, crf: int,
-                    threads: int | None) -> tuple[dict[str, tuple[bytes, int]], dict[str, dict[str, np.ndarray]]]:
-    """Each camera's frames of one episode encoded as an mp4 segment, and their image stats (keyed by feature)."""
-    sample = set(sample_indices(ep.num_steps))
-    segments: dict[str, tuple[bytes, int]] = {}
-    stats: dict[str, dict[str, np.ndarray]] = {}
+def _job_videos(eps: list[Episode], cameras: list[CameraConfig], fps: int, codec: str, gop: int, crf: int,
+                threads: int | None) -> tuple[list[dict[str, tuple[bytes, int, int]]], list[dict[str, dict[str, np.ndarray]]]]:
+    """Each camera's frames of a few episodes encoded as one mp4 segment (a key frame at each episode's
+    first frame), and per episode: ``{feature: (segment bytes, first frame, frames)}`` and its image stats."""
+    segments: list[dict[str, tuple[bytes, int, int]]] = [{} for _ in eps]
+    stats: list[dict[str, dict[str, np.ndarray]]] = [{} for _ in eps]
     for cam in cameras:
         key = image_column(cam.name)
-        srcs, raw = _camera_sources(ep, cam)
-        img_stats = ImageStats()
-
-        def frames(srcs: list[int] = srcs, raw: list[Any] = raw, cam: CameraConfig = cam,
-                   img_stats: ImageStats = img_stats) -> Iterator[np.ndarray]:
+        enc = SegmentEncoder(fps, cam.height, cam.width, codec, gop, crf, threads)
+        firsts = []
+        for k, ep in enumerate(eps):
+            srcs, raw = _camera_sources(ep, cam)
+            sample = set(sample_indices(ep.num_steps))
+            img_stats = ImageStats()
+            firsts.append(enc.start_episode())
             last_i, img = -1, np.zeros((0, 0, 3), np.uint8)  # srcs[0] >= 0: the first step always decodes
             for i, src in enumerate(srcs):
                 if src != last_i:  # a repeated frame is decoded once
@@ -210,10 +212,11 @@ def _episode_videos(ep: Episode, cameras: list[CameraConfig], fps: int, codec: s
                     img = decode_image(raw[src], cam)
                 if i in sample:
                     img_stats.add(downsample(img))
-                yield img
-
-        segments[key] = encode_segment(frames(), fps, cam.height, cam.width, codec, gop, crf, threads)
-        stats[key] = img_stats.result()
+                enc.add(img)
+            stats[k][key] = img_stats.result()
+        data = enc.finish()  # one bytes object shared by the job's episodes (pickled once)
+        for k, ep in enumerate(eps):
+            segments[k][key] = (data, firsts[k], ep.num_steps)
     return segments, stats
 
 
@@ -272,7 +275,7 @@ class EncodedEpisode:
     """One episode as a v3.0 job returns it: data columns, encoded video segments, per-feature stats."""
 
     values: dict[str, np.ndarray]
-    segments: dict[str, tuple[bytes, int]]
+    segments: dict[str, tuple[bytes, int, int]]  # feature -> (the job's mp4 segment, first frame, frames)
     stats: dict[str, dict[str, np.ndarray]]
 
 
@@ -290,15 +293,15 @@ def _encode_job(job: EpisodeJob) -> list[EncodedEpisode]:
     """Engine job (v3.0): read, compute and encode a few episodes; nothing is written here."""
     src = ExportSource.from_state(job.source)
     cameras = src.dataset.spec.cameras
+    eps = [src.episode(p.episode_id) for p in job.episodes]  # a view's episodes: kept (trimmed) steps, relabels applied
+    segments, img_stats = _job_videos(eps, cameras, job.fps, job.codec, job.gop, job.crf, job.threads)
     out = []
-    for p in job.episodes:
-        ep = src.episode(p.episode_id)  # a view's episode: only its kept (trimmed) steps, relabels applied
+    for p, ep, segs, stats in zip(job.episodes, eps, segments, img_stats, strict=True):
         values = _frame_values(ep, p.k, p.first_index, p.task_index, job.state, job.fps, job.native_columns)
         depth = _depth_values(ep)  # (T, H, W) uint16 per depth camera: parquet columns, not videos
         values.update(depth)
-        segments, stats = _episode_videos(ep, cameras, job.fps, job.codec, job.gop, job.crf, job.threads)
         stats.update({key: depth_stats(v) if key in depth else vector_stats(v) for key, v in values.items()})
-        out.append(EncodedEpisode(values, segments, stats))
+        out.append(EncodedEpisode(values, segs, stats))
     return out
 
 
@@ -442,7 +445,8 @@ def _write_episodes(src: ExportSource, output: _Output, feats: dict[str, dict[st
         for key, vid in output.videos.items():
             vchunk, vfile, start = vid.start_episode(t)
             assert vid.writer is not None
-            vid.writer.append(*enc.segments[key])
+            data, first, frames = enc.segments[key]
+            vid.writer.append(data, frames, first)
             row.update({f"videos/{key}/chunk_index": vchunk, f"videos/{key}/file_index": vfile,
                         f"videos/{key}/from_timestamp": start / fps, f"videos/{key}/to_timestamp": (start + t) / fps})
         ordered = {key: enc.stats[key] for key in feats}
