@@ -107,6 +107,8 @@ def register_export_commands(export_app: typer.Typer) -> None:
                            vcodec: str = typer.Option("auto", "--vcodec", help="auto (libsvtav1, as LeRobot) | libsvtav1 | libx264"),
                            codebase_version: str = typer.Option("v3.0", "--codebase-version",
                                                                 help="v3.0 (LeRobot >= 0.4) | v2.1 (the LeRobot openpi pins)"),
+                           workers: Optional[int] = typer.Option(None, "--workers", help="v3.0, local engine: processes encoding "
+                                                                 "videos (default: min(2, CPUs) for large exports, else 1)."),
                            overwrite: bool = _OVERWRITE) -> None:
         """Export to LeRobot v3.0, or v2.1 (load with LeRobotDataset(repo_id, root=OUT))."""
         from teleforge.cli.progress import make_progress
@@ -118,7 +120,7 @@ def register_export_commands(export_app: typer.Typer) -> None:
                 bar = prog.add_task("export lerobot", total=len(src.episode_ids), status="")
                 r = export_lerobot(src, out, repo_id=repo_id, state=state, vcodec=vcodec, overwrite=overwrite,
                                    progress=lambda done, total: prog.update(bar, completed=done),
-                                   codebase_version=codebase_version)
+                                   codebase_version=codebase_version, workers=workers)
         except TeleforgeError as exc:
             _fail(exc)
         console.print(f"wrote {r.frames} frames of {r.episodes} episodes to {r.root} (LeRobot {codebase_version}, {r.data_files} data files, "

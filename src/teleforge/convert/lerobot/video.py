@@ -196,6 +196,26 @@ class SegmentEncoder:
         return self._buf.getvalue()
 
 
+class _Demuxed:
+    """One mp4 segment opened and demuxed once: its video stream (a template) and its packets with their
+    original (pts, dts), as ints in the segment's time base."""
+
+    def __init__(self, data: bytes) -> None:
+        import av  # lazy: see resolve_codec
+
+        self.data = data  # held so that `is` identifies the segment
+        self._container = av.open(io.BytesIO(data), "r")
+        self.stream = self._container.streams.video[0]
+        tb = self.stream.time_base
+        assert tb is not None
+        self.time_base: Fraction = tb
+        self.packets = [(int(p.pts), int(p.dts), p) for p in self._container.demux(self.stream)
+                        if p.dts is not None and p.pts is not None]  # skips the end-of-stream marker
+
+    def close(self) -> None:
+        self._container.close()
+
+
 class SegmentFileWriter:
     """One mp4 built from encoded segments (:class:`SegmentEncoder`) joined back to back without re-encoding.
 
@@ -214,42 +234,45 @@ class SegmentFileWriter:
         self.bytes = 0
         self._container = av.open(str(self.path), "w")
         self._stream: Any = None
+        self._seg: _Demuxed | None = None  # the last segment: a job's episodes arrive one after another
 
     def append(self, data: bytes, frames: int, first: int = 0) -> None:
         """Mux frames ``[first, first + frames)`` of the mp4 segment ``data`` after those already in the file.
 
         Frame ``first`` must be a key frame (:meth:`SegmentEncoder.start_episode`); packets are
-        taken by presentation time, which for a closed group of pictures is a run of packets."""
+        taken by presentation time, which for a closed group of pictures is a run of packets.
+        A segment is demuxed once for all its episodes in this file (:class:`_Demuxed`)."""
         import av  # lazy: see resolve_codec
 
         try:
-            with av.open(io.BytesIO(data), "r") as src:
-                ins = src.streams.video[0]
-                if self._stream is None:
-                    self._stream = self._container.add_stream_from_template(ins, opaque=True)
-                    self._stream.time_base = Fraction(1, self.fps)
-                tb = ins.time_base
-                assert tb is not None
-                per_frame = Fraction(1, self.fps) / tb
-                shift = (self.frames - first) * per_frame
-                if per_frame.denominator != 1:
-                    raise ExportError(f"{self.path}: segment time base {tb} cannot hold frame times at {self.fps} fps; re-export")
-                lo, hi = first * per_frame, (first + frames) * per_frame
-                taken = 0
-                for packet in src.demux(ins):
-                    if packet.dts is None or packet.pts is None:  # the demuxer's end-of-stream marker
-                        continue
-                    if not lo <= packet.pts < hi:
-                        continue
-                    if taken == 0 and not packet.is_keyframe:
-                        raise ExportError(f"{self.path}: episode segment does not start on a key frame; re-export")
-                    packet.pts = packet.pts + int(shift)
-                    packet.dts = packet.dts + int(shift)
-                    packet.stream = self._stream
-                    packet.time_base = tb
-                    self.bytes += packet.size
-                    self._container.mux(packet)
-                    taken += 1
+            seg = self._seg
+            if seg is None or seg.data is not data:
+                if seg is not None:
+                    seg.close()
+                seg = self._seg = _Demuxed(data)
+            if self._stream is None:
+                self._stream = self._container.add_stream_from_template(seg.stream, opaque=True)
+                self._stream.time_base = Fraction(1, self.fps)
+            tb = seg.time_base
+            per_frame = Fraction(1, self.fps) / tb
+            if per_frame.denominator != 1:
+                raise ExportError(f"{self.path}: segment time base {tb} cannot hold frame times at {self.fps} fps; re-export")
+            step = int(per_frame)
+            shift = (self.frames - first) * step
+            lo, hi = first * step, (first + frames) * step
+            taken = 0
+            for pts, dts, packet in seg.packets:
+                if not lo <= pts < hi:
+                    continue
+                if taken == 0 and not packet.is_keyframe:
+                    raise ExportError(f"{self.path}: episode segment does not start on a key frame; re-export")
+                packet.pts = pts + shift
+                packet.dts = dts + shift
+                packet.stream = self._stream
+                packet.time_base = tb
+                self.bytes += packet.size
+                self._container.mux(packet)  # the muxer takes the packet's data: each is muxed once
+                taken += 1
         except av.error.FFmpegError as exc:
             raise ExportError(f"{self.path}: joining an episode's video failed ({exc}); re-run the export") from exc
         if taken != frames:
@@ -263,6 +286,9 @@ class SegmentFileWriter:
     def close(self) -> None:
         import av  # lazy: see resolve_codec
 
+        if self._seg is not None:
+            self._seg.close()
+            self._seg = None
         try:
             self._container.close()
         except av.error.FFmpegError as exc:

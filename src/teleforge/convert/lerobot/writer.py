@@ -26,6 +26,7 @@ lives in :mod:`teleforge.convert.lerobot.importer`.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -280,13 +281,26 @@ class EncodedEpisode:
 
 
 EPISODES_PER_JOB = 4  # episodes in one engine job: enough to amortise reopening the dataset
+V3_EPISODES_PER_JOB = 8  # v3.0: a job encodes its episodes with one encoder per camera (starts are amortised)
 JOBS_IN_FLIGHT = 16  # jobs whose results (encoded videos) are held at once
 
 
-def episode_jobs(src: ExportSource, plan: list[PlannedEpisode], **kw: Any) -> list[EpisodeJob]:
-    """``plan`` cut into :class:`EpisodeJob` s of ``EPISODES_PER_JOB`` episodes (``kw``: the other fields)."""
+def episode_jobs(src: ExportSource, plan: list[PlannedEpisode], per_job: int = EPISODES_PER_JOB,
+                 **kw: Any) -> list[EpisodeJob]:
+    """``plan`` cut into :class:`EpisodeJob` s of ``per_job`` episodes (``kw``: the other fields)."""
     state = src.to_state() | {"root": str(Path(src.dataset.root).resolve())}
-    return [EpisodeJob(state, part, **kw) for part in batches(plan, EPISODES_PER_JOB)]
+    return [EpisodeJob(state, part, **kw) for part in batches(plan, per_job)]
+
+
+PARALLEL_MIN_PIXELS = 150e6  # frames x pixels to encode before worker processes pay for their start (~1-2 s each)
+
+
+def default_workers(plan: list[PlannedEpisode], cameras: list[CameraConfig]) -> int:
+    """Encoding processes for a v3.0 export on the local engine: min(2, CPUs) once the frames to encode
+    (steps x camera pixels) reach ``PARALLEL_MIN_PIXELS`` (e.g. 40 episodes x 100 steps x two 224² cameras),
+    else 1: a small export is done before spawned workers would have imported PyAV."""
+    pixels = sum(p.num_steps for p in plan) * sum(c.height * c.width for c in cameras)
+    return min(2, os.cpu_count() or 1) if pixels >= PARALLEL_MIN_PIXELS else 1
 
 
 def _encode_job(job: EpisodeJob) -> list[EncodedEpisode]:
@@ -366,6 +380,7 @@ def export_lerobot(
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
     codebase_version: str = CODEBASE_VERSION,
+    workers: int | None = None,
 ) -> LeRobotExport:
     """Write ``out`` as a LeRobot v3.0 dataset, one episode at a time.
 
@@ -374,6 +389,10 @@ def export_lerobot(
     is called after each episode. ``codebase_version="v2.1"`` writes the older per-episode
     layout instead (:func:`teleforge.convert.lerobot.v21_writer.export_lerobot_v21`; the
     ``*_files_size_in_mb`` limits do not apply there).
+
+    ``workers`` (v3.0, local engine): processes encoding the jobs; default
+    :func:`default_workers` (min(2, CPUs) once the videos are big enough to repay starting them).
+    The bytes written do not depend on it.
     """
     if codebase_version != CODEBASE_VERSION:
         from teleforge.convert.lerobot.v21_layout import CODEBASE_VERSION_V21
@@ -406,7 +425,7 @@ def export_lerobot(
                      video_files_size_in_mb, gop, crf, encoder_threads)
     try:
         tasks, total, stats = _write_episodes(src, output, feats, state, fps, native_columns, progress, codec, gop, crf,
-                                              encoder_threads)
+                                              encoder_threads, workers)
     except BaseException:
         output.close()
         stage.abort()
@@ -424,16 +443,18 @@ def export_lerobot(
 
 def _write_episodes(src: ExportSource, output: _Output, feats: dict[str, dict[str, Any]], state: str, fps: int,
                     native_columns: bool, progress: Callable[[int, int], None] | None, codec: str, gop: int, crf: int,
-                    threads: int | None) -> tuple[dict[str, int], int, dict[str, dict[str, Any]]]:
+                    threads: int | None, workers: int | None = None) -> tuple[dict[str, int], int, dict[str, dict[str, Any]]]:
     """Write every selected episode's frames, videos and meta/episodes row; returns (tasks, frames, stats).
 
     The engine in force reads and encodes the episodes (a few per job); this process writes
     the results in selection order, so every engine writes the same bytes."""
     tasks: dict[str, int] = {}
     plan = plan_episodes(src, tasks)
-    jobs = episode_jobs(src, plan, state=state, fps=fps, native_columns=native_columns, codec=codec, gop=gop, crf=crf,
+    jobs = episode_jobs(src, plan, V3_EPISODES_PER_JOB, state=state, fps=fps, native_columns=native_columns, codec=codec, gop=gop, crf=crf,
                         threads=threads)
-    encoded = (e for res in map_in_order(_encode_job, jobs, JOBS_IN_FLIGHT) for e in res)
+    if workers is None:
+        workers = default_workers(plan, src.dataset.spec.cameras)
+    encoded = (e for res in map_in_order(_encode_job, jobs, JOBS_IN_FLIGHT, workers=max(1, workers)) for e in res)
     agg = StatsAggregator()
     total = 0
     for p, enc in zip(plan, encoded):
