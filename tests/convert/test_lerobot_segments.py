@@ -135,3 +135,14 @@ def test_v3_export_with_worker_processes_writes_the_same_bytes(tmp_path):
     assert set(one) - set(videos) <= same
     if resolve_codec() == "libsvtav1":
         assert same == set(one)
+
+
+def test_default_workers_one_on_two_cpus_more_for_big_exports_on_big_machines():
+    from teleforge.convert.lerobot.writer import PlannedEpisode, default_workers
+    from teleforge.dataset.schema import CameraConfig
+
+    cams = [CameraConfig("front", 224, 224), CameraConfig("wrist", 224, 224)]
+    big = [PlannedEpisode(k, k, 100 * k, 100, "t", 0, "t", "success") for k in range(40)]
+    assert default_workers(big, cams, cpus=2) == 1  # SVT-AV1's own threads fill two CPUs
+    assert default_workers(big, cams, cpus=16) == 4
+    assert default_workers(big[:2], cams, cpus=16) == 1  # done before workers would start

@@ -108,7 +108,7 @@ def register_export_commands(export_app: typer.Typer) -> None:
                            codebase_version: str = typer.Option("v3.0", "--codebase-version",
                                                                 help="v3.0 (LeRobot >= 0.4) | v2.1 (the LeRobot openpi pins)"),
                            workers: Optional[int] = typer.Option(None, "--workers", help="v3.0, local engine: processes encoding "
-                                                                 "videos (default: min(2, CPUs) for large exports, else 1)."),
+                                                                 "videos (default: 1 on 2 CPUs, up to 4 on bigger machines for large exports)."),
                            overwrite: bool = _OVERWRITE) -> None:
         """Export to LeRobot v3.0, or v2.1 (load with LeRobotDataset(repo_id, root=OUT))."""
         from teleforge.cli.progress import make_progress

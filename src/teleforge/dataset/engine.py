@@ -27,6 +27,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -207,7 +208,10 @@ def _pool_in_order(fn: Callable[[T], R], jobs: Sequence[T], window: int, workers
         for job in itertools.islice(it, max(window, workers)):
             pending.append(pool.submit(fn, job))
         while pending:
-            result = pending.popleft().result()  # a job's exception is raised here, in job order
+            try:
+                result = pending.popleft().result()  # a job's exception is raised here, in job order
+            except BrokenProcessPool as exc:
+                raise EngineError(f"a worker process died ({exc}); rerun with --workers 1 to see why") from exc
             for job in itertools.islice(it, 1):
                 pending.append(pool.submit(fn, job))
             yield result
