@@ -26,6 +26,7 @@ lives in :mod:`teleforge.convert.lerobot.importer`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -197,15 +198,20 @@ def _job_videos(eps: list[Episode], cameras: list[CameraConfig], fps: int, codec
     first frame), and per episode: ``{feature: (segment bytes, first frame, frames)}`` and its image stats."""
     segments: list[dict[str, tuple[bytes, int, int]]] = [{} for _ in eps]
     stats: list[dict[str, dict[str, np.ndarray]]] = [{} for _ in eps]
-    for cam in cameras:
-        key = image_column(cam.name)
-        enc = SegmentEncoder(fps, cam.height, cam.width, codec, gop, crf, threads)
-        firsts = []
-        for k, ep in enumerate(eps):
+    # Every camera's encoder is open at once and fed episode by episode: each encodes in its own
+    # threads while this one decodes the next camera's frames (one camera after the other would
+    # leave the CPUs idle at each flush).
+    encoders = {image_column(cam.name): SegmentEncoder(fps, cam.height, cam.width, codec, gop, crf, threads)
+                for cam in cameras}
+    firsts: list[dict[str, int]] = [{} for _ in eps]
+    for k, ep in enumerate(eps):
+        sample = set(sample_indices(ep.num_steps))
+        for cam in cameras:
+            key = image_column(cam.name)
+            enc = encoders[key]
             srcs, raw = _camera_sources(ep, cam)
-            sample = set(sample_indices(ep.num_steps))
             img_stats = ImageStats()
-            firsts.append(enc.start_episode())
+            firsts[k][key] = enc.start_episode()
             last_i, img = -1, np.zeros((0, 0, 3), np.uint8)  # srcs[0] >= 0: the first step always decodes
             for i, src in enumerate(srcs):
                 if src != last_i:  # a repeated frame is decoded once
@@ -215,9 +221,10 @@ def _job_videos(eps: list[Episode], cameras: list[CameraConfig], fps: int, codec
                     img_stats.add(downsample(img))
                 enc.add(img)
             stats[k][key] = img_stats.result()
+    for key, enc in encoders.items():
         data = enc.finish()  # one bytes object shared by the job's episodes (pickled once)
         for k, ep in enumerate(eps):
-            segments[k][key] = (data, firsts[k], ep.num_steps)
+            segments[k][key] = (data, firsts[k][key], ep.num_steps)
     return segments, stats
 
 
@@ -281,7 +288,17 @@ class EncodedEpisode:
 
 
 EPISODES_PER_JOB = 4  # episodes in one engine job: enough to amortise reopening the dataset
-V3_EPISODES_PER_JOB = 8  # v3.0: a job encodes its episodes with one encoder per camera (starts are amortised)
+V3_JOB_PIXELS = 4e6  # v3.0: frames x camera pixels one job encodes at least (one encoder start per camera per job)
+V3_EPISODES_PER_JOB = (8, 64)  # v3.0: fewest and most episodes in one job
+
+
+def v3_episodes_per_job(plan: list[PlannedEpisode], cameras: list[CameraConfig]) -> int:
+    """Episodes per v3.0 job: enough that a job's encoders start once per ~``V3_JOB_PIXELS`` of video
+    (an SVT-AV1 start and flush costs about as much as encoding 50 frames of 32x32), within
+    ``V3_EPISODES_PER_JOB``. Depends on the selection and spec only, so every engine splits alike."""
+    lo, hi = V3_EPISODES_PER_JOB
+    per_episode = (sum(p.num_steps for p in plan) / max(1, len(plan))) * sum(c.height * c.width for c in cameras)
+    return lo if per_episode <= 0 else max(lo, min(hi, math.ceil(V3_JOB_PIXELS / per_episode)))
 JOBS_IN_FLIGHT = 16  # jobs whose results (encoded videos) are held at once
 
 
@@ -454,10 +471,11 @@ def _write_episodes(src: ExportSource, output: _Output, feats: dict[str, dict[st
     the results in selection order, so every engine writes the same bytes."""
     tasks: dict[str, int] = {}
     plan = plan_episodes(src, tasks)
-    jobs = episode_jobs(src, plan, V3_EPISODES_PER_JOB, state=state, fps=fps, native_columns=native_columns, codec=codec, gop=gop, crf=crf,
+    cameras = src.dataset.spec.cameras
+    jobs = episode_jobs(src, plan, v3_episodes_per_job(plan, cameras), state=state, fps=fps, native_columns=native_columns, codec=codec, gop=gop, crf=crf,
                         threads=threads)
     if workers is None:
-        workers = default_workers(plan, src.dataset.spec.cameras)
+        workers = default_workers(plan, cameras)
     encoded = (e for res in map_in_order(_encode_job, jobs, JOBS_IN_FLIGHT, workers=max(1, workers)) for e in res)
     agg = StatsAggregator()
     total = 0
