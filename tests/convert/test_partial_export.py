@@ -54,7 +54,7 @@ def _crash_during(module: str, fn: str, at: int, call: str) -> None:
 
 
 CASES = {
-    "hf": ("teleforge.convert.hf.export", "_image_payload", 20, "from teleforge.convert.hf import export_hf as ex; ex(select({src!r}), {out!r})",
+    "hf": ("teleforge.convert.hf.export", "_image_column", 2, "from teleforge.convert.hf import export_hf as ex; ex(select({src!r}), {out!r})",
            lambda s, o, **k: export_hf(select(s), o, **k)),
     "robomimic": ("teleforge.convert.hdf5.robomimic", "dense_frames", 3,
                   "from teleforge.convert.hdf5.robomimic import export_robomimic as ex; ex(select({src!r}), {out!r})",

@@ -1,9 +1,8 @@
-"""The local and Ray engines give identical metrics, views and export bytes (a local Ray,
-started by the test; skipped cleanly where Ray is not installed)."""
+"""The local and Ray engines give identical metrics, views and export bytes -- every exporter
+(a local Ray, started by the test; skipped cleanly where Ray is not installed)."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -14,23 +13,16 @@ from teleforge.curation.operations import dedupe_view, filter_view
 from teleforge.curation.store import compute_metrics
 from teleforge.dataset.engine import EngineError, LocalEngine, current_engine, make_engine, use_engine
 from tests.curation.synth import EpisodePlan, make_dataset, mixed_plans
+from tests.scale.exports import EXPORTERS, export_all
 
 
-def _tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def _curate_and_export(root: Path) -> tuple[list[dict], dict, dict, dict[str, str]]:
-    from teleforge.convert.rlds.writer import RldsExportConfig, export_rlds
-
+def _curate_and_export(root: Path) -> tuple[list[dict], dict, dict, dict[str, dict[str, str]]]:
     compute_metrics(root)
     metrics = pq.read_table(root / "catalog.parquet").to_pylist()
     clean = filter_view(root, "clean")
     dedup, _res = dedupe_view(root, "dedup")
-    out = root.parent / (root.name + "-rlds")
-    export_rlds(root, out, RldsExportConfig(num_shards=3))
-    return metrics, clean.to_json() if hasattr(clean, "to_json") else vars(clean), vars(dedup), _tree_digest(out)
+    digests, _seconds = export_all(root, root.parent / (root.name + "-out"))
+    return metrics, clean.to_json() if hasattr(clean, "to_json") else vars(clean), vars(dedup), digests
 
 
 def _plans() -> list[EpisodePlan]:
@@ -55,7 +47,7 @@ def test_ray_and_local_give_identical_metrics_views_and_export_bytes(tmp_path):
     shutil.copytree(pristine, root)
     local = _curate_and_export(root)
     shutil.rmtree(root)
-    shutil.rmtree(tmp_path / "ds-rlds")
+    shutil.rmtree(tmp_path / "ds-out")
     shutil.copytree(pristine, root)
     try:
         ctx = use_engine("ray")
@@ -72,7 +64,9 @@ def test_ray_and_local_give_identical_metrics_views_and_export_bytes(tmp_path):
     assert engine.name == engine_name == "ray"
     assert _same_nan(local[0], ray_out[0])  # every catalog column, metrics included
     assert _strip(local[1]) == _strip(ray_out[1]) and _strip(local[2]) == _strip(ray_out[2])
-    assert local[3] == ray_out[3]  # every exported byte
+    assert set(local[3]) == set(EXPORTERS)
+    for name in EXPORTERS:  # every exported byte (and every HDF5 dataset and attribute), exporter by exporter
+        assert local[3][name] and local[3][name] == ray_out[3][name], name
 
 
 def _same_nan(a: list[dict], b: list[dict]) -> bool:

@@ -115,3 +115,74 @@ def test_metrics_from_s3_equal_local_and_fetch_only_needed_shards(s3, tmp_path):
                 assert b[k] != b[k], k
             else:
                 assert b[k] == v, k
+
+
+# --- s3:// on the command line ---------------------------------------------------------
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from teleforge.cli.main import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def _cached_shards(tmp_path: Path) -> set[str]:
+    return {p.name for p in (tmp_path / "cache").rglob("ep-*.arrow")}
+
+
+def test_cli_reads_curates_and_exports_s3_datasets(s3, tmp_path):
+    local = make_dataset(tmp_path / "ds", [EpisodePlan(seed=i, idle_tail=3) for i in range(5)])
+    _upload(s3, local, "bucket/ds")
+    uri = "s3://bucket/ds"
+
+    res = _cli("info", uri)
+    assert res.exit_code == 0, res.output
+    assert _cached_shards(tmp_path) == set()  # info reads the catalog only
+
+    res = _cli("export", "robomimic", uri, "--ids", "1,3", "-o", str(tmp_path / "out" / "demo.hdf5"))
+    assert res.exit_code == 0, res.output
+    assert _cached_shards(tmp_path) == {"ep-000001.arrow", "ep-000003.arrow"}  # only the selection's shards
+    assert (tmp_path / "out" / "demo.hdf5").is_file()  # exports write to a local folder
+
+    res = _cli("curate", "metrics", uri)
+    assert res.exit_code == 0, res.output
+    from teleforge.curation.store import VERSION_COL
+
+    with s3.open_input_file("bucket/ds/catalog.parquet") as f:
+        assert VERSION_COL in pq.read_table(f).column_names  # the measured catalog went back to the bucket
+
+    res = _cli("curate", "filter", uri, "--name", "clean")
+    assert res.exit_code == 0, res.output
+    assert s3.get_file_info("bucket/ds/views/clean.json").type == pafs.FileType.File  # the view went back
+
+    res = _cli("export", "lerobot", f"{uri}:clean", "-o", str(tmp_path / "lr"))
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "lr" / "meta" / "info.json").is_file()
+
+    res = _cli("verify", uri)
+    assert res.exit_code == 0, res.output
+    assert len(_cached_shards(tmp_path)) == 5  # verify reads every shard
+
+
+def test_cli_s3_errors_are_one_line_and_quick(s3, tmp_path, monkeypatch):
+    local = make_dataset(tmp_path / "ds", [EpisodePlan(seed=0)])
+    _upload(s3, local, "bucket/ds")
+
+    res = _cli("info", "s3://no-such-bucket/ds")
+    assert res.exit_code == 1 and "bucket 'no-such-bucket' does not exist" in res.output
+    assert "Traceback" not in res.output
+
+    res = _cli("info", "s3://bucket/nothing-here")
+    assert res.exit_code == 1 and "holds no teleforge.json" in res.output
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws either
+    res = _cli("curate", "metrics", "s3://bucket/ds")
+    assert res.exit_code == 1 and "no S3 credentials" in res.output
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")  # nothing listens there
+    monkeypatch.setenv("TELEFORGE_S3_TIMEOUT_S", "3")
+    res = _cli("export", "hf", "s3://bucket/ds", "-o", str(tmp_path / "hf"))
+    assert res.exit_code == 1 and "cannot reach s3://bucket/ds" in res.output, res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1

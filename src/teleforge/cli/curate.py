@@ -17,6 +17,7 @@ from rich.table import Table
 
 from teleforge.cli.engine_options import EngineOpt, RayAddressOpt, enter_engine
 from teleforge.cli.grammar import deprecated, split_dataset_view
+from teleforge.cli.remote import local_dataset, push_back
 from teleforge.cli.render import fail
 from teleforge.errors import CurationError, TeleforgeError
 
@@ -31,7 +32,7 @@ curate_app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-DatasetArg = typer.Argument(..., help="Dataset folder.")
+DatasetArg = typer.Argument(..., help="Dataset folder or URI (s3://bucket/ds).")
 # One grammar: DATASET[:VIEW] names the data; DATASET:VIEW starts from a view (views compose).
 SourceArg = typer.Argument(..., metavar="DATASET[:VIEW]", help="Dataset folder, or DATASET:VIEW to start from that view (views compose).")
 ViewArg = typer.Argument(..., metavar="DATASET:VIEW", help="Dataset folder and view, as DATASET:VIEW (or a view file path after the colon).")
@@ -59,6 +60,7 @@ _fail = fail  # one error format for every command
 def _group(ctx: typer.Context, engine: str = EngineOpt, ray_address: Optional[str] = RayAddressOpt) -> None:
     """Score, filter, dedupe, trim, review and split a dataset into views (raw shards are never changed)."""
     enter_engine(ctx, engine, ray_address)
+    ctx.call_on_close(push_back)  # a dataset on object storage gets back the catalog and views the command changed
 
 
 @contextmanager
@@ -101,11 +103,14 @@ def metrics(
 ) -> None:
     """Compute per-episode metrics and store them as catalog.parquet columns."""
     from teleforge.curation import MetricsConfig, compute_metrics
+    from teleforge.dataset.fs import remote_of
 
+    dataset = local_dataset(dataset)
     try:
         with _progress("metrics", _n_episodes(dataset)) as adv:
+            # A staged copy is measured from its URI: each job (on any Ray node) fetches only its own shard.
             cfg = MetricsConfig(images=images, image_stride=image_stride)
-            run = compute_metrics(dataset, cfg, force=force, on_episode=adv)  # type: ignore[arg-type]
+            run = compute_metrics(remote_of(dataset) or dataset, cfg, force=force, on_episode=adv)  # type: ignore[arg-type]
     except TeleforgeError as exc:
         _fail(exc)
     t = Table(title="metrics")
@@ -285,6 +290,7 @@ def merge(
 @curate_app.command()
 def delete(dataset: Path = DatasetArg, episodes: list[int] = typer.Argument(..., help="Episode ids.")) -> None:
     """Hide episodes from every curation command (shards stay; `restore` undoes it)."""
+    dataset = local_dataset(dataset)
     from teleforge.curation import set_deleted
 
     try:
@@ -297,6 +303,7 @@ def delete(dataset: Path = DatasetArg, episodes: list[int] = typer.Argument(...,
 @curate_app.command()
 def restore(dataset: Path = DatasetArg, episodes: list[int] = typer.Argument(..., help="Episode ids.")) -> None:
     """Undo `delete`."""
+    dataset = local_dataset(dataset)
     from teleforge.curation import set_deleted
 
     try:
@@ -314,6 +321,7 @@ def relabel(
     instruction: Optional[str] = typer.Option(None, help="New instruction ('' restores the recorded one)."),
 ) -> None:
     """Override outcome and/or instruction (stored as catalog columns; shards keep the recording)."""
+    dataset = local_dataset(dataset)
     from teleforge.curation import relabel as do_relabel
 
     try:
@@ -326,6 +334,7 @@ def relabel(
 @curate_app.command("views")
 def views_cmd(dataset: Path = DatasetArg) -> None:
     """List the views of a dataset."""
+    dataset = local_dataset(dataset)
     from teleforge.curation import list_views, load_view
 
     t = Table(title="views")

@@ -50,10 +50,19 @@ def rlds(
 ) -> None:
     """Write a TFDS-loadable RLDS dataset (no TensorFlow needed) with dataset_statistics.json."""
     from teleforge.cli.grammar import deprecated, split_dataset_view
+    from teleforge.cli.remote import stage_selection
     from teleforge.convert.rlds import RldsExportConfig, export_rlds
+    from teleforge.dataset.fs import remote_of
+    from teleforge.dataset.selection import select
 
     root, view = split_dataset_view(dataset, deprecated(None, view, "--view", "DATASET:VIEW"))
     episodes = deprecated(ids, episodes, "--episodes", "--ids")
+    try:
+        if remote_of(root):
+            stage_selection(root, select(root, _ids(episodes), view).episode_ids)  # object storage: only these shards
+    except TeleforgeError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=1) from None
     cfg = RldsExportConfig(name=name, version=version, action_space=action_space, state=state,
                            primary_camera=primary_camera, episodes=_ids(episodes), view=view, num_shards=shards,
                            workers=workers, overwrite=overwrite, check=check)

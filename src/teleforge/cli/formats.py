@@ -32,7 +32,7 @@ def _split(text: Optional[str]) -> list[str]:
 
 
 _DATASET = typer.Argument(..., metavar="DATASET[:VIEW]",
-                          help="Native dataset folder; DATASET:VIEW exports a curated view's kept, trimmed steps.")
+                          help="Native dataset folder or URI (s3://bucket/ds); DATASET:VIEW exports a curated view's kept, trimmed steps.")
 _IDS = typer.Option(None, "--ids", help="Comma-separated episode ids (default: all; with a view, narrows it).")
 _EPISODES = typer.Option(None, "--episodes", hidden=True, help="Deprecated: use --ids.")
 _VIEW = typer.Option(None, "--view", hidden=True, help="Deprecated: use DATASET:VIEW.")
@@ -41,10 +41,13 @@ _VIEW = typer.Option(None, "--view", hidden=True, help="Deprecated: use DATASET:
 def _select(dataset: str, ids: Optional[str], episodes: Optional[str], view: Optional[str]) -> Any:
     """One grammar: DATASET[:VIEW] plus --ids (old --view / --episodes still work for one release)."""
     from teleforge.cli.grammar import deprecated, split_dataset_view
+    from teleforge.cli.remote import stage_selection
     from teleforge.dataset.selection import select
 
     root, v = split_dataset_view(dataset, deprecated(None, view, "--view", "DATASET:VIEW"))
-    return select(root, _ids(deprecated(ids, episodes, "--episodes", "--ids")), v)
+    src = select(root, _ids(deprecated(ids, episodes, "--episodes", "--ids")), v)
+    stage_selection(root, src.episode_ids)  # from object storage: fetch the selected episodes' shards only
+    return src
 _OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.")
 
 
@@ -104,6 +107,8 @@ def register_export_commands(export_app: typer.Typer) -> None:
                            vcodec: str = typer.Option("auto", "--vcodec", help="auto (libsvtav1, as LeRobot) | libsvtav1 | libx264"),
                            codebase_version: str = typer.Option("v3.0", "--codebase-version",
                                                                 help="v3.0 (LeRobot >= 0.4) | v2.1 (the LeRobot openpi pins)"),
+                           workers: Optional[int] = typer.Option(None, "--workers", help="v3.0, local engine: processes encoding "
+                                                                 "videos (default: 1 on 2 CPUs, up to 4 on bigger machines for large exports)."),
                            overwrite: bool = _OVERWRITE) -> None:
         """Export to LeRobot v3.0, or v2.1 (load with LeRobotDataset(repo_id, root=OUT))."""
         from teleforge.cli.progress import make_progress
@@ -115,7 +120,7 @@ def register_export_commands(export_app: typer.Typer) -> None:
                 bar = prog.add_task("export lerobot", total=len(src.episode_ids), status="")
                 r = export_lerobot(src, out, repo_id=repo_id, state=state, vcodec=vcodec, overwrite=overwrite,
                                    progress=lambda done, total: prog.update(bar, completed=done),
-                                   codebase_version=codebase_version)
+                                   codebase_version=codebase_version, workers=workers)
         except TeleforgeError as exc:
             _fail(exc)
         console.print(f"wrote {r.frames} frames of {r.episodes} episodes to {r.root} (LeRobot {codebase_version}, {r.data_files} data files, "

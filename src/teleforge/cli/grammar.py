@@ -11,10 +11,20 @@ import typer
 def split_dataset_view(spec: str | Path, view: str | None = None) -> tuple[Path, str | None]:
     """``"data:filtered"`` -> (Path("data"), "filtered"); a path that exists as given is never split.
 
+    A URI (``s3://bucket/ds[:VIEW]``) returns the dataset's staged local copy (:mod:`teleforge.cli.remote`).
+
     ``view`` (a deprecated ``--view``/``--from`` alias) is used when the argument names no view;
     naming a view both ways, differently, is refused.
     """
+    from teleforge.cli.remote import local_dataset, looks_remote
+
     s = str(spec)
+    if looks_remote(s):  # s3://bucket/ds[:VIEW]: staged into the local cache (catalog and views; shards when needed)
+        head, _, tail = s.rpartition(":")
+        named_remote = tail if tail and "/" not in tail and looks_remote(head) else None
+        if named_remote and view and named_remote != view:
+            raise typer.BadParameter(f"{s!r} names view {named_remote!r} but the option names {view!r}; give it once, as DATASET:VIEW")
+        return local_dataset(head if named_remote else s), named_remote or view
     path, named = Path(s), None
     if not path.exists() and ":" in s:
         head, _, tail = s.rpartition(":")

@@ -27,8 +27,14 @@ def handoff_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an OUT written by an earlier handoff."),
 ) -> None:
     """Write what another trainer needs (data, normalization stats, config entry) and a README saying what to run."""
-    root, view = parse_dataset_arg(dataset)
+    from teleforge.cli.grammar import split_dataset_view
+    from teleforge.cli.remote import looks_remote, stage_selection
+    from teleforge.dataset.selection import select
+
+    root, view = split_dataset_view(dataset) if looks_remote(dataset) else parse_dataset_arg(dataset)
     try:
+        if looks_remote(dataset):
+            stage_selection(root, select(root, None, view).episode_ids)  # object storage: only the view's shards
         res = handoff(HandoffConfig(target=target, dataset=root, out=out, view=view, name=name,
                                     primary_camera=primary_camera, overwrite=overwrite),
                       progress=RichProgress(console))

@@ -147,10 +147,12 @@ def devices() -> None:
 
 
 @app.command()
-def info(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
+def info(dataset: str = typer.Argument(..., help="Dataset folder or URI (s3://bucket/ds).")) -> None:
     """Summarize a dataset: episodes, steps, tasks, outcomes, cameras, disk size, timing health."""
+    from teleforge.cli.remote import local_dataset
+
     try:
-        summary = summarize(Dataset.open(dataset))
+        summary = summarize(Dataset.open(local_dataset(dataset)))
     except TeleforgeError as exc:
         _fail(exc)
     render.info_summary(console, summary)
@@ -167,12 +169,13 @@ def recover(dataset: Path = typer.Argument(..., help="Dataset folder left by a c
 
 
 @app.command()
-def verify(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
+def verify(dataset: str = typer.Argument(..., help="Dataset folder or URI (s3://bucket/ds: every shard is fetched).")) -> None:
     """Check every shard (checksums, readable, step counts), every view and the catalog; exit 1 on problems."""
+    from teleforge.cli.remote import local_dataset
     from teleforge.dataset.verify import verify_dataset
 
     try:
-        report = verify_dataset(dataset)
+        report = verify_dataset(local_dataset(dataset, None))
     except TeleforgeError as exc:
         _fail(exc)
     render.verify_report(console, report)

@@ -14,7 +14,7 @@ import numpy as np
 
 from teleforge.curation.dedupe import SIGNATURE_POINTS, signature
 from teleforge.dataset.engine import current_engine
-from teleforge.dataset.fs import stage_dataset
+from teleforge.dataset.fs import remote_of, stage_dataset
 from teleforge.dataset.shard import open_shard
 
 __all__ = ["SignatureJob", "shard_signatures"]
@@ -37,5 +37,7 @@ def shard_signatures(location: str | Path, files: list[str]) -> np.ndarray:
     """Dedupe signatures of ``files`` (catalog paths) as an (N, D) float array, in that order."""
     if not files:
         return np.zeros((0, SIGNATURE_POINTS * 4))
-    jobs = [SignatureJob(str(location), f) for f in files]
+    # A staged copy of a remote dataset: jobs name the URI, so a job on any Ray node fetches its own shard.
+    where = remote_of(location) or str(location)
+    jobs = [SignatureJob(where, f) for f in files]
     return np.stack(current_engine().map(_signature, jobs))

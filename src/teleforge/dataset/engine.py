@@ -20,17 +20,21 @@ output folder.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
+import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from teleforge.errors import TeleforgeError
 
-__all__ = ["ENGINES", "Engine", "EngineError", "LocalEngine", "RayEngine", "current_engine", "make_engine", "use_engine"]
+__all__ = ["ENGINES", "Engine", "EngineError", "LocalEngine", "RayEngine", "batches", "current_engine", "make_engine",
+           "map_in_order", "use_engine"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -172,6 +176,47 @@ _LOCAL = LocalEngine()
 def current_engine() -> Engine:
     """The engine set by :func:`use_engine`, else the local one."""
     return _current.get() or _LOCAL
+
+
+def batches(items: Sequence[T], size: int) -> list[list[T]]:
+    """``items`` cut into consecutive lists of at most ``size`` (the last may be shorter)."""
+    size = max(1, int(size))
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def map_in_order(fn: Callable[[T], R], jobs: Sequence[T], window: int = 16, workers: int = 1) -> Iterator[R]:
+    """``fn(j)`` for every job on the current engine, yielded in job order, ``window`` jobs at a time.
+
+    An exporter writes each result as it comes, so memory holds at most ``window`` results
+    (e.g. encoded videos) whatever the dataset size; the ray engine runs a window's jobs at once.
+    On the local engine ``workers`` > 1 runs the jobs in that many spawned processes, started
+    once for the whole map, with at most ``window`` jobs submitted ahead of the one yielded next.
+    """
+    engine = current_engine()
+    if isinstance(engine, LocalEngine) and min(workers, len(jobs)) > 1:
+        yield from _pool_in_order(fn, jobs, window, min(workers, len(jobs)))
+        return
+    for part in batches(jobs, window):
+        yield from engine.map(fn, part, workers=workers)
+
+
+def _pool_in_order(fn: Callable[[T], R], jobs: Sequence[T], window: int, workers: int) -> Iterator[R]:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
+        pending: collections.deque[Future[R]] = collections.deque()
+        it = iter(jobs)
+        for job in itertools.islice(it, max(window, workers)):
+            pending.append(pool.submit(fn, job))
+        while pending:
+            try:
+                result = pending.popleft().result()  # a job's exception is raised here, in job order
+            except BrokenProcessPool as exc:
+                raise EngineError(f"a worker process died ({exc}); rerun with --workers 1 to see why") from exc
+            for job in itertools.islice(it, 1):
+                pending.append(pool.submit(fn, job))
+            yield result
+    finally:  # also when the consumer stops early: queued jobs are dropped, running ones finish
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextlib.contextmanager

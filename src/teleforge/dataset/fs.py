@@ -17,6 +17,7 @@ Schemes pyarrow lacks (gs via gcsfs, hf, az...) go through fsspec when it is ins
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,7 +29,12 @@ import pyarrow.fs as pafs
 from teleforge.dataset.layout import CATALOG, EPISODES, MANIFEST, SESSIONS, VIEWS
 from teleforge.errors import DatasetNotFoundError, TeleforgeError
 
-__all__ = ["RemoteFsError", "cache_root", "filesystem", "is_remote", "push_file", "stage_dataset"]
+__all__ = ["RemoteFsError", "cache_root", "filesystem", "is_remote", "push_changed", "push_file", "remote_of",
+           "stage_dataset"]
+
+STAGED_MARKER = ".teleforge_remote.json"  # in a staged copy: the URI it came from
+_CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
 
 
 class RemoteFsError(TeleforgeError):
@@ -58,6 +64,14 @@ def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
         region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
         if region:
             kwargs["region"] = region
+        # A few quick retries, not the SDK's long backoff: an unreachable endpoint fails in seconds.
+        kwargs["retry_strategy"] = pafs.AwsStandardS3RetryStrategy(max_attempts=int(os.environ.get("TELEFORGE_S3_RETRIES", "2")))
+        if os.environ.get("TELEFORGE_S3_ANONYMOUS") == "1":
+            kwargs["anonymous"] = True
+        elif not _have_credentials():
+            # Without this check the AWS SDK asks the EC2 metadata service, which can wait a long time off EC2.
+            raise RemoteFsError(f"no S3 credentials for {location}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                                "(or AWS_PROFILE), or TELEFORGE_S3_ANONYMOUS=1 for a public bucket")
         try:
             fs = pafs.S3FileSystem(**kwargs)
         except Exception as exc:
@@ -75,6 +89,14 @@ def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
         raise RemoteFsError(f"{u.scheme}:// needs fsspec and its {u.scheme} package (pip install fsspec ...)") from exc
     ffs, path = fsspec.core.url_to_fs(location)
     return PyFileSystem(FSSpecHandler(ffs)), path.rstrip("/")
+
+
+def _have_credentials() -> bool:
+    if any(os.environ.get(v) for v in _CREDENTIAL_VARS):
+        return True
+    aws = Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials")
+    cfg = Path(os.environ.get("AWS_CONFIG_FILE") or Path.home() / ".aws" / "config")
+    return aws.is_file() or cfg.is_file()
 
 
 def pa_invalid() -> type[BaseException]:
@@ -118,6 +140,10 @@ def stage_dataset(location: str | Path, shards: Iterable[str] | None = (), cache
     and views. The small files are refreshed on every call; shards are kept while their size matches.
     """
     if not is_remote(location):
+        uri = remote_of(location)
+        if uri is None or (shards is not None and not shards):
+            return Path(location)
+        _fetch_shards(uri, Path(location), shards)  # a staged copy: fetch the shards it still lacks
         return Path(location)
     loc = str(location).rstrip("/")
     fs, base = filesystem(loc)
@@ -125,8 +151,15 @@ def stage_dataset(location: str | Path, shards: Iterable[str] | None = (), cache
     try:
         info = fs.get_file_info(f"{base}/{MANIFEST}")
     except OSError as exc:
-        raise RemoteFsError(f"cannot reach {loc}: {exc}; check the endpoint and credentials") from exc
+        raise RemoteFsError(f"cannot reach {loc}: {_first_line(exc)}; check the endpoint, bucket and credentials") from exc
     if info.type != pafs.FileType.File:
+        bucket = base.split("/", 1)[0]
+        try:
+            no_bucket = fs.get_file_info(bucket).type == pafs.FileType.NotFound
+        except OSError:
+            no_bucket = False
+        if no_bucket:
+            raise RemoteFsError(f"bucket {bucket!r} does not exist at this endpoint; check the URI ({loc})")
         raise DatasetNotFoundError(f"{loc} holds no {MANIFEST}: is it a teleforge dataset?")
     _copy(fs, f"{base}/{MANIFEST}", local / MANIFEST, None)
     cat = fs.get_file_info(f"{base}/{CATALOG}")
@@ -136,19 +169,73 @@ def stage_dataset(location: str | Path, shards: Iterable[str] | None = (), cache
         for f in fs.get_file_info(pafs.FileSelector(f"{base}/{sub}", allow_not_found=True)):
             if f.type == pafs.FileType.File:
                 _copy(fs, f.path, local / sub / f.base_name, None)
-    wanted: Iterable[str]
-    if shards is None:
-        listing = fs.get_file_info(pafs.FileSelector(f"{base}/{EPISODES}", allow_not_found=True))
-        wanted = [f"{EPISODES}/{f.base_name}" for f in listing if f.type == pafs.FileType.File and f.base_name.endswith(".arrow")]
-    else:
-        wanted = shards
-    for rel in wanted:
-        remote = f"{base}/{rel}"
-        fi = fs.get_file_info(remote)
-        if fi.type != pafs.FileType.File:
-            raise RemoteFsError(f"{loc} lists {rel} in its catalog but the object is missing")
-        _copy(fs, remote, local / rel, fi.size)
+    (local / STAGED_MARKER).write_text(json.dumps({"uri": loc}))
+    _fetch_shards(loc, local, shards, fs, base)
     return local
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _fetch_shards(loc: str, local: Path, shards: Iterable[str] | None, fs: pafs.FileSystem | None = None,
+                  base: str | None = None) -> None:
+    """Copy ``shards`` (None: every ``episodes/*.arrow``) of ``loc`` into the staged copy ``local``."""
+    if fs is None or base is None:
+        fs, base = filesystem(loc)
+    try:
+        wanted: Iterable[str]
+        if shards is None:
+            listing = fs.get_file_info(pafs.FileSelector(f"{base}/{EPISODES}", allow_not_found=True))
+            wanted = [f"{EPISODES}/{f.base_name}" for f in listing if f.type == pafs.FileType.File and f.base_name.endswith(".arrow")]
+        else:
+            wanted = shards
+        for rel in wanted:
+            remote = f"{base}/{rel}"
+            fi = fs.get_file_info(remote)
+            if fi.type != pafs.FileType.File:
+                raise RemoteFsError(f"{loc} lists {rel} in its catalog but the object is missing")
+            _copy(fs, remote, local / rel, fi.size)
+    except OSError as exc:
+        raise RemoteFsError(f"cannot read {loc}: {_first_line(exc)}; check the endpoint and credentials") from exc
+
+
+def remote_of(folder: str | Path) -> str | None:
+    """The URI a staged copy (:func:`stage_dataset`) came from; None for any other folder."""
+    try:
+        uri = json.loads((Path(folder) / STAGED_MARKER).read_text()).get("uri")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(uri) if uri else None
+
+
+def file_state(local_root: Path, rels: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of each existing ``local_root/rel``: what :func:`push_changed` compares against."""
+    out = {}
+    for rel in rels:
+        p = local_root / rel
+        if p.is_file():
+            st = p.stat()
+            out[rel] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def curated_files(local_root: Path) -> list[str]:
+    """The files curation writes in a dataset: the catalog and every view (relative paths)."""
+    views = sorted(f"{VIEWS}/{p.name}" for p in (local_root / VIEWS).glob("*") if p.is_file()) if (local_root / VIEWS).is_dir() else []
+    return [CATALOG, *views]
+
+
+def push_changed(local_root: Path, before: dict[str, tuple[int, int]]) -> list[str]:
+    """Upload the catalog and views of a staged copy that changed (or appeared) since ``before``; their paths."""
+    uri = remote_of(local_root)
+    if uri is None:
+        return []
+    now = file_state(local_root, curated_files(local_root))
+    changed = [rel for rel, st in now.items() if before.get(rel) != st]
+    for rel in changed:
+        push_file(local_root, uri, rel)
+    return changed
 
 
 def push_file(local_root: Path, location: str | Path, rel: str) -> None:
@@ -161,4 +248,4 @@ def push_file(local_root: Path, location: str | Path, rel: str) -> None:
             while chunk := f.read(8 << 20):
                 out.write(chunk)
     except OSError as exc:
-        raise RemoteFsError(f"cannot upload {rel} to {location}: {exc}") from exc
+        raise RemoteFsError(f"cannot upload {rel} to {location}: {_first_line(exc)}; check write access to the bucket") from exc

@@ -42,6 +42,7 @@ from teleforge.convert.native import (
     write_native_episode,
 )
 from teleforge.convert.staging import stage_output
+from teleforge.dataset.engine import batches, current_engine
 from teleforge.dataset.records import EpisodeStart
 from teleforge.dataset.schema import CameraConfig, DatasetSpec
 from teleforge.dataset.selection import ExportSource
@@ -54,6 +55,7 @@ OBS_KNOWN = {"qpos", "qvel", "images", "depth", "depth_valid"}
 OBS_IGNORED = {"effort"}  # motor currents: teleforge has no column for them; reported, not refused
 TOP_KNOWN = {"observations", "action", EXTRAS_GROUP, "base_action"}
 _EP_RE = re.compile(r"episode_(\d+)\.hdf5$")
+EPISODES_PER_JOB = 4  # episode files one engine job writes
 
 
 @dataclass
@@ -118,67 +120,97 @@ def _pad(v: np.ndarray, length: int | None, width: int | None, hold: bool = True
     return out
 
 
-def _write_aloha(src: ExportSource, work: Path, out: Path, sim: bool, compression: str | None,
-                 episode_len: int | None = None, state_dim: int | None = None) -> AlohaExport:
+@dataclass(frozen=True)
+class _AlohaJob:
+    """A few episodes' files for one engine job: the source (plain state), (k, episode id) pairs, settings."""
+
+    source: dict[str, Any]  # ExportSource.to_state() with an absolute root
+    episodes: list[tuple[int, int]]
+    work: str  # the staging folder (on a cluster: a shared filesystem)
+    sim: bool
+    compression: str | None
+    episode_len: int | None
+    state_dim: int | None
+
+
+def _write_job(job: _AlohaJob) -> list[tuple[int, int]]:
+    """Engine job: write ``episode_<k>.hdf5`` for each of its episodes; (steps, backfilled frames) each."""
+    src = ExportSource.from_state(job.source)
+    return [_write_episode(src, eid, Path(job.work) / f"episode_{k}.hdf5", job) for k, eid in job.episodes]
+
+
+def _write_episode(src: ExportSource, ep_id: int, path: Path, job: _AlohaJob) -> tuple[int, int]:
     import h5py  # lazy: the HDF5 library loads only for HDF5 exports
 
     ds = src.dataset
     fps = ds.spec.fps
-    files, total, backfilled = [], 0, 0
-    for k, ep_id in enumerate(src.episode_ids):
-        ep = ds.episode(ep_id)
-        meta = ep.meta
-        cols = native_arrays(ep)
-        t = ep.num_steps
-        grip = cols["observation.state.gripper"].astype(np.float32)
-        grip_vel = np.gradient(grip) * fps if t > 1 else np.zeros(t, np.float32)
-        qpos = np.concatenate([cols["observation.state.joint_pos"], grip[:, None]], axis=1)
-        qvel = np.concatenate([cols["observation.state.joint_vel"], grip_vel[:, None].astype(np.float32)], axis=1)
-        action = np.concatenate([cols["target.joint_pos"], (1.0 - cols["action"][:, GRIPPER_INDEX:GRIPPER_INDEX + 1])], axis=1).astype(np.float32)
-        path = work / f"episode_{k}.hdf5"
-        with h5py.File(path, "w") as f:
-            f.attrs.update(sim=bool(sim), compress=False, instruction=meta.instruction, task=meta.task,
-                           outcome=meta.outcome, episode_id=ep_id, robot_embodiment=meta.robot_embodiment,
-                           fps=fps)
-            layout: dict[str, Any] = {
-                "qpos": ["observation.state.joint_pos", "observation.state.gripper"],
-                "qvel": ["observation.state.joint_vel", "d/dt observation.state.gripper"],
-                "action": ["target.joint_pos", f"1 - action[{GRIPPER_INDEX}] (gripper, 1 = open)"],
-                "n_joints": ds.spec.n_joints,
-                "steps": t,  # real steps; rows after them are padding (episode_len)
-            }
-            if episode_len is not None or state_dim is not None:
-                layout["padding"] = {"episode_len": episode_len or t, "state_dim": state_dim or qpos.shape[1],
-                                     "rows": "after `steps`: qpos/images/action repeat the last step, qvel is 0",
-                                     "columns": "after n_joints + 1: zero"}
-            f.attrs["teleforge_layout"] = json.dumps(layout)
-            obs = f.create_group("observations")
-            obs.create_dataset("qpos", data=_pad(qpos, episode_len, state_dim))
-            obs.create_dataset("qvel", data=_pad(qvel, episode_len, state_dim, hold=False))
-            imgs = obs.create_group("images")
-            for cam in ds.spec.camera_names:
-                frames, miss = dense_frames(ep, cam)
-                backfilled += miss
-                frames = _pad(frames, episode_len, None)
-                imgs.create_dataset(cam, data=frames, chunks=(1, *frames.shape[1:]) if len(frames) else None,
-                                    compression=compression)
-            depth_cams = [c.name for c in ds.spec.cameras if c.depth]
-            if depth_cams:
-                dgroup, vgroup = obs.create_group("depth"), obs.create_group("depth_valid")
-                for cam in depth_cams:
-                    depth, valid = dense_depth(ep, cam)
-                    # padding rows repeat the last step, as the images do
-                    depth = _pad(depth, episode_len, None)
-                    dgroup.create_dataset(cam, data=depth, chunks=(1, *depth.shape[1:]) if len(depth) else None,
-                                          compression=compression)
-                    vgroup.create_dataset(cam, data=_pad(valid, episode_len, None))
-            f.create_dataset("action", data=_pad(action, episode_len, state_dim))
-            extra = f.create_group(EXTRAS_GROUP)
-            for col in NATIVE_COLUMN_NAMES:
-                extra.create_dataset(col, data=cols[col])
-            extra.create_dataset("tick_ns", data=cols["tick_ns"])
-        files.append(out / path.name)
-        total += t
+    episode_len, state_dim, compression = job.episode_len, job.state_dim, job.compression
+    backfilled = 0
+    ep = ds.episode(ep_id)
+    meta = ep.meta
+    cols = native_arrays(ep)
+    t = ep.num_steps
+    grip = cols["observation.state.gripper"].astype(np.float32)
+    grip_vel = np.gradient(grip) * fps if t > 1 else np.zeros(t, np.float32)
+    qpos = np.concatenate([cols["observation.state.joint_pos"], grip[:, None]], axis=1)
+    qvel = np.concatenate([cols["observation.state.joint_vel"], grip_vel[:, None].astype(np.float32)], axis=1)
+    action = np.concatenate([cols["target.joint_pos"], (1.0 - cols["action"][:, GRIPPER_INDEX:GRIPPER_INDEX + 1])], axis=1).astype(np.float32)
+    with h5py.File(path, "w") as f:
+        f.attrs.update(sim=bool(job.sim), compress=False, instruction=meta.instruction, task=meta.task,
+                       outcome=meta.outcome, episode_id=ep_id, robot_embodiment=meta.robot_embodiment,
+                       fps=fps)
+        layout: dict[str, Any] = {
+            "qpos": ["observation.state.joint_pos", "observation.state.gripper"],
+            "qvel": ["observation.state.joint_vel", "d/dt observation.state.gripper"],
+            "action": ["target.joint_pos", f"1 - action[{GRIPPER_INDEX}] (gripper, 1 = open)"],
+            "n_joints": ds.spec.n_joints,
+            "steps": t,  # real steps; rows after them are padding (episode_len)
+        }
+        if episode_len is not None or state_dim is not None:
+            layout["padding"] = {"episode_len": episode_len or t, "state_dim": state_dim or qpos.shape[1],
+                                 "rows": "after `steps`: qpos/images/action repeat the last step, qvel is 0",
+                                 "columns": "after n_joints + 1: zero"}
+        f.attrs["teleforge_layout"] = json.dumps(layout)
+        obs = f.create_group("observations")
+        obs.create_dataset("qpos", data=_pad(qpos, episode_len, state_dim))
+        obs.create_dataset("qvel", data=_pad(qvel, episode_len, state_dim, hold=False))
+        imgs = obs.create_group("images")
+        for cam in ds.spec.camera_names:
+            frames, miss = dense_frames(ep, cam)
+            backfilled += miss
+            frames = _pad(frames, episode_len, None)
+            imgs.create_dataset(cam, data=frames, chunks=(1, *frames.shape[1:]) if len(frames) else None,
+                                compression=compression)
+        depth_cams = [c.name for c in ds.spec.cameras if c.depth]
+        if depth_cams:
+            dgroup, vgroup = obs.create_group("depth"), obs.create_group("depth_valid")
+            for cam in depth_cams:
+                depth, valid = dense_depth(ep, cam)
+                # padding rows repeat the last step, as the images do
+                depth = _pad(depth, episode_len, None)
+                dgroup.create_dataset(cam, data=depth, chunks=(1, *depth.shape[1:]) if len(depth) else None,
+                                      compression=compression)
+                vgroup.create_dataset(cam, data=_pad(valid, episode_len, None))
+        f.create_dataset("action", data=_pad(action, episode_len, state_dim))
+        extra = f.create_group(EXTRAS_GROUP)
+        for col in NATIVE_COLUMN_NAMES:
+            extra.create_dataset(col, data=cols[col])
+        extra.create_dataset("tick_ns", data=cols["tick_ns"])
+    return t, backfilled
+
+
+def _write_aloha(src: ExportSource, work: Path, out: Path, sim: bool, compression: str | None,
+                 episode_len: int | None = None, state_dim: int | None = None) -> AlohaExport:
+    """Every episode's file, written by the engine in force (one file per episode, a few per job)."""
+    state = src.to_state() | {"root": str(Path(src.dataset.root).resolve())}
+    pairs = list(enumerate(src.episode_ids))
+    jobs = [_AlohaJob(state, part, str(Path(work).resolve()), sim, compression, episode_len, state_dim)
+            for part in batches(pairs, EPISODES_PER_JOB)]
+    results = current_engine().map(_write_job, jobs)
+    per_episode = [r for res in results for r in res]
+    files = [out / f"episode_{k}.hdf5" for k, _ in pairs]
+    total = sum(t for t, _ in per_episode)
+    backfilled = sum(b for _, b in per_episode)
     write_export_manifest(work, export_manifest(src, "aloha", {"files": [p.name for p in files], "conventions": {
         "qpos": "joint positions + gripper opening (1 = open)",
         "action": "target joint positions + gripper (1 = open, ALOHA convention; native is 0 = open)"}}))

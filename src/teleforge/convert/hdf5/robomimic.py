@@ -37,11 +37,12 @@ from teleforge.convert.native import (
     write_native_episode,
 )
 from teleforge.convert.staging import stage_output
+from teleforge.dataset.engine import batches, map_in_order
 from teleforge.dataset.records import EpisodeStart
 from teleforge.dataset.schema import CameraConfig, DatasetSpec
 from teleforge.dataset.selection import ExportSource
 from teleforge.dataset.store import open_or_create
-from teleforge.errors import ImportFormatError
+from teleforge.errors import ExportError, ImportFormatError
 from teleforge.spec import ACTION_DIM, ACTION_NAMES, NATIVE_COLUMN_NAMES
 
 # robomimic obs key -> native column
@@ -85,29 +86,116 @@ def _valid_split(ids: list[int], fraction: float) -> set[int]:
     return {i for i in ids if (zlib.crc32(str(i).encode()) % 10_000) / 10_000 < fraction}
 
 
+@dataclass(frozen=True)
+class _DemoJob:
+    """A few episodes for one engine job: the source (plain state), their ids, the image compression."""
+
+    source: dict[str, Any]  # ExportSource.to_state() with an absolute root
+    episode_ids: list[int]
+    compression: str | None
+
+
+@dataclass
+class _Demo:
+    """One episode ready to write: its metadata, native columns and each camera's image (and depth) chunks.
+
+    ``images[key]`` (key ``<cam>_image`` or ``<cam>_depth``): (frame array shape, dtype name, one stored chunk
+    per step, filter mask per chunk); with gzip a chunk is the frame deflated exactly as HDF5's filter would
+    (mask 0) or, when that would not shrink it, raw (mask 1).
+    """
+
+    attrs: dict[str, Any]
+    cols: dict[str, np.ndarray]
+    images: dict[str, tuple[tuple[int, ...], str, list[bytes], list[int]]]
+    backfilled: int
+    valid: dict[str, np.ndarray]  # ``<cam>_depth_valid`` -> (T,) bool: False where the step had no depth frame
+
+
+GZIP_LEVEL = 4  # h5py's default for compression="gzip"
+EPISODES_PER_JOB = 4  # episodes one engine job reads, decodes and compresses
+JOBS_IN_FLIGHT = 16  # jobs whose results (compressed frames) are held at once
+
+
+def _prepare_job(job: _DemoJob) -> list[_Demo]:
+    """Engine job: read, decode and compress a few episodes (the heavy part); nothing is written here."""
+    src = ExportSource.from_state(job.source)
+    ds = src.dataset  # a view: episodes come trimmed, so dones/num_samples follow the kept range
+    out = []
+    for ep_id in job.episode_ids:
+        ep = ds.episode(ep_id)
+        meta = ep.meta
+        attrs = dict(num_samples=ep.num_steps, instruction=meta.instruction, task=meta.task, outcome=meta.outcome,
+                     episode_id=ep_id, robot_embodiment=meta.robot_embodiment)
+        images: dict[str, tuple[tuple[int, ...], str, list[bytes], list[int]]] = {}
+        backfilled = 0
+        for cam in ds.spec.camera_names:
+            frames, miss = dense_frames(ep, cam)
+            backfilled += miss
+            images[cam + IMAGE_SUFFIX] = _chunked(frames, job.compression)
+        valid: dict[str, np.ndarray] = {}
+        for cam in (c.name for c in ds.spec.cameras if c.depth):
+            depth, has_depth = dense_depth(ep, cam)  # a step without depth is zeros ("no reading"), not backfilled
+            images[cam + DEPTH_SUFFIX] = _chunked(depth, job.compression)
+            valid[cam + VALID_SUFFIX] = has_depth
+        out.append(_Demo(attrs, native_arrays(ep), images, backfilled, valid))
+    return out
+
+
+def _chunked(frames: np.ndarray, compression: str | None) -> tuple[tuple[int, ...], str, list[bytes], list[int]]:
+    """(T, ...) frames -> (shape, dtype name, one HDF5 chunk per step, filter mask per chunk), see ``_Demo``."""
+    chunks, masks = [], []
+    for fr in frames:
+        raw = np.ascontiguousarray(fr).tobytes()  # HDF5 chunks are C order, native (little-endian) here
+        packed = zlib.compress(raw, GZIP_LEVEL) if compression == "gzip" else raw
+        ok = len(packed) < len(raw) or compression != "gzip"
+        chunks.append(packed if ok else raw)
+        masks.append(0 if ok else 1)  # bit 0 set: the deflate filter was skipped for this chunk
+    return tuple(frames.shape), frames.dtype.str, chunks, masks
+
+
+def _image_datasets(groups: tuple[Any, Any], name: str, shape: tuple[int, ...], dtype: str, chunks: list[bytes],
+                    masks: list[int], compression: str | None) -> None:
+    """``obs/<name>`` and ``next_obs/<name>`` (step t holds frame t + 1, the last repeats) from stored chunks.
+
+    ``shape``: (T, H, W, 3) images or (T, H, W) depth; ``dtype``: numpy dtype string of the frames."""
+    t = shape[0]
+    origin = (0,) * (len(shape) - 1)
+    for g, order in zip(groups, (range(t), [min(i + 1, t - 1) for i in range(t)])):
+        d = g.create_dataset(name, shape=shape, dtype=np.dtype(dtype), chunks=(1, *shape[1:]) if t else None,
+                             compression=compression if t else None)
+        for i, src in enumerate(order):
+            d.id.write_direct_chunk((i, *origin), chunks[src], masks[src])
+
+
 def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: float = 0.0, overwrite: bool = False,
                      compression: str | None = "gzip") -> RobomimicExport:
-    """Write ``out`` (one .hdf5 file); written to a temp name and renamed, so a crash leaves no half file."""
+    """Write ``out`` (one .hdf5 file); written to a temp name and renamed, so a crash leaves no half file.
+
+    The engine in force reads, decodes and deflates the episodes (a few per job); this process
+    writes the file in selection order, storing the deflated frames as they came (every engine
+    writes the same bytes)."""
     import h5py  # lazy: the HDF5 library loads only for HDF5 exports
 
+    if compression not in (None, "gzip"):
+        raise ExportError(f"robomimic export compression {compression!r}: use 'gzip' or none")
     out = Path(out)
     stage = stage_output(out, overwrite=overwrite, fmt="robomimic", is_dir=False)
     tmp = stage.staging
-    ds = src.dataset  # a view: episodes come trimmed, so dones/num_samples follow the kept range
+    ds = src.dataset
     spec = ds.spec
     total, backfilled, names = 0, 0, []
+    state = src.to_state() | {"root": str(Path(ds.root).resolve())}
+    jobs = [_DemoJob(state, part, compression) for part in batches(list(src.episode_ids), EPISODES_PER_JOB)]
     try:
         with h5py.File(tmp, "w") as f:
             data = f.create_group("data")
-            for k, ep_id in enumerate(src.episode_ids):
-                ep = ds.episode(ep_id)
-                meta = ep.meta
-                cols = native_arrays(ep)
+            demos = (d for res in map_in_order(_prepare_job, jobs, JOBS_IN_FLIGHT) for d in res)
+            for k, demo in enumerate(demos):
+                cols = demo.cols
                 g = data.create_group(f"demo_{k}")
                 names.append(f"demo_{k}")
-                t = ep.num_steps
-                g.attrs.update(num_samples=t, instruction=meta.instruction, task=meta.task, outcome=meta.outcome,
-                               episode_id=ep_id, robot_embodiment=meta.robot_embodiment)
+                t = int(demo.attrs["num_samples"])
+                g.attrs.update(**demo.attrs)
                 g.create_dataset("actions", data=cols["action"])
                 g.create_dataset("rewards", data=cols["reward"])
                 dones = np.zeros(t, np.int64)
@@ -126,22 +214,13 @@ def export_robomimic(src: ExportSource, out: Path | str, *, valid_fraction: floa
                         v = wxyz_to_xyzw(v)
                     obs.create_dataset(key, data=v.reshape(t, -1))
                     next_obs.create_dataset(key, data=shift_next(v.reshape(t, -1)))
-                for cam in spec.camera_names:
-                    frames, miss = dense_frames(ep, cam)
-                    backfilled += miss
-                    chunks = (1, *frames.shape[1:]) if t else None
-                    obs.create_dataset(cam + IMAGE_SUFFIX, data=frames, chunks=chunks, compression=compression)
-                    next_obs.create_dataset(cam + IMAGE_SUFFIX, data=shift_next(frames), chunks=chunks,
-                                            compression=compression)
-                for cam in (c.name for c in spec.cameras if c.depth):
-                    depth, has_depth = dense_depth(ep, cam)
-                    chunks = (1, *depth.shape[1:]) if t else None
-                    obs.create_dataset(cam + DEPTH_SUFFIX, data=depth, chunks=chunks, compression=compression)
-                    next_obs.create_dataset(cam + DEPTH_SUFFIX, data=shift_next(depth), chunks=chunks,
-                                            compression=compression)
+                for name, (shape, dtype, chunks, masks) in demo.images.items():
+                    _image_datasets((obs, next_obs), name, shape, dtype, chunks, masks, compression)
+                for name, has_depth in demo.valid.items():
                     # (T, 1) like robomimic's other low-dim obs, so a config may list it as low_dim
-                    obs.create_dataset(cam + VALID_SUFFIX, data=has_depth.reshape(t, 1))
-                    next_obs.create_dataset(cam + VALID_SUFFIX, data=shift_next(has_depth.reshape(t, 1)))
+                    obs.create_dataset(name, data=has_depth.reshape(t, 1))
+                    next_obs.create_dataset(name, data=shift_next(has_depth.reshape(t, 1)))
+                backfilled += demo.backfilled
                 extra = g.create_group(EXTRAS_GROUP)
                 for col in NATIVE_COLUMN_NAMES:
                     if col != "action" and col not in OBS_KEYS.values():

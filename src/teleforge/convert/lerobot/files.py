@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from teleforge.convert.lerobot.layout import VIDEO_PATH
-from teleforge.convert.lerobot.video import VideoFileWriter
+from teleforge.convert.lerobot.video import SegmentFileWriter
 from teleforge.dataset.schema import CameraConfig
 
 MB = 1024 * 1024
@@ -80,14 +80,14 @@ class ParquetFiles(_Rolling):
 
 
 class CameraVideos(_Rolling):
-    """The rolling mp4 files of one camera."""
+    """The rolling mp4 files of one camera, built from per-episode encoded segments."""
 
     def __init__(self, root: Path, key: str, cam: CameraConfig, fps: int, vcodec: str, limit_mb: float,
                  chunks_size: int, gop: int, crf: int, threads: int | None) -> None:
         super().__init__(limit_mb, chunks_size)
         self.root, self.key, self.cam, self.fps, self.vcodec = root, key, cam, fps, vcodec
         self.gop, self.crf, self.threads = gop, crf, threads
-        self.writer: VideoFileWriter | None = None
+        self.writer: SegmentFileWriter | None = None
         self.first_path: Path | None = None
 
     def start_episode(self, frames: int) -> tuple[int, int, int]:
@@ -98,8 +98,7 @@ class CameraVideos(_Rolling):
             self.roll()
         if self.writer is None:
             path = self.root / VIDEO_PATH.format(video_key=self.key, chunk_index=self.chunk, file_index=self.file)
-            self.writer = VideoFileWriter(path, self.fps, self.cam.height, self.cam.width, self.vcodec,
-                                          self.gop, self.crf, self.threads)
+            self.writer = SegmentFileWriter(path, self.fps)
             self.first_path = self.first_path or path
             self.files += 1
         start = self.writer.frames

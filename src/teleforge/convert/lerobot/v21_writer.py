@@ -47,14 +47,19 @@ from teleforge.convert.lerobot.v21_layout import (
 )
 from teleforge.convert.lerobot.video import DEFAULT_CRF, DEFAULT_GOP, VideoFileWriter, resolve_codec, video_info
 from teleforge.convert.lerobot.writer import (
+    JOBS_IN_FLIGHT,
+    EpisodeJob,
     LeRobotExport,
     _camera_sources,
     _encode_frames,
-    episode_values,
+    _frame_values,
+    episode_jobs,
     feature_stats,
+    plan_episodes,
 )
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.staging import stage_output
+from teleforge.dataset.engine import map_in_order
 from teleforge.dataset.reader import Dataset, Episode
 from teleforge.dataset.schema import CameraConfig, image_column
 from teleforge.dataset.selection import ExportSource, select
@@ -98,17 +103,19 @@ def export_lerobot_v21(
     writer = _EpisodeFiles(stage.staging, feats, spec.cameras, fps, codec, chunks_size, gop, crf, encoder_threads)
     try:
         tasks, total, stats = _write_episodes(src, writer, feats, state, fps, native_columns, progress)
-        if writer.first_video:
-            for key, path in writer.first_video.items():
-                feats[key]["info"] = video_info(path)
+        n_videos = len(src.episode_ids) * len(spec.cameras)
+        if n_videos:
+            for cam in spec.cameras:
+                key = image_column(cam.name)
+                feats[key]["info"] = video_info(stage.staging / video_path(0, key, chunks_size))
         _write_meta(stage.staging, src, feats, tasks, total, stats, fps, codec, repo_id, state, chunks_size,
-                    n_videos=writer.videos)
+                    n_videos=n_videos)
     except BaseException:
         stage.abort()
         raise
     stage.publish()
     return LeRobotExport(out, repo_id, len(src.episode_ids), total, len(tasks), codec, len(src.episode_ids),
-                         writer.videos, time.perf_counter() - t0)
+                         len(src.episode_ids) * len(spec.cameras), time.perf_counter() - t0)
 
 
 class _EpisodeFiles:
@@ -122,8 +129,6 @@ class _EpisodeFiles:
         self.types = {k: arrow_type(feats[k]) for k in self.data_keys}
         hf_meta = json.dumps({"info": {"features": {k: hf_feature_v21(feats[k]) for k in self.data_keys}}})
         self.schema = pa.schema([pa.field(k, self.types[k]) for k in self.data_keys], metadata={"huggingface": hf_meta})
-        self.first_video: dict[str, Path] = {}
-        self.videos = 0
         (root / "meta").mkdir(parents=True, exist_ok=True)
 
     def write_data(self, k: int, values: dict[str, np.ndarray]) -> None:
@@ -147,8 +152,6 @@ class _EpisodeFiles:
                 stats = _encode_frames(srcs, raw, cam, vid, sample)
             finally:
                 vid.close()
-            self.first_video.setdefault(key, path)
-            self.videos += 1
             out[key] = stats.result()
         return out
 
@@ -157,27 +160,47 @@ class _EpisodeFiles:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def _write_job(job: EpisodeJob) -> list[tuple[int, dict[str, dict[str, np.ndarray]]]]:
+    """Engine job: write a few episodes' parquet and mp4 files into the staging folder; (steps, stats) each."""
+    src = ExportSource.from_state(job.source)
+    spec = src.dataset.spec
+    feats = features(spec, job.state, job.native_columns, depth=True)
+    files = _EpisodeFiles(Path(job.out), feats, spec.cameras, job.fps, job.codec, job.chunks_size, job.gop, job.crf,
+                          job.threads)
+    out = []
+    for p in job.episodes:
+        ep = src.episode(p.episode_id)  # a view's episode: only its kept (trimmed) steps, relabels applied
+        values = _frame_values(ep, p.k, p.first_index, p.task_index, job.state, job.fps, job.native_columns)
+        files.write_data(p.k, values)
+        ep_stats = files.write_videos(p.k, ep)
+        for key in files.data_keys:
+            ep_stats[key] = feature_stats(values[key])
+        out.append((ep.num_steps, {key: ep_stats[key] for key in feats}))
+    return out
+
+
 def _write_episodes(src: ExportSource, files: _EpisodeFiles, feats: dict[str, dict[str, Any]], state: str, fps: int,
                     native_columns: bool, progress: Callable[[int, int], None] | None,
                     ) -> tuple[dict[str, int], int, dict[str, dict[str, Any]]]:
-    """Every selected episode's data, videos, episodes.jsonl and episodes_stats.jsonl line; returns (tasks, frames, stats)."""
+    """Every selected episode's data, videos, episodes.jsonl and episodes_stats.jsonl line; returns (tasks, frames, stats).
+
+    The engine in force writes the per-episode files (a few episodes per job; on a cluster the
+    output must be on a shared filesystem); the JSON-lines metadata is written here, in order."""
     tasks: dict[str, int] = {}
+    plan = plan_episodes(src, tasks)
+    jobs = episode_jobs(src, plan, state=state, fps=fps, native_columns=native_columns, codec=files.codec, gop=files.gop,
+                        crf=files.crf, threads=files.threads, out=str(files.root.resolve()), chunks_size=files.chunks_size)
+    results = (r for res in map_in_order(_write_job, jobs, JOBS_IN_FLIGHT) for r in res)
     agg = StatsAggregator()
     total = 0
-    for k, _eid, ep, _meta, task, values in episode_values(src, state, fps, native_columns, tasks):
-        t = ep.num_steps
-        files.write_data(k, values)
-        ep_stats = files.write_videos(k, ep)
-        for key in files.data_keys:
-            ep_stats[key] = feature_stats(values[key])
-        ordered = {key: ep_stats[key] for key in feats}
-        files.append_jsonl(EPISODES_JSONL, {"episode_index": k, "tasks": [task], "length": t})
-        files.append_jsonl(EPISODES_STATS_JSONL, {"episode_index": k, "stats": jsonable(
+    for p, (t, ordered) in zip(plan, results):
+        files.append_jsonl(EPISODES_JSONL, {"episode_index": p.k, "tasks": [p.task], "length": t})
+        files.append_jsonl(EPISODES_STATS_JSONL, {"episode_index": p.k, "stats": jsonable(
             {key: {s: st[s] for s in V21_STAT_KEYS} for key, st in ordered.items()})})
         agg.add(ordered)
         total += t
         if progress is not None:
-            progress(k + 1, len(src.episode_ids))
+            progress(p.k + 1, len(src.episode_ids))
     for task, i in tasks.items():
         files.append_jsonl(TASKS_JSONL, {"task_index": i, "task": task})
     return tasks, total, agg.result()

@@ -8,8 +8,9 @@ at ``round(t * fps)``). Encoding and decoding use PyAV only.
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,12 @@ SVT_PRESET = 12
 
 
 def resolve_codec(vcodec: str = "auto") -> str:
-    """``auto`` -> libsvtav1 (what LeRobot writes) when PyAV's FFmpeg has it, else libx264 (h264)."""
+    """``auto`` -> libsvtav1 (what LeRobot writes) when PyAV's FFmpeg has it, else libx264 (h264).
+
+    SVT-AV1 writes the same bytes for the same frames every time (so the local and ray engines
+    write identical videos); libx264 does not (measured: an episode encoded 100 times in one
+    process, threads=1, gave 2-3 different files), so x264 exports are equal frame count and
+    layout, not bytes."""
     import av  # lazy (here and below): FFmpeg's libraries load only when a video is written or read
 
     have = av.codecs_available
@@ -44,22 +50,38 @@ def codec_options(vcodec: str, gop: int, crf: int) -> dict[str, str]:
     opts = {"g": str(gop), "crf": str(crf)}
     if vcodec == "libsvtav1":
         opts["preset"] = str(SVT_PRESET)
+    elif vcodec == "libx264":
+        opts["forced-idr"] = "1"  # a forced key frame (an episode's first) is an IDR: later frames never look back
     return opts
 
 
 class VideoFileWriter:
-    """One open mp4 for one camera; frames appended in order, pts counted from the file start."""
+    """One mp4 for one camera; frames appended in order, pts counted from the file start.
 
-    def __init__(self, path: Path, fps: int, height: int, width: int, vcodec: str, gop: int = DEFAULT_GOP,
+    ``path`` may be an in-memory buffer (``io.BytesIO``): :class:`SegmentEncoder` encodes a job's
+    episodes that way. ``key_frame=True`` on :meth:`add` starts a closed group of pictures there
+    (a key frame / IDR), so the file can be cut at that frame without re-encoding.
+
+    Packets are held until :meth:`close` and muxed in decode order: SVT-AV1 (PyAV 18's
+    FFmpeg) now and then hands out its last packets out of order when flushed on a busy
+    machine (measured: about 1 flush in 3000), which the mp4 muxer refuses with a bare
+    ``Invalid argument``. The held packets are an episode's or a job's worth (kB to a few MB).
+    """
+
+    def __init__(self, path: Path | io.BytesIO, fps: int, height: int, width: int, vcodec: str, gop: int = DEFAULT_GOP,
                  crf: int = DEFAULT_CRF, threads: int | None = None) -> None:
         import av  # lazy: see resolve_codec
 
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner per file otherwise; keep errors only
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fps = int(fps)
         self.frames = 0
-        self._container = av.open(str(self.path), "w")
+        self.where = str(path) if not isinstance(path, io.BytesIO) else f"{vcodec} segment"
+        if isinstance(path, io.BytesIO):
+            self._container = av.open(path, "w", format="mp4")
+        else:
+            self.path = Path(path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._container = av.open(str(self.path), "w")
         opts = codec_options(vcodec, gop, crf)
         if threads:
             if vcodec == "libsvtav1":
@@ -75,35 +97,202 @@ class VideoFileWriter:
         self._stream.pix_fmt = "yuv420p"
         self._stream.time_base = Fraction(1, self.fps)
         self._tb = Fraction(1, self.fps)
-        self._packets = 0
+        self._held: list[Any] = []
         self._packet_bytes = 0
 
-    def add(self, rgb: np.ndarray) -> None:
-        """Encode one (H, W, 3) uint8 RGB frame as the file's next frame."""
+    def add(self, rgb: np.ndarray, key_frame: bool = False) -> None:
+        """Encode one (H, W, 3) uint8 RGB frame as the file's next frame (``key_frame``: force a key frame)."""
         import av  # lazy: see resolve_codec
 
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self.frames
         frame.time_base = self._tb
-        for packet in self._stream.encode(frame):
-            self._packets += 1
-            self._packet_bytes += packet.size
-            self._container.mux(packet)
+        if key_frame:
+            frame.pict_type = av.video.frame.PictureType.I
+        try:
+            self._hold(self._stream.encode(frame))
+        except av.error.FFmpegError as exc:
+            raise ExportError(f"{self.where}: encoding frame {self.frames} failed ({exc}); re-run the export") from exc
         self.frames += 1
+
+    def _hold(self, packets: list[Any]) -> None:
+        for packet in packets:
+            self._packet_bytes += packet.size
+            self._held.append(packet)
 
     def size_bytes(self) -> int:
         """Estimated size of the file once every frame given so far is encoded.
 
-        The encoder holds back a look-ahead of frames, so bytes muxed so far lag behind;
+        The encoder holds back a look-ahead of frames, so bytes encoded so far lag behind;
         scale the average packet size to all frames instead."""
-        if not self._packets:
+        if not self._held:
             return 0
-        return int(self._packet_bytes / self._packets * self.frames)
+        return int(self._packet_bytes / len(self._held) * self.frames)
 
     def close(self) -> None:
-        for packet in self._stream.encode():
-            self._container.mux(packet)
+        """Flush the encoder, mux every packet in decode order, finish the file.
+
+        Raises ExportError (one line) if the encoder lost or repeated a frame or FFmpeg refuses a packet."""
+        import av  # lazy: see resolve_codec
+
+        try:
+            self._hold(self._stream.encode())
+            packets = sorted(self._held, key=lambda p: p.dts)  # stable: equal dts keep their order
+            dts = [p.dts for p in packets]
+            if len(set(dts)) != len(dts) or len(packets) != self.frames:
+                raise ExportError(f"{self.where}: the encoder returned {len(packets)} packets for {self.frames} "
+                                  "frames (or repeated a time stamp); re-run the export")
+            for packet in packets:
+                self._container.mux(packet)
+            self._held = []
+            self._container.close()
+        except av.error.FFmpegError as exc:
+            raise ExportError(f"{self.where}: finishing the video failed ({exc}); re-run the export") from exc
+
+
+def encode_segment(frames: Iterable[np.ndarray], fps: int, height: int, width: int, vcodec: str,
+                   gop: int = DEFAULT_GOP, crf: int = DEFAULT_CRF, threads: int | None = None) -> tuple[bytes, int]:
+    """Encode (H, W, 3) uint8 RGB frames as a standalone mp4 in memory: (its bytes, frame count)."""
+    enc = SegmentEncoder(fps, height, width, vcodec, gop, crf, threads)
+    enc.start_episode()
+    for f in frames:
+        enc.add(f)
+    data = enc.finish()
+    return data, enc.frames
+
+
+class SegmentEncoder:
+    """One camera's frames of a few episodes encoded back to back as one in-memory mp4.
+
+    Each episode starts with a forced key frame, so :meth:`SegmentFileWriter.append` can cut it
+    out by frame range without re-encoding: one encoder start per camera per job instead of per
+    episode (SVT-AV1's start costs about as much as encoding a short low-resolution episode).
+    """
+
+    def __init__(self, fps: int, height: int, width: int, vcodec: str, gop: int = DEFAULT_GOP,
+                 crf: int = DEFAULT_CRF, threads: int | None = None) -> None:
+        self._buf = io.BytesIO()
+        self._w = VideoFileWriter(self._buf, fps, height, width, vcodec, gop, crf, threads)
+        self._key = False
+
+    @property
+    def frames(self) -> int:
+        """Frames given so far (all episodes)."""
+        return self._w.frames
+
+    def start_episode(self) -> int:
+        """Mark the next frame as an episode's first (a key frame); returns its frame number in the segment."""
+        self._key = True
+        return self._w.frames
+
+    def add(self, rgb: np.ndarray) -> None:
+        """Encode one (H, W, 3) uint8 RGB frame."""
+        self._w.add(rgb, key_frame=self._key)
+        self._key = False
+
+    def finish(self) -> bytes:
+        """Flush and return the mp4's bytes."""
+        self._w.close()
+        return self._buf.getvalue()
+
+
+class _Demuxed:
+    """One mp4 segment opened and demuxed once: its video stream (a template) and its packets with their
+    original (pts, dts), as ints in the segment's time base."""
+
+    def __init__(self, data: bytes) -> None:
+        import av  # lazy: see resolve_codec
+
+        self.data = data  # held so that `is` identifies the segment
+        self._container = av.open(io.BytesIO(data), "r")
+        self.stream = self._container.streams.video[0]
+        tb = self.stream.time_base
+        assert tb is not None
+        self.time_base: Fraction = tb
+        self.packets = [(int(p.pts), int(p.dts), p) for p in self._container.demux(self.stream)
+                        if p.dts is not None and p.pts is not None]  # skips the end-of-stream marker
+
+    def close(self) -> None:
         self._container.close()
+
+
+class SegmentFileWriter:
+    """One mp4 built from encoded segments (:class:`SegmentEncoder`) joined back to back without re-encoding.
+
+    An episode is a frame range of a segment that starts at a key frame (forced there), so a frame
+    is found by seeking exactly as in a file encoded in one go; pts/dts are shifted so frame ``n``
+    of the file is at ``n / fps``. Segments of one file must share codec and size (one camera's settings).
+    """
+
+    def __init__(self, path: Path, fps: int) -> None:
+        import av  # lazy: see resolve_codec
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fps = int(fps)
+        self.frames = 0
+        self.bytes = 0
+        self._container = av.open(str(self.path), "w")
+        self._stream: Any = None
+        self._seg: _Demuxed | None = None  # the last segment: a job's episodes arrive one after another
+
+    def append(self, data: bytes, frames: int, first: int = 0) -> None:
+        """Mux frames ``[first, first + frames)`` of the mp4 segment ``data`` after those already in the file.
+
+        Frame ``first`` must be a key frame (:meth:`SegmentEncoder.start_episode`); packets are
+        taken by presentation time, which for a closed group of pictures is a run of packets.
+        A segment is demuxed once for all its episodes in this file (:class:`_Demuxed`)."""
+        import av  # lazy: see resolve_codec
+
+        try:
+            seg = self._seg
+            if seg is None or seg.data is not data:
+                if seg is not None:
+                    seg.close()
+                seg = self._seg = _Demuxed(data)
+            if self._stream is None:
+                self._stream = self._container.add_stream_from_template(seg.stream, opaque=True)
+                self._stream.time_base = Fraction(1, self.fps)
+            tb = seg.time_base
+            per_frame = Fraction(1, self.fps) / tb
+            if per_frame.denominator != 1:
+                raise ExportError(f"{self.path}: segment time base {tb} cannot hold frame times at {self.fps} fps; re-export")
+            step = int(per_frame)
+            shift = (self.frames - first) * step
+            lo, hi = first * step, (first + frames) * step
+            taken = 0
+            for pts, dts, packet in seg.packets:
+                if not lo <= pts < hi:
+                    continue
+                if taken == 0 and not packet.is_keyframe:
+                    raise ExportError(f"{self.path}: episode segment does not start on a key frame; re-export")
+                packet.pts = pts + shift
+                packet.dts = dts + shift
+                packet.stream = self._stream
+                packet.time_base = tb
+                self.bytes += packet.size
+                self._container.mux(packet)  # the muxer takes the packet's data: each is muxed once
+                taken += 1
+        except av.error.FFmpegError as exc:
+            raise ExportError(f"{self.path}: joining an episode's video failed ({exc}); re-run the export") from exc
+        if taken != frames:
+            raise ExportError(f"{self.path}: the segment holds {taken} of the episode's {frames} frames; re-export")
+        self.frames += int(frames)
+
+    def size_bytes(self) -> int:
+        """Bytes of video data muxed so far (exact: the segments are already encoded)."""
+        return self.bytes
+
+    def close(self) -> None:
+        import av  # lazy: see resolve_codec
+
+        if self._seg is not None:
+            self._seg.close()
+            self._seg = None
+        try:
+            self._container.close()
+        except av.error.FFmpegError as exc:
+            raise ExportError(f"{self.path}: finishing the video failed ({exc}); re-run the export") from exc
 
 
 def video_info(path: Path) -> dict[str, Any]:
