@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 N_BINS = 256
+TOKEN_DECODES = ("argmax", "expected", "local")  # how bin logits become a value (model.decode_tokens)
 
 
 @dataclass
