@@ -206,8 +206,12 @@ class VLA(_Module):
         h = self.flow_net(feat + self.flow_in(x_t) + temb)
         return self.flow_out(h)
 
-    def losses(self, batch: dict[str, Any], heads: tuple[str, ...]) -> dict[str, Any]:
-        """Per-head losses for a batch with images (or cached ``vis``), words, state, actions (B, chunk, 7) in [-1, 1], bins."""
+    def losses(self, batch: dict[str, Any], heads: tuple[str, ...], token_sigma: float = 0.0) -> dict[str, Any]:
+        """Per-head losses for a batch with images (or cached ``vis``), words, state, actions (B, chunk, 7) in [-1, 1], bins.
+
+        ``token_sigma`` > 0 (bins) trains the tokens head on a Gaussian over the neighbouring bins
+        instead of the one-hot bin (label smoothing that knows the bins are ordered).
+        """
         if "hidden" in batch:  # cached trunk prefix (frozen vision and lower layers)
             feat = self.run_trunk(batch["hidden"], self.padding_mask(batch["words"], batch["hidden"].shape[1]),
                                   int(batch["trunk_start"]))
@@ -218,7 +222,10 @@ class VLA(_Module):
             out["aux"] = F.mse_loss(self.aux_head(feat.mean(1)), batch["aux"])
         if "tokens" in heads:
             logits = self.token_logits(feat)
-            out["tokens"] = F.cross_entropy(logits.reshape(-1, self.cfg.n_bins), batch["bins"].reshape(-1))
+            target = batch["bins"].reshape(-1)
+            if token_sigma > 0:
+                target = soft_bins(target, self.cfg.n_bins, token_sigma)
+            out["tokens"] = F.cross_entropy(logits.reshape(-1, self.cfg.n_bins), target)
         if "flow" in heads:
             a = batch["actions"]
             t = torch.rand(a.shape[0], device=a.device) * 0.999 + 0.001
@@ -246,6 +253,13 @@ class VLA(_Module):
             v = self.flow_out(self.flow_net(feat + self.flow_in(x) + temb[i]))
             x = x - v / n
         return x.clamp(-1, 1)
+
+
+def soft_bins(bins: Any, n_bins: int, sigma: float) -> Any:
+    """Bin ids (N,) -> (N, n_bins) target distributions: a Gaussian of ``sigma`` bins around each id, renormalized."""
+    d = torch.arange(n_bins, device=bins.device, dtype=torch.float32)[None] - bins[:, None].float()
+    w = torch.exp(-0.5 * (d / sigma) ** 2)
+    return w / w.sum(-1, keepdim=True)
 
 
 LOCAL_RADIUS = 4  # bins each side of the peak that "local" averages over (4 bins = 3 % of the normalized range)

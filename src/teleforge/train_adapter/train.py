@@ -60,6 +60,7 @@ class TrainConfig:
     augment_shift: int = 4  # pixels of random image shift (not applied with freeze_vision: cached tokens)
     freeze_vision: bool = False  # fast CPU fine-tune: vision tokens cached once per (frame, instruction), trunk + heads train
     freeze_trunk_layers: int = 0  # > 0 (implies freeze_vision): also freeze and cache the first N trunk layers
+    token_sigma: float = 0.0  # > 0: tokens-head targets are a Gaussian of this many bins around the true bin
     # Only for init="scratch":
     image_size: int = 96
     chunk: int = 8
@@ -320,7 +321,7 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
         tot = 0.0
         with torch.no_grad():
             for i in range(0, len(val_idx), 64):
-                ls = model.losses(batcher.batch(val_idx[i:i + 64], train=False), heads)
+                ls = model.losses(batcher.batch(val_idx[i:i + 64], train=False), heads)  # one-hot CE: comparable across sigmas
                 tot += float(sum(ls.values())) * len(val_idx[i:i + 64])
         torch.set_rng_state(g)
         model.train()
@@ -340,7 +341,7 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
                 break
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
-            ls = model.losses(batcher.batch(), heads)
+            ls = model.losses(batcher.batch(), heads, token_sigma=cfg.token_sigma)
             loss = sum(ls.values())
             opt.zero_grad(set_to_none=True)
             loss.backward()
