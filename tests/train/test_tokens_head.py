@@ -1,4 +1,4 @@
-"""Tokens-head decoding (argmax | expected | local) and the ordered label smoothing of its loss."""
+"""The tokens head: decoding (argmax | expected | local), ordered label smoothing, head-only fine-tuning."""
 
 from __future__ import annotations
 
@@ -62,3 +62,17 @@ def test_load_policy_token_decode() -> None:
     assert load_policy("bundled", "tokens", token_decode="local").info.extra["token_decode"] == "local"
     with pytest.raises(CheckpointError):
         load_policy("bundled", "tokens", token_decode="median")
+
+
+def test_head_only_tokens_fine_tune_leaves_the_flow_head_exact(tiny_dataset, tmp_path) -> None:
+    from teleforge.train_adapter.checkpoint import load_model
+    from teleforge.train_adapter.train import train
+    from tests.train.conftest import tiny_cfg
+
+    base = train(tiny_cfg(tiny_dataset, tmp_path / "base", steps=2))
+    res = train(tiny_cfg(tiny_dataset, tmp_path / "tok", init=str(base.last), head="tokens", steps=3, freeze_vision=True,
+                         head_only=True, token_sigma=1.5))
+    s0, s1 = load_model(base.last)[0].state_dict(), load_model(res.last)[0].state_dict()
+    assert all(torch.equal(s0[k], s1[k]) for k in s0 if not k.startswith("token_head."))
+    assert not torch.equal(s0["token_head.weight"], s1["token_head.weight"])
+    assert res.trainable_params == s0["token_head.weight"].numel() + s0["token_head.bias"].numel()
