@@ -18,7 +18,7 @@ def test_argmax_is_exactly_the_old_path() -> None:
     logits = m.token_logits(m.encode(b["images"], b["words"], b["state"]))
     old = (logits.argmax(-1).float() + 0.5) / m.cfg.n_bins * 2 - 1  # the decoding before decode_tokens existed
     assert torch.equal(decode_tokens(logits, "argmax"), old)
-    assert torch.equal(m.sample(b["images"], b["words"], b["state"], "tokens"), old)  # still the default
+    assert torch.equal(m.sample(b["images"], b["words"], b["state"], "tokens"), old)  # the model's own default
     assert torch.equal(decode_tokens(logits, "local", radius=0), old)
 
 
@@ -58,8 +58,8 @@ def test_soft_bins_are_ordered_gaussians() -> None:
 def test_load_policy_token_decode() -> None:
     from teleforge.train_adapter.checkpoint import load_policy
 
-    assert load_policy("bundled", "tokens").info.extra["token_decode"] == "argmax"
-    assert load_policy("bundled", "tokens", token_decode="local").info.extra["token_decode"] == "local"
+    assert load_policy("bundled", "tokens").info.extra["token_decode"] == "local"  # the policies' default
+    assert load_policy("bundled", "tokens", token_decode="argmax").info.extra["token_decode"] == "argmax"
     with pytest.raises(CheckpointError):
         load_policy("bundled", "tokens", token_decode="median")
 

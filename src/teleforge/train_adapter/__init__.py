@@ -3,7 +3,7 @@
 Entry points (see docs/design.md §8):
 
 * ``checkpoint.load_policy(path="bundled", head=None, flow_steps=None, token_decode=None)`` -> a ``policy.Policy``
-  (``token_decode``: argmax | local | expected, ``model.decode_tokens``);
+  (``token_decode``: local (default) | argmax | expected, ``model.decode_tokens``);
 * ``train.TrainConfig`` / ``train.train(cfg)`` -> ``TrainResult`` (fine-tune on ``DATASET[:VIEW]``);
 * ``TrainConfig(freeze_vision=True)`` (``teleforge train --fast``): vision tokens cached once per
   (frame, instruction) by ``feature_cache``; ``freeze_trunk_layers=N`` caches the lower trunk too;

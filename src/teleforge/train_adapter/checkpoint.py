@@ -22,7 +22,7 @@ import numpy as np
 from teleforge.errors import CheckpointError
 from teleforge.train_adapter._torch import require_torch
 from teleforge.train_adapter.frames import prep_images
-from teleforge.train_adapter.normalize import TOKEN_DECODES, NormStats, state_vector
+from teleforge.train_adapter.normalize import DEFAULT_TOKEN_DECODE, TOKEN_DECODES, NormStats, state_vector
 from teleforge.train_adapter.policy import PolicyInfo, PolicyObs
 from teleforge.train_adapter.text import InstructionTokenizer
 
@@ -206,7 +206,7 @@ class VLAPolicy:
             action_space=cfg.get("action_space", ACTION_SPACE), control_hz=float(cfg.get("control_hz", 20.0)),
             extra={"embodiment": cfg.get("embodiment"), "params": int(sum(p.numel() for p in model.parameters())),
                    "flow_steps": int(flow_steps or m.get("flow_steps", 10)),
-                   "token_decode": str(token_decode or cfg.get("token_decode") or "argmax"),
+                   "token_decode": str(token_decode or cfg.get("token_decode") or DEFAULT_TOKEN_DECODE),
                    "trained_on": cfg.get("trained_on", {}),
                    "tasks": list(cfg.get("tasks") or []), "render_size": int(cfg.get("render_size") or 128)},
         )
@@ -243,6 +243,6 @@ def load_policy(path: str | Path = "bundled", head: str | None = None, flow_step
     """A runnable policy from a checkpoint folder (or "bundled"); ``head`` "tokens"|"flow" (default: the trained one);
     ``flow_steps`` overrides the checkpoint's Euler steps for the flow head (None: the checkpoint's);
     ``token_decode`` "argmax"|"expected"|"local" overrides how the tokens head decodes its bins
-    (None: the config's ``token_decode``, else argmax; ``model.decode_tokens``)."""
+    (None: the config's ``token_decode``, else ``DEFAULT_TOKEN_DECODE`` = local; ``model.decode_tokens``)."""
     model, cfg = load_model(path)
     return VLAPolicy(model, cfg, head, flow_steps=flow_steps, token_decode=token_decode)

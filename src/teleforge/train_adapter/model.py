@@ -4,8 +4,9 @@ Tokens: ``[instruction words | state | front 6x6 | wrist 6x6 | chunk queries]``.
 runs once per prediction; the query outputs feed
 
 * the **tokens** head: per chunk step and action dimension, logits over 256 uniform bins
-  of the q01/q99-normalized action (cross-entropy; decoded by :func:`decode_tokens`: argmax,
-  the expected value over the bins, or a local expectation around the peak), and
+  of the q01/q99-normalized action (cross-entropy, optionally smoothed over neighbouring bins;
+  decoded by :func:`decode_tokens`: argmax, the expected value over the bins, or a local
+  expectation around the peak, the policies' default), and
 * the **flow** head: a 2-layer transformer over the chunk that predicts the flow-matching
   velocity of a noisy action chunk (pi0 convention: x_t = t*noise + (1-t)*action,
   v = noise - action), integrated from t=1 to 0 in ``flow_steps`` Euler steps.
