@@ -7,9 +7,12 @@ Each latency is also given as CPU time of the calling thread (``*_cpu_ms_p50``):
 machine the wall clock includes waiting for a core, the CPU time does not.
 With ``--closed-loop N`` it also runs N held-out pick_cube episodes (seeds 9 000 000+, two worker
 processes, one torch thread each) per Euler step count in ``--compare-steps``, so a faster
-setting is only adopted with its success rate and Wilson interval next to the default's.
-    python benchmarks/inference.py [--ckpt bundled] [--iters 100] [--threads 1] [--flow-steps N]
+setting is only adopted with its success rate and Wilson interval next to the default's; the
+tokens head runs on the same seeds once per decoding in ``--compare-decodes`` (argmax | local |
+expected, ``model.decode_tokens``), so both heads stay comparable.
+    python benchmarks/inference.py [--ckpt bundled] [--iters 100] [--threads 1] [--flow-steps N] [--token-decode local]
     python benchmarks/inference.py --threads 1 --closed-loop 50 --compare-steps 10,5
+    python benchmarks/inference.py --threads 1 --closed-loop 50 --compare-steps 10 --compare-decodes argmax,local
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ def main() -> None:
     ap.add_argument("--flow-steps", type=int, default=0, help="Euler steps of the flow head (0: the policy's default)")
     ap.add_argument("--closed-loop", type=int, default=0, help="also evaluate N pick_cube episodes per --compare-steps value")
     ap.add_argument("--compare-steps", default="10,5", help="Euler step counts compared in closed loop")
+    ap.add_argument("--token-decode", default="", help="tokens-head decoding timed (argmax | local | expected; default: the checkpoint's)")
+    ap.add_argument("--compare-decodes", default="", help="tokens-head decodings compared in closed loop (e.g. argmax,local)")
+    ap.add_argument("--seed-base", type=int, default=9_000_000, help="first held-out scene seed of the closed loop")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     import torch
@@ -79,7 +85,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     out: dict[str, object] = {"bench": "vla_inference", "ckpt": args.ckpt, "torch_threads": torch.get_num_threads()}
     for head in ("tokens", "flow"):
-        pol = load_policy(args.ckpt, head, flow_steps=args.flow_steps or None)
+        pol = load_policy(args.ckpt, head, flow_steps=args.flow_steps or None, token_decode=args.token_decode or None)
         pol.reset("pick up the red cube")
         # Raw renders arrive at collection size (128): the resize is part of the measured path.
         obs = PolicyObs(images={c: rng.integers(0, 255, (128, 128, 3), dtype=np.uint8) for c in pol.info.cameras},
@@ -97,6 +103,8 @@ def main() -> None:
         out[f"{head}_ms_p50"] = round(float(np.median(ts)), 2)
         out[f"{head}_ms_p90"] = round(float(np.percentile(ts, 90)), 2)
         out[f"{head}_cpu_ms_p50"] = round(float(np.median(cpu)), 2)
+        if head == "tokens":
+            out["token_decode"] = pol.info.extra["token_decode"]
         if head == "flow":
             out["flow_steps"] = pol.info.extra["flow_steps"]
             out["flow_ref_ms_p50"], out["flow_ref_cpu_ms_p50"] = _reference_flow(pol, obs, args.iters)
@@ -120,12 +128,14 @@ def main() -> None:
     out["params"] = pol.info.extra["params"]
     out["target_ms"] = 20.0
     if args.closed_loop:
-        out["closed_loop"] = _closed_loop(args.ckpt, args.closed_loop, [int(x) for x in args.compare_steps.split(",")], args.workers)
+        out["closed_loop"] = _closed_loop(args.ckpt, args.closed_loop, [int(x) for x in args.compare_steps.split(",") if x],
+                                          args.workers, [d for d in args.compare_decodes.split(",") if d], args.seed_base)
     print(json.dumps(out))
 
 
-def _closed_loop(ckpt: str, episodes: int, steps: list[int], workers: int) -> dict[str, object]:
-    """pick_cube success of the flow head per Euler step count, same held-out seeds for each."""
+def _closed_loop(ckpt: str, episodes: int, steps: list[int], workers: int, decodes: list[str] | None = None,
+                 seed_base: int = 9_000_000) -> dict[str, object]:
+    """pick_cube success of the flow head per Euler step count and of the tokens head per decoding, same held-out seeds."""
     from functools import partial
 
     from teleforge.train_adapter.checkpoint import load_policy
@@ -133,12 +143,14 @@ def _closed_loop(ckpt: str, episodes: int, steps: list[int], workers: int) -> di
     from teleforge.workflows.parallel_eval import evaluate_parallel
 
     res: dict[str, object] = {"task": "pick_cube", "episodes": episodes}
-    for n in steps:
-        r = evaluate_parallel(ckpt, EvalConfig(task="pick_cube", episodes=episodes, videos=0), workers=workers,
-                              loader=partial(load_policy, head="flow", flow_steps=n))
+    runs = [(f"flow{n}", partial(load_policy, head="flow", flow_steps=n)) for n in steps]
+    runs += [(f"tokens_{d}", partial(load_policy, head="tokens", token_decode=d)) for d in decodes or []]
+    for name, loader in runs:
+        r = evaluate_parallel(ckpt, EvalConfig(task="pick_cube", episodes=episodes, seed_base=seed_base, videos=0),
+                              workers=workers, loader=loader)
         lo, hi = r.ci95
-        res[f"flow{n}"] = {"successes": r.successes, "rate": round(r.success_rate, 3), "ci95": [round(lo, 3), round(hi, 3)],
-                           "latency_ms_p50": round(r.latency(50), 2), "seeds": [r.episodes[0].seed, r.episodes[-1].seed]}
+        res[name] = {"successes": r.successes, "rate": round(r.success_rate, 3), "ci95": [round(lo, 3), round(hi, 3)],
+                     "latency_ms_p50": round(r.latency(50), 2), "seeds": [r.episodes[0].seed, r.episodes[-1].seed]}
     return res
 
 

@@ -2,10 +2,13 @@
 
 Entry points (see docs/design.md §8):
 
-* ``checkpoint.load_policy(path="bundled", head=None, flow_steps=None)`` -> a ``policy.Policy``;
+* ``checkpoint.load_policy(path="bundled", head=None, flow_steps=None, token_decode=None)`` -> a ``policy.Policy``
+  (``token_decode``: local (default) | argmax | expected, ``model.decode_tokens``);
 * ``train.TrainConfig`` / ``train.train(cfg)`` -> ``TrainResult`` (fine-tune on ``DATASET[:VIEW]``);
 * ``TrainConfig(freeze_vision=True)`` (``teleforge train --fast``): vision tokens cached once per
   (frame, instruction) by ``feature_cache``; ``freeze_trunk_layers=N`` caches the lower trunk too;
+  ``head_only=True`` trains the named head's own layers alone; ``token_sigma`` smooths the tokens
+  head's targets over neighbouring bins;
 * ``train.PretrainConfig`` / ``train.pretrain(cfg)`` -> rebuilds the bundled base;
 * ``variant``: the held-out fine-tune target ``carry_left`` (scene, expert, demos, closed-loop eval);
 * ``eval.evaluate(policy, EvalConfig(...))`` -> ``EvalResult`` (closed loop in the sim, held-out seeds);
@@ -15,5 +18,5 @@ Long calls report through ``teleforge.progress.Progress`` and never draw. Handin
 other trainers is ``teleforge.workflows.handoff``.
 
 ``PolicyInfo.extra`` of a loaded checkpoint carries ``render_size`` (camera size of its training
-data), ``tasks`` (tasks it was trained on), ``trained_on``, ``params``, ``flow_steps`` and ``embodiment``.
+data), ``tasks`` (tasks it was trained on), ``trained_on``, ``params``, ``flow_steps``, ``token_decode`` and ``embodiment``.
 """

@@ -22,7 +22,7 @@ import numpy as np
 from teleforge.errors import CheckpointError
 from teleforge.train_adapter._torch import require_torch
 from teleforge.train_adapter.frames import prep_images
-from teleforge.train_adapter.normalize import NormStats, state_vector
+from teleforge.train_adapter.normalize import DEFAULT_TOKEN_DECODE, TOKEN_DECODES, NormStats, state_vector
 from teleforge.train_adapter.policy import PolicyInfo, PolicyObs
 from teleforge.train_adapter.text import InstructionTokenizer
 
@@ -189,7 +189,7 @@ class VLAPolicy:
     """A checkpoint behind the ``Policy`` protocol (CPU, one observation at a time)."""
 
     def __init__(self, model: Any, cfg: dict[str, Any], head: str | None = None, seed: int = 0,
-                 flow_steps: int | None = None) -> None:
+                 flow_steps: int | None = None, token_decode: str | None = None) -> None:
         torch = require_torch()
         heads = tuple(cfg["model"]["heads"])
         head = head or cfg.get("default_head") or heads[0]
@@ -205,9 +205,13 @@ class VLAPolicy:
             head=head, chunk=int(m["chunk"]), cameras=tuple(m["cameras"]), image_size=int(m["image_size"]),
             action_space=cfg.get("action_space", ACTION_SPACE), control_hz=float(cfg.get("control_hz", 20.0)),
             extra={"embodiment": cfg.get("embodiment"), "params": int(sum(p.numel() for p in model.parameters())),
-                   "flow_steps": int(flow_steps or m.get("flow_steps", 10)), "trained_on": cfg.get("trained_on", {}),
+                   "flow_steps": int(flow_steps or m.get("flow_steps", 10)),
+                   "token_decode": str(token_decode or cfg.get("token_decode") or DEFAULT_TOKEN_DECODE),
+                   "trained_on": cfg.get("trained_on", {}),
                    "tasks": list(cfg.get("tasks") or []), "render_size": int(cfg.get("render_size") or 128)},
         )
+        if self.info.extra["token_decode"] not in TOKEN_DECODES:
+            raise CheckpointError(f"unknown token decoding {self.info.extra['token_decode']!r}; use one of {', '.join(TOKEN_DECODES)}")
         self._seed = seed
         self._gen = torch.Generator().manual_seed(seed)
         self._words = self.tokenizer.encode("")
@@ -228,14 +232,17 @@ class VLAPolicy:
         with torch.inference_mode():
             x = self.model.sample(torch.from_numpy(imgs)[None], torch.from_numpy(words)[None],
                                   torch.from_numpy(state)[None], self.head, generator=self._gen,
-                                  flow_steps=self.info.extra["flow_steps"])
+                                  flow_steps=self.info.extra["flow_steps"], token_decode=self.info.extra["token_decode"])
         a = self.norm.denorm_action(x[0].numpy())
         a[:, 6] = (a[:, 6] > 0.5).astype(np.float32)  # the gripper target is binary in every demo
         return a
 
 
-def load_policy(path: str | Path = "bundled", head: str | None = None, flow_steps: int | None = None) -> VLAPolicy:
+def load_policy(path: str | Path = "bundled", head: str | None = None, flow_steps: int | None = None,
+                token_decode: str | None = None) -> VLAPolicy:
     """A runnable policy from a checkpoint folder (or "bundled"); ``head`` "tokens"|"flow" (default: the trained one);
-    ``flow_steps`` overrides the checkpoint's Euler steps for the flow head (None: the checkpoint's)."""
+    ``flow_steps`` overrides the checkpoint's Euler steps for the flow head (None: the checkpoint's);
+    ``token_decode`` "argmax"|"expected"|"local" overrides how the tokens head decodes its bins
+    (None: the config's ``token_decode``, else ``DEFAULT_TOKEN_DECODE`` = local; ``model.decode_tokens``)."""
     model, cfg = load_model(path)
-    return VLAPolicy(model, cfg, head, flow_steps=flow_steps)
+    return VLAPolicy(model, cfg, head, flow_steps=flow_steps, token_decode=token_decode)

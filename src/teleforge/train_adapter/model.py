@@ -4,7 +4,9 @@ Tokens: ``[instruction words | state | front 6x6 | wrist 6x6 | chunk queries]``.
 runs once per prediction; the query outputs feed
 
 * the **tokens** head: per chunk step and action dimension, logits over 256 uniform bins
-  of the q01/q99-normalized action (cross-entropy; argmax at inference), and
+  of the q01/q99-normalized action (cross-entropy, optionally smoothed over neighbouring bins;
+  decoded by :func:`decode_tokens`: argmax, the expected value over the bins, or a local
+  expectation around the peak, the policies' default), and
 * the **flow** head: a 2-layer transformer over the chunk that predicts the flow-matching
   velocity of a noisy action chunk (pi0 convention: x_t = t*noise + (1-t)*action,
   v = noise - action), integrated from t=1 to 0 in ``flow_steps`` Euler steps.
@@ -18,9 +20,10 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from teleforge.errors import TrainError
 from teleforge.train_adapter._torch import require_torch
 from teleforge.train_adapter.frames import prep_images, resize_frame  # noqa: F401 - re-exported: model.resize_frame is their public name
-from teleforge.train_adapter.normalize import N_BINS
+from teleforge.train_adapter.normalize import N_BINS, TOKEN_DECODES
 
 torch = require_torch()
 nn = torch.nn
@@ -204,8 +207,12 @@ class VLA(_Module):
         h = self.flow_net(feat + self.flow_in(x_t) + temb)
         return self.flow_out(h)
 
-    def losses(self, batch: dict[str, Any], heads: tuple[str, ...]) -> dict[str, Any]:
-        """Per-head losses for a batch with images (or cached ``vis``), words, state, actions (B, chunk, 7) in [-1, 1], bins."""
+    def losses(self, batch: dict[str, Any], heads: tuple[str, ...], token_sigma: float = 0.0) -> dict[str, Any]:
+        """Per-head losses for a batch with images (or cached ``vis``), words, state, actions (B, chunk, 7) in [-1, 1], bins.
+
+        ``token_sigma`` > 0 (bins) trains the tokens head on a Gaussian over the neighbouring bins
+        instead of the one-hot bin (label smoothing that knows the bins are ordered).
+        """
         if "hidden" in batch:  # cached trunk prefix (frozen vision and lower layers)
             feat = self.run_trunk(batch["hidden"], self.padding_mask(batch["words"], batch["hidden"].shape[1]),
                                   int(batch["trunk_start"]))
@@ -216,7 +223,10 @@ class VLA(_Module):
             out["aux"] = F.mse_loss(self.aux_head(feat.mean(1)), batch["aux"])
         if "tokens" in heads:
             logits = self.token_logits(feat)
-            out["tokens"] = F.cross_entropy(logits.reshape(-1, self.cfg.n_bins), batch["bins"].reshape(-1))
+            target = batch["bins"].reshape(-1)
+            if token_sigma > 0:
+                target = soft_bins(target, self.cfg.n_bins, token_sigma)
+            out["tokens"] = F.cross_entropy(logits.reshape(-1, self.cfg.n_bins), target)
         if "flow" in heads:
             a = batch["actions"]
             t = torch.rand(a.shape[0], device=a.device) * 0.999 + 0.001
@@ -227,12 +237,13 @@ class VLA(_Module):
         return out
 
     @torch.no_grad()
-    def sample(self, images: Any, words: Any, state: Any, head: str, generator: Any = None, flow_steps: int | None = None) -> Any:
-        """Normalized action chunk (B, chunk, 7) in [-1, 1]; ``flow_steps`` overrides the config's Euler steps."""
+    def sample(self, images: Any, words: Any, state: Any, head: str, generator: Any = None, flow_steps: int | None = None,
+               token_decode: str = "argmax") -> Any:
+        """Normalized action chunk (B, chunk, 7) in [-1, 1]; ``flow_steps`` overrides the config's Euler steps,
+        ``token_decode`` picks how the tokens head's bins become a value (see :func:`decode_tokens`)."""
         feat = self.encode(images, words, state)
         if head == "tokens":
-            idx = self.token_logits(feat).argmax(-1)
-            return (idx.float() + 0.5) / self.cfg.n_bins * 2 - 1
+            return decode_tokens(self.token_logits(feat), token_decode)
         b = feat.shape[0]
         x = torch.randn(b, self.cfg.chunk, self.cfg.action_dim, device=feat.device, generator=generator)
         n = int(flow_steps or self.cfg.flow_steps)
@@ -243,3 +254,35 @@ class VLA(_Module):
             v = self.flow_out(self.flow_net(feat + self.flow_in(x) + temb[i]))
             x = x - v / n
         return x.clamp(-1, 1)
+
+
+def soft_bins(bins: Any, n_bins: int, sigma: float) -> Any:
+    """Bin ids (N,) -> (N, n_bins) target distributions: a Gaussian of ``sigma`` bins around each id, renormalized."""
+    d = torch.arange(n_bins, device=bins.device, dtype=torch.float32)[None] - bins[:, None].float()
+    w = torch.exp(-0.5 * (d / sigma) ** 2)
+    return w / w.sum(-1, keepdim=True)
+
+
+LOCAL_RADIUS = 4  # bins each side of the peak that "local" averages over (4 bins = 3 % of the normalized range)
+
+
+def decode_tokens(logits: Any, mode: str = "argmax", radius: int = LOCAL_RADIUS) -> Any:
+    """Bin logits (..., n_bins) -> values (...) in [-1, 1] on the uniform bins' centres.
+
+    ``argmax``: the most likely bin's centre (what the head was always decoded with). ``expected``:
+    the softmax-weighted mean of all centres; smooth, but a two-peaked distribution decodes to a
+    value between its peaks. ``local``: the softmax-weighted mean over the ``radius`` bins either
+    side of the peak (renormalized there); sub-bin resolution without averaging distant modes.
+    """
+    n = logits.shape[-1]
+    centres = (torch.arange(n, device=logits.device, dtype=torch.float32) + 0.5) / n * 2 - 1
+    if mode == "argmax":
+        return centres[logits.argmax(-1)]
+    if mode == "expected":
+        return (logits.float().softmax(-1) * centres).sum(-1)
+    if mode == "local":
+        peak = logits.argmax(-1, keepdim=True)
+        near = (torch.arange(n, device=logits.device) - peak).abs() <= radius
+        p = logits.float().masked_fill(~near, float("-inf")).softmax(-1)
+        return (p * centres).sum(-1)
+    raise TrainError(f"unknown token decoding {mode!r}; use one of {', '.join(TOKEN_DECODES)}")

@@ -31,6 +31,10 @@ from teleforge.train_adapter.text import InstructionTokenizer, word_dropout
 HEADS = ("tokens", "flow")
 
 
+# Parameter-name prefixes of each head's own layers (TrainConfig.head_only).
+HEAD_PARAMS = {"tokens": ("token_head.",), "flow": ("flow_in.", "flow_time.", "flow_net.", "flow_out.")}
+
+
 @dataclass
 class TrainConfig:
     """One training run. ``data`` is a dataset folder, optionally ``DATASET:VIEW``."""
@@ -60,6 +64,8 @@ class TrainConfig:
     augment_shift: int = 4  # pixels of random image shift (not applied with freeze_vision: cached tokens)
     freeze_vision: bool = False  # fast CPU fine-tune: vision tokens cached once per (frame, instruction), trunk + heads train
     freeze_trunk_layers: int = 0  # > 0 (implies freeze_vision): also freeze and cache the first N trunk layers
+    token_sigma: float = 0.0  # > 0: tokens-head targets are a Gaussian of this many bins around the true bin
+    head_only: bool = False  # train only the trained head's own layers: trunk, vision and the other head stay bit-identical
     # Only for init="scratch":
     image_size: int = 96
     chunk: int = 8
@@ -254,6 +260,10 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
             vis_cache = build_trunk_cache(model, vis_cache, frame_words, norm.norm_state(sampler.state),
                                           cfg.freeze_trunk_layers, device, progress=progress)
     cache_s = time.perf_counter() - t_cache if cached else 0.0
+    if cfg.head_only:  # e.g. a tokens-head fine-tune that leaves the flow head's predictions exactly as they were
+        own = tuple(p for h in heads for p in HEAD_PARAMS[h])
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith(own))
     base_lr = cfg.lr if cfg.lr is not None else (3e-4 if cfg.init == "scratch" else 3e-5)
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=base_lr, weight_decay=cfg.weight_decay)
@@ -320,7 +330,7 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
         tot = 0.0
         with torch.no_grad():
             for i in range(0, len(val_idx), 64):
-                ls = model.losses(batcher.batch(val_idx[i:i + 64], train=False), heads)
+                ls = model.losses(batcher.batch(val_idx[i:i + 64], train=False), heads)  # one-hot CE: comparable across sigmas
                 tot += float(sum(ls.values())) * len(val_idx[i:i + 64])
         torch.set_rng_state(g)
         model.train()
@@ -340,7 +350,7 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
                 break
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
-            ls = model.losses(batcher.batch(), heads)
+            ls = model.losses(batcher.batch(), heads, token_sigma=cfg.token_sigma)
             loss = sum(ls.values())
             opt.zero_grad(set_to_none=True)
             loss.backward()
