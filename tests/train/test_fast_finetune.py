@@ -81,6 +81,19 @@ def test_fast_flag_on_the_cli(tiny_dataset, tmp_path) -> None:
     assert res["steps"] == 2 and 0 < res["trainable_params"] < res["params"] and res["cache_seconds"] > 0
 
 
+def test_head_only_and_token_sigma_on_the_cli(tiny_dataset, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from teleforge.cli.main import app
+
+    args = ["train", "-d", str(tiny_dataset), "--fast", "--head", "tokens", "--head-only", "--token-sigma", "2",
+            "--steps", "2", "-b", "4", "--workers", "1", "--val-fraction", "0", "--device", "cpu", "--out", str(tmp_path / "h")]
+    ok = CliRunner().invoke(app, args)
+    assert ok.exit_code == 0, ok.output
+    tc = json.loads((tmp_path / "h" / "last" / "config.json").read_text())["train_config"]
+    assert tc["head_only"] is True and tc["token_sigma"] == 2.0
+
+
 def test_cached_trunk_prefix_resumes_to_the_same_features() -> None:
     from teleforge.train_adapter.model import VLA
 

@@ -71,6 +71,8 @@ def train_cmd(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     fast: bool = typer.Option(False, "--fast", help="Freeze the vision encoder and cache its tokens once per frame: a faster CPU fine-tune (no image-shift augmentation)."),
     freeze: Optional[str] = typer.Option(None, "--freeze", help="What to freeze and cache: 'vision' (the same as --fast), or 'trunk:N' (vision and the first N trunk layers; no word dropout or state noise)."),
+    head_only: bool = typer.Option(False, "--head-only", help="Train only --head's own layers: the trunk, vision and the other head stay bit-identical (e.g. tune the tokens head without moving flow)."),
+    token_sigma: float = typer.Option(0.0, "--token-sigma", help="Tokens-head label smoothing: a Gaussian over this many neighbouring bins (0: one-hot). Use last/ with it: validation stays plain cross-entropy."),
 ) -> None:
     """Fine-tune (or train from scratch) on a native dataset; views and trims are honoured."""
     if ctx.invoked_subcommand is not None:
@@ -87,7 +89,8 @@ def train_cmd(
                           lr=lr, seed=seed, out=out, val_fraction=val_fraction, val_every=val_every,
                           tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else None,
                           outcomes=("success",) if success_only else None, workers=workers, resume=resume, device=device,
-                          freeze_vision=fast or freeze is not None, freeze_trunk_layers=trunk_layers)
+                          freeze_vision=fast or freeze is not None, freeze_trunk_layers=trunk_layers,
+                          head_only=head_only, token_sigma=token_sigma)
         res = train(cfg, progress=RichProgress(console))
     except TeleforgeError as exc:
         _fail(exc)
