@@ -9,7 +9,7 @@ sees what a fine-tune on a recorded dataset sees.
 from __future__ import annotations
 
 import multiprocessing as mp
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -110,15 +110,25 @@ def collect_arrays(tasks: dict[str, int], seed0: int = 1_000_000, cameras: tuple
     for i in range(0, len(flat), per_job):
         jobs.append(flat[i:i + per_job])
     args = [(j, tuple(cameras), render_size, image_size) for j in jobs]
+    return run_jobs(_worker, args, workers, f"scripted demos ({len(flat)})", progress)
+
+
+def run_jobs(worker: Callable[[tuple], list[EpisodeArrays]], args: list[tuple], workers: int, label: str,
+             progress: Progress | None = None) -> list[EpisodeArrays]:
+    """Every job's episodes in job order: in this process (``workers <= 1``) or a spawn pool.
+
+    ``args[i][0]`` is job i's list of seeds (one progress unit each); ``worker`` must be a
+    module-level function (spawn pickles it by name).
+    """
     out: list[EpisodeArrays] = []
-    with tracked(or_null(progress), len(flat), f"scripted demos ({len(flat)})") as prog:
+    with tracked(or_null(progress), sum(len(a[0]) for a in args), label) as prog:
         if workers <= 1:
             for a in args:
-                out.extend(_worker(a))
+                out.extend(worker(a))
                 prog.advance(len(a[0]))
             return out
         with mp.get_context("spawn").Pool(workers) as pool:
-            for res, a in zip(pool.imap(_worker, args), args):
+            for res, a in zip(pool.imap(worker, args), args):
                 out.extend(res)
                 prog.advance(len(a[0]))
     return out

@@ -143,19 +143,10 @@ def collect_carry_left(n: int, seed0: int = TRAIN_SEED0, cameras: tuple[str, ...
                        image_size: int = 96, workers: int = 2, progress: Progress | None = None) -> list[EpisodeArrays]:
     """Successful scripted ``carry_left`` demos from seeds ``seed0 .. seed0 + n - 1`` (failed expert runs dropped)."""
     seeds = list(range(seed0, seed0 + n))
+    from teleforge.train_adapter.sim_data import run_jobs  # lazy, like _Sim: the sim loads only to collect
+
     jobs = [(seeds[i:i + 5], tuple(cameras), image_size) for i in range(0, n, 5)]
-    out: list[EpisodeArrays] = []
-    with tracked(or_null(progress), n, f"scripted {VARIANT} demos ({n})") as prog:
-        if workers <= 1:
-            for j in jobs:
-                out.extend(_collect_worker(j))
-                prog.advance(len(j[0]))
-            return out
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for res, j in zip(pool.imap(_collect_worker, jobs), jobs):
-                out.extend(res)
-                prog.advance(len(j[0]))
-    return out
+    return run_jobs(_collect_worker, jobs, workers, f"scripted {VARIANT} demos ({n})", progress)
 
 
 @dataclass

@@ -13,33 +13,9 @@ import pytest
 from teleforge.errors import CameraError
 from teleforge.robots.cameras.realsense import RealSenseCamera
 from teleforge.robots.types import CameraSpec
+from tests.robots.cameras.rs_frames import RsFrame, RsFrameset
 
 from .test_capture import wait_until
-
-
-class _Frame:
-    def __init__(self, data: np.ndarray, ts_ms: float) -> None:
-        self._data, self._ts = data, ts_ms
-
-    def __bool__(self) -> bool:
-        return True
-
-    def get_data(self) -> np.ndarray:
-        return self._data
-
-    def get_timestamp(self) -> float:
-        return self._ts
-
-
-class _Frameset:
-    def __init__(self, color: _Frame, depth: _Frame) -> None:
-        self.color, self.depth = color, depth
-
-    def get_color_frame(self) -> _Frame:
-        return self.color
-
-    def get_depth_frame(self) -> _Frame:
-        return self.depth
 
 
 def fake_sdk(calls: list, unplug: threading.Event) -> types.ModuleType:
@@ -80,7 +56,7 @@ def fake_sdk(calls: list, unplug: threading.Event) -> types.ModuleType:
             color = np.zeros((480, 640, 3), np.uint8)
             color[..., 0] = self.k % 256
             depth = np.full((480, 640), 750, np.uint16)  # 0.75 m
-            return _Frameset(_Frame(color, ts), _Frame(depth, ts))
+            return RsFrameset(RsFrame(color, ts), RsFrame(depth, ts))
 
         def stop(self):
             calls.append(("stop",))

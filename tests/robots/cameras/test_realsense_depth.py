@@ -18,6 +18,7 @@ from teleforge.robots.cameras.realsense import RealSenseCamera
 from teleforge.robots.types import CameraSpec
 from teleforge.teleop.features import dataset_spec_for
 from teleforge.teleop.session import CollectionSession, SessionConfig
+from tests.robots.cameras.rs_frames import RsFrame, RsFrameset
 from tests.session.fakes import PassGuard, PointRobot, ScriptDevice
 
 H, W = 48, 64
@@ -31,32 +32,6 @@ def depth_of(k: int) -> np.ndarray:
     d[::7, ::5] = 0
     d[0, 0] = k
     return d
-
-
-class _Frame:
-    def __init__(self, data: np.ndarray | None, ts_ms: float) -> None:
-        self._data, self._ts = data, ts_ms
-
-    def __bool__(self) -> bool:  # pyrealsense2 frames are falsy when the frameset lacks them
-        return self._data is not None
-
-    def get_data(self) -> np.ndarray:
-        assert self._data is not None
-        return self._data
-
-    def get_timestamp(self) -> float:
-        return self._ts
-
-
-class _Frameset:
-    def __init__(self, color: _Frame, depth: _Frame) -> None:
-        self.color, self.depth = color, depth
-
-    def get_color_frame(self) -> _Frame:
-        return self.color
-
-    def get_depth_frame(self) -> _Frame:
-        return self.depth
 
 
 def fake_sdk(sent: dict[int, float]) -> types.ModuleType:
@@ -91,7 +66,7 @@ def fake_sdk(sent: dict[int, float]) -> types.ModuleType:
             ts = time.monotonic_ns() / 1e6 + DEVICE_AHEAD_MS - 3.0  # exposure 3 ms before arrival
             sent[k] = ts
             color = np.full((H, W, 3), k % 256, np.uint8)
-            return _Frameset(_Frame(color, ts), _Frame(None if k in DROP else depth_of(k), ts))
+            return RsFrameset(RsFrame(color, ts), RsFrame(None if k in DROP else depth_of(k), ts))
 
         def stop(self): ...
 
