@@ -47,7 +47,7 @@ def experiment_arms_cmd(
     subtle_rate: float = typer.Option(0.3, help="Share of demos with a subtle defect."),
     crude_rate: float = typer.Option(0.1, help="Share of demos with a crude failure."),
     arms: str = typer.Option("", help="Comma-separated arms to run (default: all)."),
-    methods: str = typer.Option("deminf,democore,scizor", help="Learned scores to make arms of."),
+    methods: str = typer.Option("deminf,democore,scizor", help="Learned scores to make arms of: deminf, democore, scizor, policy-loss (the bundled VLA's loss on each demo; needs teleforge[train])."),
     steps: int = typer.Option(600, help="Fine-tune steps per arm (the shared budget)."),
     batch_size: int = typer.Option(32, help="Training batch size (episodes x steps sampled per step)."),
     lr: float = typer.Option(3e-4, help="Fine-tune learning rate, the same for every arm."),

@@ -4,7 +4,8 @@ One labelled scripted collection (clean, ~30 % subtle defects the rules pass, ~1
 failures; :mod:`teleforge.workflows.scripted_dataset`), then one view per arm:
 
 - ``raw``: everything;  ``rules``: the default rules;
-- one arm per learned score (``deminf``, ``democore``, ``scizor``), keeping as many episodes as ``rules``;
+- one arm per learned score (``deminf``, ``democore``, ``scizor``, and ``policy-loss`` when asked: the
+  bundled VLA's own loss on each demo), keeping as many episodes as ``rules``;
 - ``rules+<method>``: the learned score applied inside the rules' view (keeps ``rules_plus_frac`` of it);
 - ``random``: a random subset the size of ``rules``;
 - ``length_matched``: a random subset the size of ``rules`` whose episode lengths match the rules'
@@ -190,6 +191,8 @@ def make_views(root: Path, cfg: ArmsConfig) -> dict[str, View | None]:
     for m in cfg.methods:
         if wanted is not None and m not in wanted and f"rules+{m}" not in wanted:
             continue  # no arm needs this score
+        if m == "policy-loss":
+            import teleforge.workflows.policy_loss  # noqa: F401  registers the method (torch only when asked)
         try:
             score_dataset(root, m)
         except CurationError as exc:  # e.g. democore on a set where every demo succeeded: that arm cannot run
