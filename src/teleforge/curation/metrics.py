@@ -17,7 +17,7 @@ import pyarrow as pa
 from teleforge.curation.arrays import scalar, vec
 
 # Bump when a metric's definition changes: stored metrics of another version are recomputed.
-METRICS_VERSION = 2
+METRICS_VERSION = 3
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from teleforge.curation.image_health import image_health
+from teleforge.curation.image_health import arm_path, image_health
 from teleforge.curation.metrics import METRICS_VERSION, MetricsConfig, motion_metrics_batch
 from teleforge.dataset.catalog import (
     CATALOG_SCHEMA,
@@ -140,8 +140,9 @@ def _batch_metrics(root: Path, spec: DatasetSpec, files: list[str] | tuple[str, 
         m["time_limit_frac"] = m["duration"] / limit if limit else math.nan
         decoded = 0
         ages = []
+        path = arm_path(table) if cfg.images and spec.cameras else None
         for cam in spec.cameras if cfg.images else []:
-            h, d = image_health(table, cam, spec.fps, cfg.thumb_scale, cfg.image_stride)
+            h, d = image_health(table, cam, spec.fps, cfg.thumb_scale, cfg.image_stride, path)
             decoded += d
             for k, v in h.items():
                 m[f"img_{cam.name}_{k}"] = v
