@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import teleforge.workflows.collect as collect_mod
+import teleforge.workflows.collect_parts as collect_parts
 from teleforge.cli.main import app
 from teleforge.curation.takeover import intervention_segments
 from teleforge.dataset import Dataset
 from teleforge.errors import DeviceError
-from teleforge.workflows.collect import CollectConfig, check_config
+from teleforge.workflows.collect_config import CollectConfig, check_config
 from tests.teleop.test_takeover import Operator
 
 runner = CliRunner()
@@ -21,7 +21,7 @@ runner = CliRunner()
 
 def test_collect_policy_with_two_takeovers_records_two_segments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The operator's "gamepad" is the takeover test's scripted operator: TAKEOVER at reads 10/20/35/45, STOP at 59.
-    monkeypatch.setattr(collect_mod, "make_hw", lambda name, **kw: Operator())
+    monkeypatch.setattr(collect_parts, "make_hw", lambda name, **kw: Operator())
     ds_path = tmp_path / "ds"
     res = runner.invoke(app, ["collect", "--policy", "zero", "--device", "gamepad", "--headless", "--episodes", "1",
                               "--hz", "50", "--cameras", "front", "--image-size", "64", "--dataset", str(ds_path)],

@@ -15,7 +15,8 @@ import teleforge.workflows.collect as wc
 from teleforge.dataset import Dataset
 from teleforge.robots.sim_robot import scene_camera_pose
 from teleforge.teleop.window import OperatorWindow, countdown_colour, remaining_s
-from teleforge.workflows.collect import CollectConfig, collect
+from teleforge.workflows.collect import collect
+from teleforge.workflows.collect_config import CollectConfig
 
 
 def project(points: np.ndarray, camera: str = "front") -> np.ndarray:

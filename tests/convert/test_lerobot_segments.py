@@ -138,7 +138,7 @@ def test_v3_export_with_worker_processes_writes_the_same_bytes(tmp_path):
 
 
 def test_default_workers_one_on_two_cpus_more_for_big_exports_on_big_machines():
-    from teleforge.convert.lerobot.writer import PlannedEpisode, default_workers
+    from teleforge.convert.lerobot.jobs import PlannedEpisode, default_workers
     from teleforge.dataset.schema import CameraConfig
 
     cams = [CameraConfig("front", 224, 224), CameraConfig("wrist", 224, 224)]

@@ -146,7 +146,7 @@ def test_old_shards_read_as_operator(tmp_path) -> None:
     """A shard written without the column (format 1.1) reads control.intervention as all False."""
     import pyarrow as pa
 
-    from teleforge.dataset.reader import _with_optional_columns
+    from teleforge.dataset.episode import _with_optional_columns
 
     t = pa.table({"step": pa.array([0, 1], pa.int32()), "tick_ns": pa.array([0, 1], pa.int64()),
                   "safety.clamped": pa.array([False, True])})

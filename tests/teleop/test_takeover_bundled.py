@@ -25,7 +25,9 @@ from teleforge.robots.sim_robot import SimRobot
 from teleforge.teleop.command import Command, Event
 from teleforge.teleop.devices import registry
 from teleforge.teleop.takeover import segments_of
-from teleforge.workflows.collect import CollectConfig, collect, safety_config_for
+from teleforge.workflows.collect import collect
+from teleforge.workflows.collect_config import CollectConfig
+from teleforge.workflows.collect_parts import safety_config_for
 
 pytest.importorskip("torch")
 

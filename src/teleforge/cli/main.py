@@ -118,8 +118,8 @@ def collect(
     segments (`teleforge curate` can select them). Real arms: --robot xarm://HOST or
     ur://HOST, first with --shadow.
     """
-    from teleforge.workflows.collect import CollectConfig  # lazy: mujoco and pygame
-    from teleforge.workflows.collect import collect as run_collect
+    from teleforge.workflows.collect import collect as run_collect  # lazy: mujoco and pygame
+    from teleforge.workflows.collect_config import CollectConfig
 
     cfg = CollectConfig(
         dataset=dataset, device=device, robot=robot, task=task, episodes=episodes, hz=hz,
@@ -140,7 +140,7 @@ def collect(
 def devices() -> None:
     """List the input devices connected to this machine, and the safety limits each robot gets."""
     render.devices_table(console, list_devices())
-    from teleforge.workflows.collect import safety_limits_by_robot  # lazy: builds the sim model
+    from teleforge.workflows.collect_parts import safety_limits_by_robot  # lazy: builds the sim model
 
     for robot, line in safety_limits_by_robot().items():
         console.print(f"safety limits for {robot}: {line}")

@@ -114,7 +114,8 @@ def pretrain_cmd(
 ) -> None:
     """Rebuild the bundled base: scripted multi-task demos in memory, then both heads from scratch."""
     try:
-        from teleforge.train_adapter.train import PretrainConfig, TrainConfig, pretrain  # lazy, as above
+        from teleforge.train_adapter.pretrain import PretrainConfig, pretrain  # lazy, as above
+        from teleforge.train_adapter.train import TrainConfig
 
         tc = TrainConfig(head="both", init="scratch", steps=steps, time_budget_s=time_budget, batch_size=batch_size, lr=lr,
                          seed=seed, out=out, val_fraction=0.05, val_every=1000, ckpt_every=5000, warmup_steps=300,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from teleforge.dataset.catalog import IMPORT_KEY, import_key, imported_episodes
-from teleforge.dataset.reader import Episode
+from teleforge.dataset.episode import Episode
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
 from teleforge.dataset.schema import DatasetSpec
 from teleforge.dataset.writer import EpisodeWriter

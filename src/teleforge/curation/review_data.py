@@ -34,8 +34,9 @@ from teleforge.curation.operations import add_outlier_scores, diagnosis, relabel
 from teleforge.curation.rules import Rule
 from teleforge.curation.store import catalog_fingerprint, effective_rows
 from teleforge.dataset.catalog import DELETED, read_catalog
+from teleforge.dataset.episode import Episode
 from teleforge.dataset.layout import VIEWS, now_iso
-from teleforge.dataset.reader import Dataset, Episode
+from teleforge.dataset.reader import Dataset
 from teleforge.dataset.schema import image_column
 from teleforge.dataset.views import View, list_views, load_view, save_view, view_path
 from teleforge.dataset.writer import OUTCOMES

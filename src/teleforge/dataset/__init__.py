@@ -13,6 +13,7 @@ from teleforge.dataset.catalog import (
     read_catalog,
     rebuild_catalog,
 )
+from teleforge.dataset.episode import Episode, EpisodeInfo
 from teleforge.dataset.info import summarize
 from teleforge.dataset.layout import (
     SessionRecord,
@@ -20,7 +21,7 @@ from teleforge.dataset.layout import (
     read_sessions,
     write_session,
 )
-from teleforge.dataset.reader import Dataset, Episode, EpisodeInfo
+from teleforge.dataset.reader import Dataset
 from teleforge.dataset.recorder import AsyncRecorder, RecorderStatus
 from teleforge.dataset.records import EpisodeEnd, EpisodeStart, StepRecord
 from teleforge.dataset.recover import RecoverReport, recover

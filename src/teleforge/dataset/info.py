@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from teleforge.dataset.episode import EpisodeInfo
 from teleforge.dataset.layout import EPISODES, parse_shard_name
-from teleforge.dataset.reader import Dataset, EpisodeInfo
+from teleforge.dataset.reader import Dataset
 from teleforge.errors import CatalogError
 
 

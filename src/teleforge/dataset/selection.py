@@ -24,7 +24,8 @@ import numpy as np
 import pyarrow as pa
 
 from teleforge.dataset.catalog import CURATED_INSTRUCTION, CURATED_OUTCOME, DELETED
-from teleforge.dataset.reader import Dataset, Episode, EpisodeInfo
+from teleforge.dataset.episode import Episode, EpisodeInfo
+from teleforge.dataset.reader import Dataset
 from teleforge.dataset.views import load_view, missing_episodes_message
 from teleforge.errors import ExportError, MissingEpisodesError, ViewError
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from teleforge.dataset.reader import Dataset, Episode
+from teleforge.dataset.episode import Episode
+from teleforge.dataset.reader import Dataset
 from teleforge.errors import DatasetError
 from teleforge.robots.sim_robot import SimRobot
 from teleforge.video import write_video

@@ -9,7 +9,7 @@ Entry points (see docs/design.md §8):
   (frame, instruction) by ``feature_cache``; ``freeze_trunk_layers=N`` caches the lower trunk too;
   ``head_only=True`` trains the named head's own layers alone; ``token_sigma`` smooths the tokens
   head's targets over neighbouring bins;
-* ``train.PretrainConfig`` / ``train.pretrain(cfg)`` -> rebuilds the bundled base;
+* ``pretrain.PretrainConfig`` / ``pretrain.pretrain(cfg)`` -> rebuilds the bundled base;
 * ``variant``: the held-out fine-tune target ``carry_left`` (scene, expert, demos, closed-loop eval);
 * ``eval.evaluate(policy, EvalConfig(...))`` -> ``EvalResult`` (closed loop in the sim, held-out seeds);
 * ``closed_loop.run_episode`` -> the one closed-loop runner (success rule, observation path) under it.

@@ -1,9 +1,10 @@
-"""Training: fine-tune (or train from scratch) on a native dataset, and pretrain the bundled base.
+"""Training: fine-tune (or train from scratch) on a native dataset, through the one training loop.
 
 ``train(TrainConfig(...))`` reads ``DATASET[:VIEW]`` through ``data.py`` and runs ``fit``;
-``pretrain(PretrainConfig(...))`` collects scripted multi-task demos in memory (``sim_data``)
-and runs the same ``fit``. Checkpoints go to ``<out>/last`` (every ``ckpt_every`` steps and at
-the end) and ``<out>/best`` (lowest validation loss); ``resume=True`` continues from ``last``.
+``pretrain(PretrainConfig(...))`` (:mod:`.pretrain`) collects scripted multi-task demos in memory
+(``sim_data``) and runs the same ``fit``; its batches and their augmentation come from
+:mod:`.batcher`. Checkpoints go to ``<out>/last`` (every ``ckpt_every`` steps and at the end)
+and ``<out>/best`` (lowest validation loss); ``resume=True`` continues from ``last``.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from teleforge.dataset import Dataset
 from teleforge.errors import CheckpointError, TrainError
 from teleforge.progress import Progress, or_null
 from teleforge.train_adapter._torch import require_torch
+from teleforge.train_adapter.batcher import Batcher
 from teleforge.train_adapter.checkpoint import ACTION_SPACE, has_train_state, load_model, load_train_state, save_checkpoint
 from teleforge.train_adapter.data import ChunkSampler, EpisodeArrays, load_episodes, select_episodes, split_data_arg
 from teleforge.train_adapter.feature_cache import build_feature_cache, build_trunk_cache, freeze_trunk_prefix, freeze_vision
-from teleforge.train_adapter.normalize import NormStats, to_bins
-from teleforge.train_adapter.sim_data import collect_arrays
-from teleforge.train_adapter.text import InstructionTokenizer, word_dropout
+from teleforge.train_adapter.normalize import NormStats
+from teleforge.train_adapter.text import InstructionTokenizer
 
 HEADS = ("tokens", "flow")
 
@@ -152,73 +153,6 @@ def _init_model(cfg: TrainConfig) -> tuple[Any, dict[str, Any]]:
     return VLA(mc).train(), base
 
 
-class _Batcher:
-    """Random training batches (numpy -> torch) with image-shift and word-dropout augmentation."""
-
-    def __init__(self, sampler: Any, idx: np.ndarray, norm: Any, tok: Any, cfg: TrainConfig, device: str, seed: int,
-                 vis: np.ndarray | None = None) -> None:
-        torch = require_torch()
-        self.s, self.idx, self.cfg, self.tok, self.dev = sampler, idx, cfg, tok, device
-        self.vis = vis  # cached vision tokens (N, n_cam, T, d) or trunk hidden states (N, T, d), float16: replace images
-        self.feat_key = "images" if vis is None else ("hidden" if cfg.freeze_trunk_layers > 0 else "vis")
-        self.rng = np.random.default_rng(seed)
-        self.words = np.stack([tok.encode(t) for t in sampler.instructions])
-        self.state = norm.norm_state(sampler.state)
-        acts = norm.norm_action(sampler.chunks)
-        self.actions = acts.astype(np.float32)
-        self.bins = to_bins(acts)
-        self.on_gpu = device != "cpu"
-        if self.on_gpu:  # the whole set lives on the GPU: no host->device copies per step
-            self.images_t = torch.from_numpy(vis if vis is not None else sampler.images).to(device)
-            self.state_t = torch.from_numpy(self.state).to(device)
-            self.actions_t = torch.from_numpy(self.actions).to(device)
-            self.bins_t = torch.from_numpy(self.bins).to(device)
-            self.aux_t = torch.from_numpy(sampler.aux).to(device) if sampler.aux is not None else None
-
-    def batch(self, ids: np.ndarray | None = None, train: bool = True) -> dict[str, Any]:
-        torch = require_torch()
-        if ids is None:
-            ids = self.idx[self.rng.integers(0, len(self.idx), self.cfg.batch_size)]
-        words = self.words[self.s.episode_of[ids]]
-        if train and self.cfg.word_dropout > 0:
-            words = word_dropout(words, self.tok, self.cfg.word_dropout, self.rng)
-        key = self.feat_key
-        if self.on_gpu:
-            ii = torch.from_numpy(ids).to(self.dev)
-            b = {key: self.images_t[ii], "state": self.state_t[ii], "actions": self.actions_t[ii], "bins": self.bins_t[ii]}
-        else:
-            b = {k: torch.from_numpy(np.ascontiguousarray(v[ids])) for k, v in
-                 ((key, self.s.images if self.vis is None else self.vis), ("state", self.state), ("actions", self.actions),
-                  ("bins", self.bins))}
-        if self.vis is not None:
-            b[key] = b[key].float()
-        if key == "hidden":
-            b["trunk_start"] = self.cfg.freeze_trunk_layers
-        if self.s.aux is not None:
-            b["aux"] = self.aux_t[ii] if self.on_gpu and self.aux_t is not None else torch.from_numpy(self.s.aux[ids])
-        b["words"] = torch.from_numpy(words).to(self.dev)
-        if train and self.cfg.augment_shift > 0:
-            if self.vis is None:  # cached tokens cannot be shifted: frozen-vision runs train on frames as recorded
-                b["images"] = _shift(b["images"], self.cfg.augment_shift, self.rng)
-            b["state"] = b["state"] + 0.02 * torch.randn_like(b["state"])
-        return b
-
-
-def _shift(images: Any, pad: int, rng: np.random.Generator) -> Any:
-    """Random translation by up to ``pad`` px (replicate padding), per sample: DrQ-style augmentation."""
-    torch = require_torch()
-    b, n, h, w, c = images.shape
-    x = images.reshape(b * n, h, w, c).permute(0, 3, 1, 2).float()
-    x = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="replicate")
-    dx = torch.from_numpy(rng.integers(0, 2 * pad + 1, b * n)).to(x.device)
-    dy = torch.from_numpy(rng.integers(0, 2 * pad + 1, b * n)).to(x.device)
-    ar = torch.arange(h, device=x.device)
-    rows = (dy[:, None] + ar[None])  # (bn, h)
-    cols = (dx[:, None] + ar[None])
-    x = x[torch.arange(b * n, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # (bn, h, w, C)
-    return x.reshape(b, n, h, w, c).to(images.dtype)
-
-
 def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: dict[str, Any],
         progress: Progress | None = None, trained_on: dict[str, Any] | None = None) -> TrainResult:
     """The training loop shared by ``train`` and ``pretrain``; one progress unit per optimizer step."""
@@ -287,7 +221,7 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
             raise CheckpointError(f"{last_dir} holds a training state that does not fit this run ({str(exc)[:200]}); "
                                   "restart training without --resume") from exc
         base_cfg = c2
-    batcher = _Batcher(sampler, train_idx, norm, tok, cfg, device, batcher_seed, vis_cache)
+    batcher = Batcher(sampler, train_idx, norm, tok, cfg, device, batcher_seed, vis_cache)
     run_loss = None
     if step and cfg.resume:  # continue the very same batch sequence: a resumed run equals an uninterrupted one
         try:
@@ -392,41 +326,6 @@ def fit(episodes: list[EpisodeArrays], cfg: TrainConfig, model: Any, base_cfg: d
     (out / "result.json").write_text(json.dumps(_finite({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(res).items()}),
                                                 indent=1, allow_nan=False))
     return res
-
-
-# --- pretraining the bundled base -----------------------------------------------------
-@dataclass
-class PretrainConfig:
-    """The bundled base: scripted multi-task demos (in memory) -> both heads from scratch."""
-
-    episodes: dict[str, int] = field(default_factory=lambda: {"pick_cube": 400, "place_in_bin": 250,
-                                                              "push_to_target": 250, "stack": 250})
-    seed0: int = 1_000_000  # scene seeds used: seed0 + 100000*k + i (k = task index): far from eval seeds
-    collect_workers: int = 2
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(head="both", init="scratch", steps=20000,
-                                                                   batch_size=128, lr=5e-4, val_every=1000,
-                                                                   ckpt_every=2000, warmup_steps=300))
-
-
-def pretrain(cfg: PretrainConfig, progress: Progress | None = None) -> TrainResult:
-    """Collect scripted demos for every task and train the base (both heads); reports both phases to ``progress``."""
-    require_torch()
-    prog = or_null(progress)
-    tc = cfg.train
-    total = sum(cfg.episodes.values())
-    t0 = time.perf_counter()
-    eps = collect_arrays(cfg.episodes, seed0=cfg.seed0, cameras=tuple(tc.cameras), image_size=tc.image_size,
-                         workers=cfg.collect_workers, progress=prog)
-    collect_s = time.perf_counter() - t0
-    prog.message(f"{len(eps)} successful demos of {total} ({sum(len(e.actions) for e in eps)} frames) in {collect_s:.0f} s")
-    model, base_cfg = _init_model(tc)
-    counts: dict[str, int] = {}
-    for e in eps:
-        counts[e.task] = counts.get(e.task, 0) + 1
-    trained_on = {"data": "scripted sim demos (teleforge.train_adapter.sim_data)", "episodes": len(eps),
-                  "per_task": counts, "frames": int(sum(len(e.actions) for e in eps)), "seed0": cfg.seed0,
-                  "collect_seconds": round(collect_s, 1), "render_size": 128}
-    return fit(eps, tc, model, base_cfg, prog, trained_on)
 
 
 def _finite(x: Any) -> Any:

@@ -29,7 +29,8 @@ from teleforge.dataset.selection import select
 from teleforge.errors import DatasetError, TeleforgeError
 from teleforge.progress import Progress, or_null
 from teleforge.train_adapter.eval import EvalConfig, EvalResult, evaluate
-from teleforge.workflows.collect import CollectConfig, SessionResult, collect
+from teleforge.workflows.collect import SessionResult, collect
+from teleforge.workflows.collect_config import CollectConfig
 from teleforge.workflows.experiment import CURATED_VIEW, curate
 
 EVAL_TASK = "pick_cube"

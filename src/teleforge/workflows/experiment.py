@@ -37,7 +37,8 @@ from teleforge.dataset import Dataset
 from teleforge.errors import EvalError
 from teleforge.progress import Progress, or_null
 from teleforge.train_adapter.eval import EVAL_SEED_BASE, EvalConfig, EvalResult, evaluate
-from teleforge.workflows.collect import CollectConfig, SessionResult, collect
+from teleforge.workflows.collect import SessionResult, collect
+from teleforge.workflows.collect_config import CollectConfig
 
 CURATED_VIEW = "curated"
 

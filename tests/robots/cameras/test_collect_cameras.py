@@ -7,7 +7,8 @@ import pytest
 
 from teleforge.dataset.reader import Dataset
 from teleforge.errors import CameraError, DatasetError
-from teleforge.workflows.collect import CollectConfig, collect
+from teleforge.workflows.collect import collect
+from teleforge.workflows.collect_config import CollectConfig
 
 from .conftest import write_mp4
 

@@ -13,12 +13,13 @@ from typer.testing import CliRunner
 import teleforge.robots.vendors.ur.robot as ur_robot
 import teleforge.robots.vendors.xarm.robot as xarm_robot
 import teleforge.workflows.collect as collect_mod
+import teleforge.workflows.collect_parts as collect_parts
 from teleforge.cli.main import app
 from teleforge.dataset import Dataset
 from teleforge.errors import RobotError
 from teleforge.teleop.command import Command, Event
 from teleforge.teleop.devices.replay import ReplayDevice
-from teleforge.workflows.collect import CollectConfig, check_config
+from teleforge.workflows.collect_config import CollectConfig, check_config
 
 from .fake_ur import FakeUR
 from .fake_xarm import FakeXArmAPI
@@ -45,7 +46,8 @@ class Nudge(ReplayDevice):
 
 
 def _replay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(collect_mod, "make_hw", lambda name, **kw: Nudge())
+    # Patched where the code that runs looks them up: make_device (collect_parts) calls make_hw, collect._run make_robot.
+    monkeypatch.setattr(collect_parts, "make_hw", lambda name, **kw: Nudge())
     make_robot = collect_mod.make_robot
 
     def loose(cfg: CollectConfig) -> object:

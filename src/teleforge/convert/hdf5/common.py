@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from teleforge.dataset.episode import Episode
 from teleforge.dataset.images import decode_depth, decode_image
-from teleforge.dataset.reader import Episode
 from teleforge.dataset.schema import depth_column, image_column
 from teleforge.errors import ImportFormatError
 

@@ -12,7 +12,8 @@ Layout written::
                                frame i at pts i / fps (timestamps restart at 0 in every episode)
 
 Frame values, feature names and statistics are those of the v3.0 writer
-(:mod:`teleforge.convert.lerobot.writer`), depth included (``observation.depth.<cam>`` uint16
+(:mod:`teleforge.convert.lerobot.writer`; both read episodes through the engine jobs of
+:mod:`teleforge.convert.lerobot.jobs`), depth included (``observation.depth.<cam>`` uint16
 ``Array2D`` + ``observation.depth_valid.<cam>``, which LeRobot 0cf8648 loads exactly); only the file
 layout and metadata differ. Written
 under a hidden ``.<out>.partial`` folder and renamed at the end.
@@ -31,6 +32,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from teleforge.convert.lerobot.files import arrow_column
+from teleforge.convert.lerobot.jobs import (
+    JOBS_IN_FLIGHT,
+    EpisodeJob,
+    _camera_sources,
+    _encode_frames,
+    _frame_values,
+    episode_jobs,
+    feature_stats,
+    plan_episodes,
+)
 from teleforge.convert.lerobot.layout import STATE_SPACES, arrow_type, features
 from teleforge.convert.lerobot.stats import StatsAggregator, jsonable, sample_indices
 from teleforge.convert.lerobot.v21_layout import (
@@ -46,21 +57,12 @@ from teleforge.convert.lerobot.v21_layout import (
     video_path,
 )
 from teleforge.convert.lerobot.video import DEFAULT_CRF, DEFAULT_GOP, VideoFileWriter, resolve_codec, video_info
-from teleforge.convert.lerobot.writer import (
-    JOBS_IN_FLIGHT,
-    EpisodeJob,
-    LeRobotExport,
-    _camera_sources,
-    _encode_frames,
-    _frame_values,
-    episode_jobs,
-    feature_stats,
-    plan_episodes,
-)
+from teleforge.convert.lerobot.writer import LeRobotExport
 from teleforge.convert.manifest import export_manifest, write_export_manifest
 from teleforge.convert.staging import stage_output
 from teleforge.dataset.engine import map_in_order
-from teleforge.dataset.reader import Dataset, Episode
+from teleforge.dataset.episode import Episode
+from teleforge.dataset.reader import Dataset
 from teleforge.dataset.schema import CameraConfig, image_column
 from teleforge.dataset.selection import ExportSource, select
 from teleforge.errors import ExportError

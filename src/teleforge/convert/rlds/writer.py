@@ -53,8 +53,9 @@ from teleforge.convert.rlds.statistics import dataset_statistics, write_statisti
 from teleforge.convert.rlds.tfrecord import TFRecordWriter
 from teleforge.convert.staging import stage_output
 from teleforge.dataset.engine import current_engine
+from teleforge.dataset.episode import Episode
 from teleforge.dataset.images import decode_image
-from teleforge.dataset.reader import Dataset, Episode
+from teleforge.dataset.reader import Dataset
 from teleforge.dataset.schema import DatasetSpec, depth_column, image_column
 from teleforge.dataset.selection import ExportSource, select
 from teleforge.errors import ExportError
@@ -92,7 +93,7 @@ class ShardFrames:
     offsets; the frame bytes themselves are fetched with ``pread`` into one reused buffer,
     so exporting a frame costs one read and one write and memory stays at one frame
     whatever the episode length. Rows match the shard's non-empty record batches, the
-    same rows :class:`~teleforge.dataset.reader.Episode` reads.
+    same rows :class:`~teleforge.dataset.episode.Episode` reads.
     """
 
     def __init__(self, path: Path, cameras: list[str]) -> None:
