@@ -10,6 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from teleforge.curation.arrays import scalar, vec
 from teleforge.dataset.schema import CameraConfig, image_column
@@ -60,11 +61,12 @@ def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int 
                  stride: int = 1, path: np.ndarray | None = None) -> tuple[dict[str, Any], int]:
     """Per-camera health metrics and the number of frames decoded.
 
-    ``stride`` > 1 samples one step in every ``stride`` (at a seeded random offset; at most
-    half a frozen run): missing, duplicate and age stay exact (no decode); black / overexposed
-    are shares of the sampled frames; frozen stays exact, as every unchanged sample is grown
-    step by step into its whole run (a run long enough to count always holds a sample).
-    ``stride=1`` decodes every distinct frame, as before. ``path``: :func:`arm_path` of the
+    ``stride`` > 1 decodes about one frame in ``stride``: the transitions (i-1 -> i) on a regular
+    grid every ``g = min(2 * stride, frozen run)`` steps (a seeded phase), both frames of each.
+    Missing, duplicate and age stay exact (no decode); black / overexposed are shares of the
+    sampled frames; frozen stays exact, as every unchanged grid transition is grown step by step
+    into its whole run, and a run long enough to count always holds a grid point (``g`` is at
+    most its length). ``stride=1`` decodes every distinct frame. ``path``: :func:`arm_path` of the
     table, when the caller measures several cameras of one episode.
     """
     scale = thumb_scale(cam, max_scale)
@@ -74,8 +76,8 @@ def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int 
     present = col.is_valid().to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
     out: dict[str, Any] = {"missing_frac": float(1.0 - present.mean()) if n else 0.0}
     dup = np.zeros(n, bool)
-    if n > 1:  # bytes compare: equal length first, then memcmp
-        dup[1:] = [f is not None and f == p for p, f in zip(frames[:-1], frames[1:])]
+    if n > 1:  # bytes compare in Arrow (equal length first, then memcmp); a missing frame is no repeat
+        dup[1:] = pc.fill_null(pc.equal(col.slice(1), col.slice(0, n - 1)), False).to_numpy(zero_copy_only=False)
     npresent = int(present.sum())
     out["duplicate_frac"] = float(dup.sum() / max(1, npresent))
 
@@ -107,26 +109,32 @@ def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int 
         d = cv2.absdiff(a, b)  # uint8, exact; cv2 here: numpy's reductions cost ~10 us each on 1k pixels
         return cv2.sumElems(d)[0] < FROZEN_DIFF * d.size and cv2.minMaxLoc(d.reshape(d.shape[0], -1))[1] <= FROZEN_PEAK
 
-    # A frozen run is >= min_steps long, so it holds a whole block of `step` steps (and that
-    # block's sample) when 2 * step - 1 <= min_steps: grow every unchanged sample into its run.
+    # A frozen run is >= min_steps long, so it holds a grid point when the grid's spacing is
+    # <= min_steps: grow every unchanged grid transition into its run. Each grid point decodes
+    # two frames (i-1, i), which are also the black/overexposed sample.
     min_steps = max(2, int(round(FROZEN_MIN_S * fps)))
-    step = max(1, min(int(stride), (min_steps + 1) // 2))
-    sample_idx = np.flatnonzero(present & _sample_mask(n, step))
+    spacing = 1 if stride <= 1 else min(min_steps, 2 * int(stride))
+    sample_idx = np.flatnonzero(present & _grid(n, spacing))
     # The samples' verdicts in one vectorized pass (the same test as `unchanged`); only the
     # growth around an unchanged sample goes step by step.
-    verdicts: dict[int, bool] = {}
-    if len(sample_idx):
-        cand = sample_idx[~dup[sample_idx] & (sample_idx > 0)]
-        cand = cand[present[cand - 1]]
-        for j in np.unique(np.concatenate((src[sample_idx], src[cand - 1]))).tolist():
-            thumbs[j] = thumbnail(frames[j], cam, scale)  # type: ignore[arg-type]
-        verdicts = dict.fromkeys(sample_idx.tolist(), False)
-        verdicts.update(dict.fromkeys(sample_idx[dup[sample_idx]].tolist(), True))
-        verdicts.update(zip(cand.tolist(), _pair_unchanged([thumbs[j] for j in src[cand - 1].tolist()],
-                                                           [thumbs[j] for j in src[cand].tolist()])))
+    seen = np.zeros(n, bool)  # the frames the grid decodes: both of each grid transition
+    seen[sample_idx] = True
+    seen[sample_idx[sample_idx > 0] - 1] = True
+    seen &= present
+    cand = sample_idx[~dup[sample_idx] & (sample_idx > 0)]
+    cand = cand[present[cand - 1]]  # grid transitions that need a picture compare
+    decode = np.zeros(n, bool)
+    decode[src[seen]] = True  # a repeat is its first occurrence's picture
+    for j in np.flatnonzero(decode).tolist():
+        thumbs[j] = thumbnail(frames[j], cam, scale)  # type: ignore[arg-type]
+    verdicts = dict.fromkeys(sample_idx.tolist(), False)
+    verdicts.update(dict.fromkeys(sample_idx[dup[sample_idx]].tolist(), True))
+    verdicts.update(zip(cand.tolist(), _pair_unchanged([thumbs[j] for j in src[cand - 1].tolist()],
+                                                       [thumbs[j] for j in src[cand].tolist()])))
     same = _grown_unchanged(sample_idx, n, unchanged)
-    stats = _thumb_stats([thumb(i) for i in sample_idx.tolist()])
-    nsampled = max(1, len(sample_idx))
+    seen_idx = np.flatnonzero(seen)
+    stats = _thumb_stats([thumbs[j] for j in src[seen_idx].tolist()])
+    nsampled = max(1, len(seen_idx))
     out["black_frac"] = float(np.count_nonzero(stats[0] < BLACK_LUMA) / nsampled)
     out["overexposed_frac"] = float(np.count_nonzero((stats[0] > BRIGHT_LUMA) | (stats[1] > 0.9)) / nsampled)
     decoded = len(thumbs)
@@ -192,22 +200,14 @@ def _p99(x: np.ndarray) -> float:
 
 
 @lru_cache(maxsize=1024)
-def _sample_mask(n: int, stride: int) -> np.ndarray:
-    """(n,) bool: one step at a fixed pseudo-random offset in every block of ``stride`` steps.
-
-    Not every ``stride``-th step: a regular grid aliases with periodic patterns (a picture that
-    moves one pixel every other frame would read as always or never changing). The offsets are
-    seeded by ``n``, so a dataset measures the same way every time. ``stride=1``: every step.
-    """
-    if stride <= 1:
-        ones = np.ones(n, bool)
-        ones.flags.writeable = False
-        return ones
-    blocks = -(-n // stride)
-    pos = np.arange(blocks) * stride + np.random.default_rng(n).integers(0, stride, blocks)
+def _grid(n: int, spacing: int) -> np.ndarray:
+    """(n,) bool: every ``spacing``-th step from a phase seeded by ``n`` (a dataset measures
+    the same way every time); ``spacing=1``: every step. Read-only (cached, shared)."""
     mask = np.zeros(n, bool)
-    mask[pos[pos < n]] = True
-    mask.flags.writeable = False  # cached: shared by every episode of this length
+    if n:
+        phase = 0 if spacing <= 1 else int(np.random.default_rng(n).integers(0, spacing))
+        mask[min(phase, n - 1)::max(1, spacing)] = True
+    mask.flags.writeable = False
     return mask
 
 

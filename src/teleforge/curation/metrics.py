@@ -34,7 +34,7 @@ class MetricsConfig:
     gap_factor: float = 1.5  # a tick interval longer than this many periods is a gap
     images: bool = True  # image health on thumbnails (the only part that decodes)
     thumb_scale: int = 8  # largest JPEG reduction (1/2, 1/4, 1/8 by DCT scaling); small frames use less
-    image_stride: int = 4  # image health samples 1 step in 4 (black/overexposed from those; frozen stays exact)
+    image_stride: int = 4  # image health decodes ~1 frame in 4 (frame pairs on a grid; frozen stays exact)
 
 
 # name -> (unit, meaning); rules refer to these names (plus the catalog's own columns).
