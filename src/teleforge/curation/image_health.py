@@ -10,7 +10,6 @@ from typing import Any
 import cv2
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from teleforge.curation.arrays import scalar, vec
 from teleforge.dataset.schema import CameraConfig, image_column
@@ -73,12 +72,15 @@ def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int 
     col = table.column(image_column(cam.name))
     n = table.num_rows
     frames: list[bytes | None] = col.to_pylist()
-    present = col.is_valid().to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
-    out: dict[str, Any] = {"missing_frac": float(1.0 - present.mean()) if n else 0.0}
-    dup = np.zeros(n, bool)
-    if n > 1:  # bytes compare in Arrow (equal length first, then memcmp); a missing frame is no repeat
-        dup[1:] = pc.fill_null(pc.equal(col.slice(1), col.slice(0, n - 1)), False).to_numpy(zero_copy_only=False)
+    if col.null_count:
+        present = col.is_valid().to_numpy(zero_copy_only=False)
+    else:
+        present = np.ones(n, bool)
     npresent = int(present.sum())
+    out: dict[str, Any] = {"missing_frac": float(1.0 - npresent / n) if n else 0.0}
+    dup = np.zeros(n, bool)
+    if n > 1:  # bytes compare: equal length first, then memcmp; a missing frame is no repeat
+        dup[1:] = [f is not None and f == p for p, f in zip(frames[:-1], frames[1:])]
     out["duplicate_frac"] = float(dup.sum() / max(1, npresent))
 
     # A repeated frame is its first occurrence's picture (src): each picture is decoded at most once.
@@ -129,18 +131,21 @@ def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int 
         thumbs[j] = thumbnail(frames[j], cam, scale)  # type: ignore[arg-type]
     verdicts = dict.fromkeys(sample_idx.tolist(), False)
     verdicts.update(dict.fromkeys(sample_idx[dup[sample_idx]].tolist(), True))
-    verdicts.update(zip(cand.tolist(), _pair_unchanged([thumbs[j] for j in src[cand - 1].tolist()],
-                                                       [thumbs[j] for j in src[cand].tolist()])))
+    rows = {j: r for r, j in enumerate(thumbs)}  # one stacked array of the decoded thumbnails
+    stack = _stack(list(thumbs.values()))
+    verdicts.update(zip(cand.tolist(), _pair_unchanged(stack, [rows[j] for j in src[cand - 1].tolist()],
+                                                       [rows[j] for j in src[cand].tolist()])))
     same = _grown_unchanged(sample_idx, n, unchanged)
     seen_idx = np.flatnonzero(seen)
-    stats = _thumb_stats([thumbs[j] for j in src[seen_idx].tolist()])
+    stats = _thumb_stats(stack, [rows[j] for j in src[seen_idx].tolist()])
     nsampled = max(1, len(seen_idx))
     out["black_frac"] = float(np.count_nonzero(stats[0] < BLACK_LUMA) / nsampled)
     out["overexposed_frac"] = float(np.count_nonzero((stats[0] > BRIGHT_LUMA) | (stats[1] > 0.9)) / nsampled)
     decoded = len(thumbs)
-    out["frozen_frac"] = _frozen_frac(arm_path(table) if path is None else path, same, fps) if n > 1 else 0.0
+    out["frozen_frac"] = (_frozen_frac(arm_path(table) if path is None else path, same, fps)
+                          if n > 1 and same.any() else 0.0)
     ts = f"{image_column(cam.name)}.t_ns"
-    if ts in table.column_names and n:
+    if n and table.schema.get_field_index(ts) >= 0:
         age = (scalar(table, "tick_ns", np.float64) - scalar(table, ts, np.float64)) / 1e6
         age = age[np.isfinite(age)]
         out["age_p99_ms"] = _p99(age) if age.size else math.nan
@@ -149,17 +154,24 @@ def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int 
     return out, decoded
 
 
-def _pair_unchanged(before: list[np.ndarray], after: list[np.ndarray]) -> list[bool]:
-    """`unchanged` for many (before, after) thumbnail pairs at once."""
+def _stack(thumbs: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+    """(k, h*w) uint8 when every thumbnail has one shape (the usual case), else the list itself."""
+    if thumbs and all(t.shape == thumbs[0].shape for t in thumbs):
+        return np.stack(thumbs).reshape(len(thumbs), -1)
+    return thumbs
+
+
+def _pair_unchanged(stack: np.ndarray | list[np.ndarray], before: list[int], after: list[int]) -> list[bool]:
+    """`unchanged` for many (before, after) pairs of rows of :func:`_stack` at once."""
     if not before:
         return []
-    shape = before[0].shape
-    if all(t.shape == shape for t in before) and all(t.shape == shape for t in after):
-        d = np.abs(np.stack(after).astype(np.int16) - np.stack(before)).reshape(len(before), -1)
+    if isinstance(stack, np.ndarray):
+        d = np.abs(stack[after].astype(np.int16) - stack[before])
         ok = (d.sum(axis=1) < FROZEN_DIFF * d.shape[1]) & (d.max(axis=1) <= FROZEN_PEAK)
-        return [bool(v) for v in ok]
+        return ok.tolist()
     out = []
-    for a, b in zip(before, after):
+    for i, j in zip(before, after):
+        a, b = stack[i], stack[j]
         if a.shape != b.shape:
             out.append(False)
             continue
@@ -211,14 +223,15 @@ def _grid(n: int, spacing: int) -> np.ndarray:
     return mask
 
 
-def _thumb_stats(thumbs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(mean luma, share of pixels >= 250) of each thumbnail, in one pass when they share a shape."""
-    if not thumbs:
+def _thumb_stats(stack: np.ndarray | list[np.ndarray], rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(mean luma, share of pixels >= 250) of the thumbnails at ``rows`` of :func:`_stack`."""
+    if not rows:
         return np.zeros(0), np.zeros(0)
-    if all(t.shape == thumbs[0].shape for t in thumbs):
-        flat = np.stack(thumbs).reshape(len(thumbs), -1)
-        return flat.mean(axis=1), np.count_nonzero(flat >= 250, axis=1) / flat.shape[1]
-    return (np.array([t.mean() for t in thumbs]), np.array([np.count_nonzero(t >= 250) / t.size for t in thumbs]))
+    if isinstance(stack, np.ndarray):
+        flat = stack[rows]
+        return flat.sum(axis=1, dtype=np.int64) / flat.shape[1], np.count_nonzero(flat >= 250, axis=1) / flat.shape[1]
+    ts = [stack[r] for r in rows]
+    return (np.array([t.mean() for t in ts]), np.array([np.count_nonzero(t >= 250) / t.size for t in ts]))
 
 
 def _frozen_frac(cum: np.ndarray, same: np.ndarray, fps: float) -> float:
