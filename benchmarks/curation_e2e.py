@@ -16,7 +16,10 @@ plus the per-process costs spread over the episodes. Learned scores that subsamp
 fixed number of points (democore, deminf) have costs that do not grow with the steps, so
 their fit says little.
 
-    PYTHONPATH=src:. python benchmarks/curation_e2e.py [--lengths 50,100,200 --episodes 400]
+    PYTHONPATH=src:. python benchmarks/curation_e2e.py [--lengths 50,100,200 --episodes 400] [--peer-src OLD/src]
+
+``--peer-src``: the same commands on another teleforge source tree (``git worktree add /tmp/old <commit>``),
+each run right after ours on the same data, so a before/after comparison shares the machine's load.
 """
 
 from __future__ import annotations
@@ -98,6 +101,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/teleforge_curation_e2e"))
     ap.add_argument("--commands", default=",".join(COMMANDS))
     ap.add_argument("--dataset", type=Path, help="time an existing dataset instead (e.g. a scripted sim set) on a scratch copy")
+    ap.add_argument("--peer-src", type=Path, help="another teleforge src/ (e.g. a worktree of an older commit): "
+                    "each command also runs on it, in the same run, and its figure is printed beside ours")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -106,15 +111,24 @@ def main() -> None:
     from teleforge.curation import MetricsConfig
 
     stride = args.image_stride or MetricsConfig().image_stride
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH", "")])}
+    def env_for(src: Path) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+    def run_child(root: Path, command: str, src: Path) -> dict:
+        proc = subprocess.run([sys.executable, __file__, "--child", str(root), command, str(stride)],
+                              env=env_for(src), capture_output=True, text=True, check=True)
+        return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
     fits: dict[str, list[tuple[int, float]]] = {}
     sets = [(int(x), None) for x in args.lengths.split(",")] if args.dataset is None else [(0, args.dataset)]
     for length, given in sets:
         root = _dataset(args.out, length, args.episodes, args.image_size) if given is None else _copy(given, args.out)
         for command in args.commands.split(","):
-            proc = subprocess.run([sys.executable, __file__, "--child", str(root), command, str(stride)],
-                                  env=env, capture_output=True, text=True, check=True)
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            r = run_child(root, command, REPO / "src")
+            peer = {}
+            if args.peer_src is not None:  # interleaved with ours: both see the same machine load
+                p = run_child(root, command, args.peer_src)
+                peer = {"peer_src": str(args.peer_src), "peer_steps_per_s_per_core": round(p["steps"] / max(p["cpu_s"], 1e-9))}
             episodes = r["episodes"]
             length = length or round(r["steps"] / episodes)
             ms_ep = 1e3 * r["cpu_s"] / episodes  # CPU: wall time on a shared machine says more about the others
@@ -125,7 +139,8 @@ def main() -> None:
                               "image_stride": stride if command == "metrics_images" else None,
                               "wall_s": round(r["wall_s"], 3), "steps_per_s": round(r["steps"] / r["wall_s"]),
                               "cpu_s": round(r["cpu_s"], 3), "steps_per_s_per_core": round(r["steps"] / max(r["cpu_s"], 1e-9)),
-                              "cpu_ms_per_episode": round(ms_ep, 3), "loadavg_1m": round(os.getloadavg()[0], 2)}), flush=True)
+                              "cpu_ms_per_episode": round(ms_ep, 3), "loadavg_1m": round(os.getloadavg()[0], 2), **peer}),
+                  flush=True)
     for command, pts in fits.items():
         if len({p[0] for p in pts}) < 2:
             continue

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from teleforge.curation.scores import DemInf, read_steps, score_dataset, score_view
+from teleforge.curation.scores import SCORES_VERSION, DemInf, read_steps, score_dataset, score_view
 from teleforge.curation.scores.knn import digamma_int, ksg_counts
 from teleforge.dataset.catalog import read_catalog
 from teleforge.errors import CurationError
@@ -30,7 +30,7 @@ def test_score_lands_in_the_catalog(ds: Path, method: str) -> None:
     assert len(res.scores) == 16 and res.steps > 0 and res.seconds > 0
     rows = {r["episode_id"]: r for r in read_catalog(ds).to_pylist()}
     assert all(np.isfinite(rows[i][f"score_{method}"]) for i in rows)
-    assert all(rows[i][f"score_{method}_version"] == 1 for i in rows)
+    assert all(rows[i][f"score_{method}_version"] == SCORES_VERSION for i in rows)
 
 
 def test_scores_rank_clean_demos_above_jittery_and_idle_ones(ds: Path) -> None:

@@ -49,9 +49,14 @@ def ksg_counts(x: np.ndarray, y: np.ndarray, k: int, exclude: np.ndarray | None 
 
 
 def knn_regress(train_x: np.ndarray, train_y: np.ndarray, query: np.ndarray, k: int, chunk: int = 512) -> np.ndarray:
-    """(M,) mean of ``train_y`` over the ``k`` nearest (Euclidean) training points of each query row."""
+    """(M,) mean of ``train_y`` over the ``k`` nearest (Euclidean) training points of each query row.
+
+    Distances in float32 (the features are PCA scores of order 1; float64 doubles the time of the
+    distance matrix and of the partial sort, which are the whole cost)."""
     k = max(1, min(k, len(train_x)))
     out = np.empty(len(query))
+    train_x = np.asarray(train_x, np.float32)
+    query = np.asarray(query, np.float32)
     tn = (train_x ** 2).sum(axis=1)
     for s in range(0, len(query), chunk):
         q = query[s:s + chunk]
