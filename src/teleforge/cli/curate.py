@@ -98,8 +98,9 @@ def metrics(
     dataset: Path = DatasetArg,
     force: bool = typer.Option(False, "--force", help="Recompute even episodes already measured at this metrics version."),
     images: bool = typer.Option(True, "--images/--no-images", help="Score camera health on thumbnails (the only part that decodes JPEG)."),
-    image_stride: int = typer.Option(4, "--image-stride", min=1, help="Image health samples 1 step in N for black/overexposed "
-                                     "(missing, duplicate, frame age and frozen stay exact); 1 decodes every frame."),
+    image_stride: int = typer.Option(4, "--image-stride", min=1, help="Image health decodes about 1 frame in N "
+                                     "(black/overexposed are shares of those; missing, duplicate, frame age and frozen stay exact); "
+                                     "1 decodes every frame."),
 ) -> None:
     """Compute per-episode metrics and store them as catalog.parquet columns."""
     from teleforge.curation import MetricsConfig, compute_metrics
