@@ -206,42 +206,45 @@ def run_experiment(cfg: ExperimentConfig, progress: Progress | None = None) -> E
 
 
 def plot_arms(arms: dict[str, Arm], path: Path, title: str = "") -> Path:
-    """A bar chart of success rate with Wilson 95 % intervals (OpenCV only: no plotting dependency)."""
-    w, h = 640, 420
-    img = np.full((h, w, 3), 255, np.uint8)
-    left, right, top, bottom = 70, 30, 50, 70
+    """Success rate per arm with Wilson 95 % intervals, one horizontal bar per arm (OpenCV only:
+    no plotting dependency). Rows, not columns, so a dozen arms keep readable labels."""
     font = cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(img, title[:70], (left - 50, 28), font, 0.55, (20, 20, 20), 1, cv2.LINE_AA)
-    y0, y1 = h - bottom, top
-    cv2.line(img, (left, y0), (w - right, y0), (0, 0, 0), 1)
-    cv2.line(img, (left, y0), (left, y1), (0, 0, 0), 1)
-    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = int(y0 - frac * (y0 - y1))
-        cv2.line(img, (left - 4, y), (left, y), (0, 0, 0), 1)
-        cv2.line(img, (left + 1, y), (w - right, y), (225, 225, 225), 1)
-        cv2.putText(img, f"{frac:.0%}", (left - 52, y + 5), font, 0.45, (60, 60, 60), 1, cv2.LINE_AA)
-    colours = {"raw": (200, 120, 60), "curated": (60, 160, 60)}  # BGR
     names = list(arms)
-    slot = (w - left - right) / max(1, len(names))
-    for i, name in enumerate(names):
+    labels = [f"{n} ({arms[n].episodes} eps)" for n in names]
+    label_w = max([cv2.getTextSize(t, font, 0.5, 1)[0][0] for t in labels] + [60])
+    row, top, bottom = 30, 50, 60
+    left, right = label_w + 20, 70  # the rate text sits right of the whisker, inside `right` at 100 %
+    w = max(640, left + 420 + right)
+    h = top + bottom + row * max(1, len(names))
+    img = np.full((h, w, 3), 255, np.uint8)
+    cv2.putText(img, title[:90], (10, 28), font, 0.55, (20, 20, 20), 1, cv2.LINE_AA)
+    x0, x1 = left, w - right
+    y_axis = h - bottom
+
+    def px(frac: float) -> int:
+        return int(x0 + frac * (x1 - x0))
+
+    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
+        x = px(frac)
+        cv2.line(img, (x, top - 6), (x, y_axis), (225, 225, 225) if frac else (0, 0, 0), 1)
+        (tw, _), _ = cv2.getTextSize(f"{frac:.0%}", font, 0.45, 1)
+        cv2.putText(img, f"{frac:.0%}", (x - tw // 2, y_axis + 18), font, 0.45, (60, 60, 60), 1, cv2.LINE_AA)
+    colours = {"raw": (200, 120, 60), "curated": (60, 160, 60), "random": (200, 200, 200),
+               "length_matched": (200, 200, 200)}  # BGR; controls light, scores mid grey
+    for i, (name, label) in enumerate(zip(names, labels)):
         a = arms[name]
         ev = a.eval
         rate = ev.success_rate if ev else 0.0
         lo, hi = ev.ci95 if ev else (0.0, 0.0)
-        cx = int(left + slot * (i + 0.5))
-        bw = int(slot * 0.45)
-        ytop = int(y0 - rate * (y0 - y1))
-        cv2.rectangle(img, (cx - bw // 2, ytop), (cx + bw // 2, y0), colours.get(name, (150, 150, 150)), -1)
-        ylo, yhi = int(y0 - lo * (y0 - y1)), int(y0 - hi * (y0 - y1))
-        cv2.line(img, (cx, ylo), (cx, yhi), (0, 0, 0), 2)
-        cv2.line(img, (cx - 10, ylo), (cx + 10, ylo), (0, 0, 0), 2)
-        cv2.line(img, (cx - 10, yhi), (cx + 10, yhi), (0, 0, 0), 2)
-        # the rate sits beside the error bar, never under it
-        cv2.putText(img, f"{rate:.0%}", (cx + 14, max(y1 + 14, ytop - 6)), font, 0.6, (0, 0, 0), 2, cv2.LINE_AA)
-        label = f"{name} ({a.episodes} eps)"
+        cy = top + row * i + row // 2
+        cv2.rectangle(img, (x0, cy - 9), (max(x0, px(rate)), cy + 9), colours.get(name, (150, 150, 150)), -1)
+        cv2.line(img, (px(lo), cy), (px(hi), cy), (0, 0, 0), 2)
+        cv2.line(img, (px(lo), cy - 7), (px(lo), cy + 7), (0, 0, 0), 2)
+        cv2.line(img, (px(hi), cy - 7), (px(hi), cy + 7), (0, 0, 0), 2)
+        cv2.putText(img, f"{rate:.0%}", (px(hi) + 8, cy + 6), font, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
         (tw, _), _ = cv2.getTextSize(label, font, 0.5, 1)
-        cv2.putText(img, label, (cx - tw // 2, y0 + 24), font, 0.5, (20, 20, 20), 1, cv2.LINE_AA)
-    cv2.putText(img, "closed-loop success, Wilson 95% CI", (left, h - 18), font, 0.45, (90, 90, 90), 1, cv2.LINE_AA)
+        cv2.putText(img, label, (left - 12 - tw, cy + 5), font, 0.5, (20, 20, 20), 1, cv2.LINE_AA)
+    cv2.putText(img, "closed-loop success, Wilson 95% CI", (x0, h - 14), font, 0.45, (90, 90, 90), 1, cv2.LINE_AA)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), img):  # colours above are BGR, as OpenCV writes them
