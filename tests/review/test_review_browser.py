@@ -129,9 +129,10 @@ def test_review_in_chromium(reviewed: Path, browser: Any) -> None:
         wait(lambda: len(rows()) == len(session.order), "all rows again")
 
         # open the first kept episode from the keyboard
-        kept = [r for r in rows() if "keep" in r.get_attribute("class")]
-        eid = int(kept[0].get_attribute("data-id"))
-        kept[0].click()
+        # re-find rows inside wait(): a late re-render of the table makes held elements stale
+        eid = int(wait(lambda: [r.get_attribute("data-id") for r in rows() if "keep" in r.get_attribute("class")][0],
+                       "a kept row"))
+        wait(lambda: drv.find_element(By.CSS_SELECTOR, f'#rows tr[data-id="{eid}"]').click() is None, "click the kept row")
         wait(lambda: drv.find_element(By.TAG_NAME, "body").get_attribute("data-episode") == str(eid), "the episode page")
         assert len(drv.find_elements(By.CSS_SELECTOR, "#cams img")) == 2 and len(drv.find_elements(By.CSS_SELECTOR, "#plots canvas")) >= 3
         # play: all cameras advance together with the scrubber
@@ -177,7 +178,9 @@ def test_review_in_chromium(reviewed: Path, browser: Any) -> None:
         wait(lambda: drv.find_element(By.TAG_NAME, "body").get_attribute("data-episode") not in (str(eid), None), "next episode")
         keys(drv, Keys.ESCAPE)
         wait(lambda: len(rows()) == len(session.order), "back to the table")
-        assert "trim 3–18" in drv.find_element(By.CSS_SELECTOR, f'#rows tr[data-id="{eid}"]').text
+        # the table may re-render after the last write lands: re-find the row until it shows the trim
+        wait(lambda: "trim 3–18" in drv.find_element(By.CSS_SELECTOR, f'#rows tr[data-id="{eid}"]').text,
+             "the trim in the table row")
 
     log = read_log(reviewed)
     assert [e["action"] for e in log] == ["drop", "trim", "trim", "relabel", "relabel", "keep"]

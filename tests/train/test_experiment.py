@@ -75,7 +75,7 @@ def test_experiment_trains_both_arms_on_the_same_budget_and_reports(tmp_path: Pa
     import cv2
 
     img = cv2.imread(str(tmp_path / "experiment.png"))
-    assert img is not None and img.shape == (420, 640, 3)
+    assert img is not None and img.shape == (50 + 60 + 30 * 2, 640, 3)  # one 30-px row per arm
     assert (img < 250).any(axis=2).sum() > 5000  # bars and text were drawn
     from rich.console import Console
 
