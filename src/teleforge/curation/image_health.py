@@ -73,7 +73,7 @@ def image_health(table: pa.Table, cam: CameraConfig, fps: float, max_scale: int 
     n = table.num_rows
     frames: list[bytes | None] = col.to_pylist()
     if col.null_count:
-        present = col.is_valid().to_numpy(zero_copy_only=False)
+        present = np.fromiter((f is not None for f in frames), bool, count=n)
     else:
         present = np.ones(n, bool)
     npresent = int(present.sum())

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from teleforge.dataset.catalog import catalog_row, json_field
 from teleforge.dataset.checks import check_columns, check_episode_meta, check_shard_spec
+from teleforge.dataset.columns import list_values, to_numpy
 from teleforge.dataset.images import decode_depth, decode_image
 from teleforge.dataset.layout import EPISODES
 from teleforge.dataset.schema import DEPTH_PREFIX, IMAGE_PREFIX, DatasetSpec, depth_column, image_column
@@ -160,14 +161,12 @@ class Episode:
         if pa.types.is_fixed_size_list(t):
             if not table.num_rows:
                 return np.zeros((0, t.list_size), np.float32)
-            vectors: np.ndarray = col.values.to_numpy(zero_copy_only=False).reshape(-1, t.list_size)
-            return vectors
+            return list_values(col)
         if pa.types.is_binary(t):
             return np.array(col.to_pylist(), dtype=object)
         if col.null_count:
             return np.array(col.to_pylist(), dtype=object)
-        scalars: np.ndarray = col.to_numpy(zero_copy_only=False)
-        return scalars
+        return to_numpy(col)
 
     def image_bytes(self, cam: str, step: int) -> bytes | None:
         """Encoded (JPEG/PNG/raw) bytes of one camera frame; None if the camera had no frame yet."""

@@ -24,7 +24,7 @@ from teleforge.curation.store import set_columns
 from teleforge.dataset.views import View
 from teleforge.errors import CurationError
 
-SCORES_VERSION = 2  # 2: scizor's k-NN distances in float32 (a near-tie may pick another neighbour)
+SCORES_VERSION = 3  # 2: scizor's k-NN in float32 (a near-tie may pick another neighbour); 3: democore fit to its optimum (bound optimization, was 300 gradient steps)
 # name -> factory(**params) -> ScoreMethod. Methods that need more than numpy (policy-loss runs
 # the VLA in torch) live in a higher layer and add themselves with register_method; importing
 # teleforge.workflows.policy_loss registers it (the CLI does so): curation never imports torch.

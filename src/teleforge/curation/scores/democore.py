@@ -38,41 +38,38 @@ def _fourier(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(2.0 / w.shape[1]) * np.cos(x @ w + b)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 300, lr: float = 0.5) -> np.ndarray:
-    """Weights (D + 1,) of L2-regularized logistic regression with balanced class weights (full-batch gradient descent)."""
-    xb = np.concatenate([x, np.ones((len(x), 1))], axis=1)
-    pos = max(1, int(y.sum()))
-    neg = max(1, len(y) - pos)
-    sw = np.where(y > 0.5, 0.5 / pos, 0.5 / neg)
-    w = np.zeros(xb.shape[1])
-    for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -30, 30)))
-        g = xb.T @ (sw * (p - y)) + l2 * np.concatenate([w[:-1], [0.0]])
-        w -= lr * g
-    return w
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 50) -> np.ndarray:
+    """Weights (D + 1,) of L2-regularized logistic regression with balanced class weights (bias last)."""
+    return fit_logistic_folds(x, y, np.ones((len(x), 1), bool), l2=l2, iters=iters)[0]
 
 
-def fit_logistic_folds(x: np.ndarray, y: np.ndarray, train: np.ndarray, l2: float = 1e-3, iters: int = 300,
-                       lr: float = 0.5) -> np.ndarray:
-    """Weights (F, D + 1) of :func:`fit_logistic` on each fold's training rows, all F fits in one pass per iteration.
+def fit_logistic_folds(x: np.ndarray, y: np.ndarray, train: np.ndarray, l2: float = 1e-3, iters: int = 50,
+                       tol: float = 1e-3) -> np.ndarray:
+    """Weights (F, D + 1) of L2-regularized, class-balanced logistic regression on each fold's training rows.
 
-    ``train`` (N, F) bool: row n trains fit f. Same objective and steps as F separate calls
-    (rows outside a fold's training set get weight 0), but the (N, D) features are read once
-    per iteration for every fold instead of once per fold.
+    ``train`` (N, F) bool: row n trains fit f (rows outside get weight 0). Minimizes, per fold,
+    ``sum_n w_n log-loss_n + l2/2 |w|^2`` (bias not penalized; each class's weights sum to 1/2)
+    by bound optimization (Böhning 1992): the logistic Hessian never exceeds ``X' W X / 4``, so
+    ``w -= (X' W X / 4 + l2 I)^-1 grad`` descends monotonically with a matrix factored once per
+    fold. It converges linearly (~0.85 per pass here): ~25 passes over the data reach the optimum
+    where plain gradient descent was still far from it after 300. Stops when no weight moves more
+    than ``tol`` times the largest weight (a remaining change of well under 1 % in any prediction).
     """
-    # float32 products and elementwise steps (float64 weights): the fit is bound by the two
-    # (N, D) x (D, F) products and the (N, F) sigmoid, once per iteration.
     xb = np.concatenate([x, np.ones((len(x), 1))], axis=1).astype(np.float32)
-    yy = (y[:, None] > 0.5)
-    pos = np.maximum(1, (train & yy).sum(axis=0))
-    neg = np.maximum(1, train.sum(axis=0) - (train & yy).sum(axis=0))
-    sw = np.where(train, np.where(yy, 0.5 / pos, 0.5 / neg), 0.0).astype(np.float32)  # (N, F)
+    yy = y > 0.5
+    pos = np.maximum(1, (train & yy[:, None]).sum(axis=0))
+    neg = np.maximum(1, (train & ~yy[:, None]).sum(axis=0))
+    sw = np.where(train, np.where(yy[:, None], 0.5 / pos, 0.5 / neg), 0.0).astype(np.float32)  # (N, F)
+    d, folds = xb.shape[1], train.shape[1]
+    reg = np.full(d, l2)
+    reg[-1] = 1e-9  # the bias is not regularized (a hair keeps the bound invertible)
+    bound_inv = np.stack([np.linalg.inv(((xb * sw[:, f:f + 1]).T @ xb).astype(np.float64) / 4.0 + np.diag(reg))
+                          for f in range(folds)])  # (F, D, D)
     y32 = y.astype(np.float32)[:, None]
-    w = np.zeros((xb.shape[1], train.shape[1]))
-    mask = np.ones((xb.shape[1], 1))
-    mask[-1] = 0.0  # the bias is not regularized
-    z = np.empty((len(xb), train.shape[1]), np.float32)
+    w = np.zeros((d, folds))
+    z = np.empty((len(xb), folds), np.float32)
     for _ in range(iters):
+        # float32 passes over the (N, D) features, which are the whole cost; float64 weights
         np.matmul(xb, w.astype(np.float32), out=z)
         np.clip(z, -30, 30, out=z)
         np.negative(z, out=z)
@@ -81,8 +78,11 @@ def fit_logistic_folds(x: np.ndarray, y: np.ndarray, train: np.ndarray, l2: floa
         np.reciprocal(z, out=z)  # p = sigmoid(X w)
         z -= y32
         z *= sw
-        g = (z.T @ xb).T.astype(np.float64) + l2 * w * mask
-        w -= lr * g
+        g = (z.T @ xb).T.astype(np.float64) + reg[:, None] * w  # (D, F)
+        step = np.einsum("fde,ef->df", bound_inv, g)
+        w -= step
+        if float(np.abs(step).max()) < tol * max(1.0, float(np.abs(w).max())):
+            break
     return w.T
 
 
