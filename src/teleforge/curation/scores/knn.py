@@ -48,8 +48,8 @@ def ksg_counts(x: np.ndarray, y: np.ndarray, k: int, exclude: np.ndarray | None 
     return nx, ny
 
 
-def knn_regress(train_x: np.ndarray, train_y: np.ndarray, query: np.ndarray, k: int, chunk: int = 256,
-                probe: int = 256) -> np.ndarray:
+def knn_regress(train_x: np.ndarray, train_y: np.ndarray, query: np.ndarray, k: int, chunk: int = 64,
+                probe: int = 512) -> np.ndarray:
     """(M,) mean of ``train_y`` over the ``k`` nearest (Euclidean) training points of each query row.
 
     Exact, brute force in float32, pruned by a sweep along the first coordinate (the largest
