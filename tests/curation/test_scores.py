@@ -80,3 +80,49 @@ def test_deminf_reads_only_numeric_columns(ds: Path) -> None:
     st = read_steps(ds)
     assert st.action.shape[1] == 7 and len(st.episode_ids) == 16
     assert DemInf(max_points=200).score(st).params["points"] <= 16 * 50
+
+
+def _rewrite_shard(path: Path, column: str, fn) -> None:  # type: ignore[no-untyped-def]
+    """Rewrite one column of every batch of a shard, keeping its schema and batch metadata."""
+    import pyarrow as pa
+
+    reader = pa.ipc.open_stream(pa.BufferReader(path.read_bytes()))  # not mapped: the file is rewritten below
+    batches = []
+    while True:
+        try:
+            batches.append(reader.read_next_batch_with_custom_metadata())
+        except StopIteration:
+            break
+    out_batches = []
+    for b, md in batches:
+        i = b.schema.get_field_index(column)
+        arr = fn(b.column(i))
+        out_batches.append((b.set_column(i, pa.field(column, arr.type), arr) if hasattr(b, "set_column")
+                            else pa.RecordBatch.from_arrays([arr if j == i else b.column(j) for j in range(b.num_columns)],
+                                                            schema=b.schema.set(i, pa.field(column, arr.type))), md))
+    schema = out_batches[0][0].schema.with_metadata(reader.schema.metadata)
+    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_stream(f, schema) as w:
+        for b, md in out_batches:
+            w.write_batch(b.replace_schema_metadata(reader.schema.metadata), custom_metadata=md)
+
+
+def test_read_steps_across_column_widths(tmp_path: Path) -> None:
+    """A float64 episode among float32 ones reads the same values; a different joint count is a typed error."""
+    import pyarrow as pa
+
+    root = make_dataset(tmp_path / "ds", [EpisodePlan(seed=i, steps=20) for i in range(3)], make_spec((), size=16))
+    before = read_steps(root)
+    shard = root / read_catalog(root).to_pylist()[1]["file"]
+    _rewrite_shard(shard, "action", lambda a: a.cast(pa.list_(pa.float64(), a.type.list_size)))
+    after = read_steps(root)
+    np.testing.assert_array_equal(after.action, before.action)
+    np.testing.assert_array_equal(after.offsets, before.offsets)
+
+    def drop_joint(a: pa.FixedSizeListArray) -> pa.Array:
+        k = a.type.list_size
+        vals = np.asarray(a.values.to_numpy(zero_copy_only=False)).reshape(-1, k)[:, : k - 1].ravel()
+        return pa.FixedSizeListArray.from_arrays(pa.array(vals, a.type.value_type), k - 1)
+
+    _rewrite_shard(shard, "observation.state.joint_pos", drop_joint)
+    with pytest.raises(CurationError, match="different widths"):
+        read_steps(root)

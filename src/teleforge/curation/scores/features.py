@@ -78,11 +78,11 @@ def read_steps(root: Path | str, episodes: list[int] | None = None) -> StepTable
     rows = [r for r in rows if int(r.get("num_steps") or 0) > 0]
     if not rows:
         raise CurationError(f"{ds.root} has no (non-deleted) episodes to score; record some first")
-    # Only the numeric columns of every episode, gathered into one table so each column is
-    # combined and converted once (per-episode conversion cost ~1 ms per episode).
-    batches: list[pa.RecordBatch] = []
+    # Only the numeric columns of every episode, gathered into one table per run of episodes that
+    # share a schema (normally one run), so each column is combined and converted once, not per
+    # episode (~0.75 ms per episode).
+    runs: list[tuple[pa.Schema, list[pa.RecordBatch]]] = []
     lengths = []
-    schema: pa.Schema | None = None
     for r in rows:
         c = read_shard(ds.root / r["file"])
         missing = [k for k in _NUMERIC if k not in c.schema.names]
@@ -91,19 +91,20 @@ def read_steps(root: Path | str, episodes: list[int] | None = None) -> StepTable
                                 "run `teleforge dataset verify` on the dataset")
         sel = [b.select(list(_NUMERIC)) for b in c.batches]
         got = pa.schema([c.schema.field(k) for k in _NUMERIC])
-        if schema is None:
-            schema = got
-        elif not got.equals(schema):
-            raise CurationError(f"{ds.root / r['file']}: episode {r['episode_id']}'s numeric columns differ in type from "
-                                "the dataset's other episodes; run `teleforge dataset verify` on the dataset")
-        batches.extend(sel)
+        if not runs or not got.equals(runs[-1][0]):
+            runs.append((got, []))
+        runs[-1][1].extend(sel)
         lengths.append(sum(b.num_rows for b in sel))
-    assert schema is not None
-    t = pa.Table.from_batches(batches, schema=schema)
+    tables = [pa.Table.from_batches(bs, schema=sc) for sc, bs in runs]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
 
     def cat(k: str) -> np.ndarray:
-        a = (scalar(t, k) if k == "observation.state.gripper" else vec(t, k)).astype(np.float64)
+        parts = [(scalar(t, k) if k == "observation.state.gripper" else vec(t, k)).astype(np.float64) for t in tables]
+        try:
+            a = np.concatenate(parts)
+        except ValueError as exc:  # e.g. episodes recorded with different joint counts
+            raise CurationError(f"{ds.root}: column {k} has different widths across episodes ({exc}); "
+                                "score each robot's episodes separately (--episodes or a view)") from exc
         return np.where(np.isfinite(a), a, 0.0)
 
     for r in rows:
