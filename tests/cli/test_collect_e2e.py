@@ -113,13 +113,22 @@ def test_sigkill_mid_episode_keeps_prior_episodes_and_recovers_the_rest(tmp_path
          "--episodes", "50", "--headless", "--dataset", str(root)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    def mid_episode() -> bool:
+        done = list((root / "episodes").glob("*.arrow")) if (root / "episodes").exists() else []
+        partial = list((root / "episodes").glob("*.partial")) if (root / "episodes").exists() else []
+        return len(done) >= 2 and bool(partial) and partial[0].stat().st_size > 200_000
+
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            done = list((root / "episodes").glob("*.arrow")) if (root / "episodes").exists() else []
-            partial = list((root / "episodes").glob("*.partial")) if (root / "episodes").exists() else []
-            if len(done) >= 2 and partial and partial[0].stat().st_size > 200_000:
-                break
+            if mid_episode():
+                # Freeze it, then look again: on a loaded machine the episode can finish between
+                # the look and the kill, leaving only a fresh, empty partial to recover.
+                proc.send_signal(signal.SIGSTOP)
+                time.sleep(0.2)
+                if mid_episode():
+                    break
+                proc.send_signal(signal.SIGCONT)
             time.sleep(0.1)
         else:
             pytest.fail("the collector did not reach two finished episodes")
