@@ -122,8 +122,26 @@ def check_views(root: Path) -> None:
 def run_native(src: Path, reference: dict[str, Any], out: Path, cli: bool) -> None:
     check_dataset(src, reference)
     check_views(src)
+    run_curation(src)
     if cli:
         run_cli(["info", str(src)])
+
+
+def run_curation(root: Path) -> None:
+    """Metrics (image health on every frame) and the learned scores on a dataset that read back valid:
+    typed errors or finite values in the catalog."""
+    from teleforge.curation import MetricsConfig, compute_metrics
+    from teleforge.curation.scores import score_dataset
+    from teleforge.errors import CurationError
+
+    compute_metrics(root, MetricsConfig(images=True, image_stride=1), force=True)
+    for method in ("scizor", "democore", "deminf"):
+        try:
+            res = score_dataset(root, method)
+        except CurationError:  # e.g. democore on episodes that all share one outcome: said, typed
+            continue
+        if not res.scores or not all(_finite(v) for v in res.scores.values()):
+            raise Wrong(f"{method} scores {res.scores} accepted")
 
 
 def run_cli(args: list[str]) -> None:

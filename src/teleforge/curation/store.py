@@ -229,7 +229,7 @@ def compute_metrics(
         for (r, _lim), (m, d) in zip(b, res):
             eid = int(r["episode_id"])
             m[VERSION_COL] = METRICS_VERSION
-            m[STAMP_COL] = int(r["bytes"])
+            m[STAMP_COL] = int(r["bytes"]) if r.get("bytes") is not None else -1  # unknown size: re-measured next time
             m["metrics_images"] = bool(cfg.images)
             values[eid] = m
             steps += int(m["length"])

@@ -140,9 +140,13 @@ def read_catalog(root: Path | str) -> pa.Table:
             f"{path} is damaged ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); run "
             f"`teleforge recover {root}` to rebuild it from the shards (curation edits are kept in edits.jsonl)"
         ) from exc
-    missing = [n for n in ("episode_id", "file") if n not in table.column_names]
+    missing = [n for n in ("episode_id", "file", "bytes") if n not in table.column_names]
     if missing:
         raise CatalogError(f"{path} has no {', '.join(missing)} column; run `teleforge recover {root}` to rebuild it")
+    for name, ok in (("episode_id", pa.types.is_integer), ("bytes", pa.types.is_integer), ("file", pa.types.is_string)):
+        if not ok(table.schema.field(name).type):
+            raise CatalogError(f"{path}: column {name} is {table.schema.field(name).type}; run `teleforge recover {root}` "
+                               "to rebuild the catalog from the shards")
     return table
 
 

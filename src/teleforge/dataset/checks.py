@@ -37,14 +37,15 @@ def check_spec(spec: DatasetSpec, where: str) -> DatasetSpec:
     """fps finite in (0, 10 kHz], 1..64 joints, frame sizes 1..16384 px, distinct camera names."""
     if not (_finite_number(spec.fps) and 0 < spec.fps <= MAX_FPS):
         raise DatasetError(f"{where}: fps {spec.fps!r} is not a rate in (0, {MAX_FPS:g}] Hz; restore teleforge.json from a backup")
-    if not 1 <= spec.n_joints <= MAX_JOINTS:
+    if not isinstance(spec.n_joints, int) or isinstance(spec.n_joints, bool) or not 1 <= spec.n_joints <= MAX_JOINTS:
         raise DatasetError(f"{where}: n_joints {spec.n_joints} is not in 1..{MAX_JOINTS}; restore teleforge.json from a backup")
     names = [c.name for c in spec.cameras]
     if len(set(names)) != len(names):
         raise DatasetError(f"{where}: camera names {names} repeat; restore teleforge.json from a backup")
     for c in spec.cameras:
-        if not (1 <= c.height <= MAX_FRAME_SIDE and 1 <= c.width <= MAX_FRAME_SIDE):
-            raise DatasetError(f"{where}: camera {c.name!r} declares {c.height}x{c.width} frames; restore teleforge.json from a backup")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (c.height, c.width)) \
+                or not (1 <= c.height <= MAX_FRAME_SIDE and 1 <= c.width <= MAX_FRAME_SIDE):
+            raise DatasetError(f"{where}: camera {c.name!r} declares {str(c.height)[:20]}x{str(c.width)[:20]} frames; restore teleforge.json from a backup")
     return spec
 
 

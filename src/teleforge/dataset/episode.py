@@ -60,8 +60,11 @@ class EpisodeInfo:
         known = set(cls.__dataclass_fields__)
         kw = {k: v for k, v in row.items() if k in known and k != "metrics"}
         for k in ("frame_age_p99_ms", "loop_stats", "labels", "extras"):
-            if isinstance(kw.get(k), str) or kw.get(k) is None:
-                kw[k] = json_field(kw.get(k))
+            v = kw.get(k)
+            v = json_field(v) if isinstance(v, str) or v is None else v
+            kw[k] = v if isinstance(v, dict) else {}  # a retyped or damaged catalog column reads as unknown
+        kw["frame_age_p99_ms"] = {str(c): float(a) for c, a in kw["frame_age_p99_ms"].items()
+                                  if isinstance(a, (int, float)) and not isinstance(a, bool)}
         kw.pop("frame_age_p99_ms_max", None)
         metrics = {k: v for k, v in row.items() if k not in known and k != "frame_age_p99_ms_max"}
         return cls(**kw, metrics=metrics)

@@ -42,8 +42,12 @@ def _hint(path: Path) -> str:
 
 def _open(path: Path) -> pa.ipc.RecordBatchStreamReader:
     try:
-        return pa.ipc.open_stream(pa.memory_map(str(path), "r"))
-    except (pa.ArrowInvalid, OSError, ValueError) as exc:
+        reader = pa.ipc.open_stream(pa.memory_map(str(path), "r"))
+        # Column names are decoded lazily, and a damaged name raises UnicodeDecodeError wherever it
+        # is first read: decode them here, once.
+        reader.schema.names  # noqa: B018
+        return reader
+    except (pa.ArrowException, OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise CorruptShardError(f"{path}: not a readable episode shard ({exc}); {_hint(path)}") from exc
 
 
@@ -78,7 +82,7 @@ def read_shard(path: Path, salvage: bool = False) -> ShardContents:
             batch, md = reader.read_next_batch_with_custom_metadata()
         except StopIteration:
             break
-        except (pa.ArrowInvalid, OSError, ValueError) as exc:
+        except (pa.ArrowException, OSError, ValueError) as exc:  # e.g. ArrowNotImplementedError on a damaged type
             if not salvage:
                 raise CorruptShardError(
                     f"{path}: shard is truncated or damaged after {out.num_rows} steps ({exc}); {_hint(path)}"

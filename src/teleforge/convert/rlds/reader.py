@@ -37,14 +37,16 @@ def _check_info(info: dict[str, Any], path: Path) -> None:
     """name is a plain file name (shard paths are built from it: no '/', no '..'); splits are
     objects with a plain name and non-negative integer shard lengths."""
     name = info.get("name")
-    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
-        raise ExportError(f"{path}: dataset name {name!r} is not a plain file name; the shard paths would leave the folder")
+    # name (<= 160) + "-" + split (<= 64) + ".tfrecord-00000-of-00000" stays under the 255-byte file name limit
+    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name or len(name) > 160:
+        raise ExportError(f"{path}: dataset name {str(name)[:60]!r}{'...' if len(str(name)) > 60 else ''} is not a plain "
+                          "file name of at most 160 characters (shard paths are built from it)")
     splits = info.get("splits", [])
     if not isinstance(splits, list) or not all(isinstance(s, dict) for s in splits):
         raise ExportError(f"{path}: 'splits' must be a list of objects; re-export or re-download the dataset")
     for s in splits:
-        if not isinstance(s.get("name"), str) or not _SAFE_NAME.match(s["name"]):
-            raise ExportError(f"{path}: split name {s.get('name')!r} is not a plain name")
+        if not isinstance(s.get("name"), str) or not _SAFE_NAME.match(s["name"]) or len(s["name"]) > 64:
+            raise ExportError(f"{path}: split name {str(s.get('name'))[:60]!r} is not a plain name of at most 64 characters")
         lengths = s.get("shardLengths", [])
         try:
             ok = isinstance(lengths, list) and all(int(x) >= 0 for x in lengths) and len(lengths) < 100_000
