@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,11 @@ MAX_FPS = 10_000.0
 MAX_JOINTS = 64
 MAX_FRAME_SIDE = 16_384  # pixels; larger frames are a corrupt header, not a camera
 
+def _whole(v: Any) -> bool:
+    """An integer (numpy's too), not a bool or a string from a damaged manifest."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
 def _finite_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -37,13 +43,13 @@ def check_spec(spec: DatasetSpec, where: str) -> DatasetSpec:
     """fps finite in (0, 10 kHz], 1..64 joints, frame sizes 1..16384 px, distinct camera names."""
     if not (_finite_number(spec.fps) and 0 < spec.fps <= MAX_FPS):
         raise DatasetError(f"{where}: fps {spec.fps!r} is not a rate in (0, {MAX_FPS:g}] Hz; restore teleforge.json from a backup")
-    if not isinstance(spec.n_joints, int) or isinstance(spec.n_joints, bool) or not 1 <= spec.n_joints <= MAX_JOINTS:
+    if not _whole(spec.n_joints) or not 1 <= spec.n_joints <= MAX_JOINTS:
         raise DatasetError(f"{where}: n_joints {spec.n_joints} is not in 1..{MAX_JOINTS}; restore teleforge.json from a backup")
     names = [c.name for c in spec.cameras]
     if len(set(names)) != len(names):
         raise DatasetError(f"{where}: camera names {names} repeat; restore teleforge.json from a backup")
     for c in spec.cameras:
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (c.height, c.width)) \
+        if not all(_whole(v) for v in (c.height, c.width)) \
                 or not (1 <= c.height <= MAX_FRAME_SIDE and 1 <= c.width <= MAX_FRAME_SIDE):
             raise DatasetError(f"{where}: camera {c.name!r} declares {str(c.height)[:20]}x{str(c.width)[:20]} frames; restore teleforge.json from a backup")
     return spec
