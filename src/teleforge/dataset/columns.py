@@ -18,8 +18,10 @@ _NUMERIC = {
 }
 
 
-def to_numpy(arr: pa.Array) -> np.ndarray:
+def to_numpy(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """(len(arr),) numpy view (read-only) or copy of a flat array; nulls are the caller's to mask first."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     dtype = _NUMERIC.get(arr.type)
     if dtype is not None and arr.null_count == 0:
         buf = arr.buffers()[1]
