@@ -97,9 +97,8 @@ def _rewrite_shard(path: Path, column: str, fn) -> None:  # type: ignore[no-unty
     for b, md in batches:
         i = b.schema.get_field_index(column)
         arr = fn(b.column(i))
-        out_batches.append((b.set_column(i, pa.field(column, arr.type), arr) if hasattr(b, "set_column")
-                            else pa.RecordBatch.from_arrays([arr if j == i else b.column(j) for j in range(b.num_columns)],
-                                                            schema=b.schema.set(i, pa.field(column, arr.type))), md))
+        t = pa.Table.from_batches([b]).set_column(i, pa.field(column, arr.type), arr)
+        out_batches.append((t.combine_chunks().to_batches()[0], md))
     schema = out_batches[0][0].schema.with_metadata(reader.schema.metadata)
     with pa.OSFile(str(path), "wb") as f, pa.ipc.new_stream(f, schema) as w:
         for b, md in out_batches:

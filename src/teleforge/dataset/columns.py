@@ -39,6 +39,6 @@ def to_numpy(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def list_values(arr: pa.FixedSizeListArray) -> np.ndarray:
     """(len(arr), k) numpy of a fixed-size-list array's values, honouring the array's offset."""
     size = arr.type.list_size
-    flat = to_numpy(arr.values) if arr.values.offset == 0 else to_numpy(arr.values.slice(0))
+    flat = to_numpy(arr.values)  # the whole child array: ``values`` ignores the list array's own offset
     start = arr.offset * size
     return flat[start:start + len(arr) * size].reshape(-1, size)

@@ -77,16 +77,17 @@ def knn_regress(train_x: np.ndarray, train_y: np.ndarray, query: np.ndarray, k: 
     # ranking does not depend on it, so the distances are one GEMM of [q, 1] with [-2x, |x|^2].
     xt = np.ascontiguousarray(np.concatenate([-2.0 * x, (x * x).sum(axis=1, keepdims=True)], axis=1).T)
     pidx = np.unique(np.linspace(0, n - 1, min(n, max(probe, 2 * k))).astype(np.int64))
+    small = n <= 2 * len(pidx)  # pruning cannot pay: measure every point
     xt_probe = np.ascontiguousarray(xt[:, pidx])
     q_order = np.argsort(q_all[:, 0], kind="stable")
     for s in range(0, len(q_order), chunk):
         rows = q_order[s:s + chunk]
         q = q_all[rows]
         qa = np.concatenate([q, np.ones((len(q), 1), np.float32)], axis=1)
-        qn = (q * q).sum(axis=1)
-        if n <= 2 * len(pidx):
+        if small:
             out[rows] = _tie_mean(qa @ xt, np.broadcast_to(y, (len(q), n)), k)
             continue
+        qn = (q * q).sum(axis=1)
         tau = np.partition(qa @ xt_probe, k - 1, axis=1)[:, k - 1]  # without |q|^2
         # float32 rounding: widen the bound slightly so the k probe points always pass the test below
         tau = tau + 1e-4 * (np.abs(tau) + qn) + 1e-6
